@@ -1,0 +1,37 @@
+//! The `udp_multicast` backend (placeholder: opening it is an error until it lands).
+
+use std::time::Duration;
+
+use super::{Bus, BusSettings};
+use crate::error::{Error, Result};
+use crate::frame::{Frame, Record};
+
+/// The `udp_multicast` bus.
+pub struct UdpMulticastBus;
+
+impl UdpMulticastBus {
+    /// Not implemented yet.
+    pub fn open(_settings: &BusSettings) -> Result<UdpMulticastBus> {
+        Err(Error::Unsupported(
+            "the udp_multicast interface is not implemented yet".into(),
+        ))
+    }
+}
+
+impl Bus for UdpMulticastBus {
+    fn send(&mut self, _frame: &Frame) -> Result<()> {
+        Ok(())
+    }
+    fn recv(&mut self, _timeout: Option<Duration>) -> Result<Option<Record>> {
+        Ok(None)
+    }
+    fn channel(&self) -> &str {
+        ""
+    }
+    fn is_fd(&self) -> bool {
+        false
+    }
+    fn try_clone(&self) -> Result<Box<dyn Bus>> {
+        Err(Error::Unsupported("not implemented".into()))
+    }
+}
