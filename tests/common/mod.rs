@@ -1,0 +1,80 @@
+//! Helpers shared by the integration tests: where the fixtures, the python-can
+//! interpreter and the built binaries are, and how to skip loudly.
+//!
+//! A missing external piece (the shared fixtures, python-can) skips a test with a
+//! loud message on a developer machine, and fails it under CI (`CI=true`), where
+//! `.ci/run` has installed everything.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// True under CI, where a skip is a failure.
+pub fn in_ci() -> bool {
+    std::env::var("CI").map(|v| v == "true" || v == "1").unwrap_or(false)
+}
+
+/// Reports a missing prerequisite: panics under CI, prints a loud skip otherwise.
+pub fn missing(what: &str) {
+    if in_ci() {
+        panic!("prerequisite missing under CI: {what}");
+    }
+    eprintln!("\n*** SKIPPED: {what} ***\n");
+}
+
+/// The shared fixture folder (`CANKIT_FIXTURES`, else `../shared/fixtures`).
+pub fn fixtures() -> Option<PathBuf> {
+    let dir = std::env::var_os("CANKIT_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures"));
+    if dir.join("expected").is_dir() {
+        Some(dir)
+    } else {
+        missing(&format!(
+            "fixture folder {} (set CANKIT_FIXTURES)",
+            dir.display()
+        ));
+        None
+    }
+}
+
+/// A Python interpreter with python-can 4.6.1 and msgpack (`CANKIT_PYTHON`,
+/// else `/tmp/cankit-venv/bin/python`, which `tests/setup.sh` creates).
+pub fn python() -> Option<PathBuf> {
+    let py = std::env::var_os("CANKIT_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/tmp/cankit-venv/bin/python"));
+    let ok = Command::new(&py)
+        .args(["-c", "import can, msgpack; assert can.__version__ == '4.6.1'"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if ok {
+        Some(py)
+    } else {
+        missing(&format!(
+            "python-can 4.6.1 at {} (run tests/setup.sh or set CANKIT_PYTHON)",
+            py.display()
+        ));
+        None
+    }
+}
+
+/// The path of a built binary of this package (`can-logger`, ...).
+pub fn bin(name: &str) -> PathBuf {
+    let mut dir = std::env::current_exe().expect("test binary path");
+    dir.pop(); // the test binary's name
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    dir.join(name)
+}
+
+/// True if `prog` runs (`prog --version` or any exit), for optional peers.
+pub fn have(prog: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {prog}")])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
