@@ -1,1 +1,4 @@
-fn main() {}
+//! `can-bridge`: see `cankit::cli::bridge`.
+fn main() -> std::process::ExitCode {
+    cankit::cli::main("can-bridge", cankit::cli::bridge::run)
+}

@@ -1,1 +1,4 @@
-fn main() {}
+//! `can-convert`: see `cankit::cli::convert`.
+fn main() -> std::process::ExitCode {
+    cankit::cli::main("can-convert", cankit::cli::convert::run)
+}

@@ -1,1 +1,4 @@
-fn main() {}
+//! `can-player`: see `cankit::cli::player`.
+fn main() -> std::process::ExitCode {
+    cankit::cli::main("can-player", cankit::cli::player::run)
+}

@@ -1,1 +1,4 @@
-fn main() {}
+//! `can-send`: see `cankit::cli::send`.
+fn main() -> std::process::ExitCode {
+    cankit::cli::main("can-send", cankit::cli::send::run)
+}

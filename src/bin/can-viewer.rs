@@ -1,1 +1,4 @@
-fn main() {}
+//! `can-viewer`: see `cankit::cli::viewer`.
+fn main() -> std::process::ExitCode {
+    cankit::cli::main("can-viewer", cankit::cli::viewer::run)
+}

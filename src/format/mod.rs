@@ -9,6 +9,8 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::frame::Record;
@@ -153,11 +155,33 @@ pub struct Input {
 
 /// Opens `path` (or stdin for `-`) for reading, decompressing gzip when `gz`.
 pub fn open_input(path: &Path, gz: bool) -> Result<Input> {
-    let raw: Box<dyn Read + Send> = if path == Path::new("-") {
+    open_input_counted(path, gz, None)
+}
+
+/// Counts the bytes read through it (for progress bars).
+struct Counting<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// Like [`open_input`], adding the raw (compressed) bytes read to `count`.
+pub fn open_input_counted(path: &Path, gz: bool, count: Option<Arc<AtomicU64>>) -> Result<Input> {
+    let mut raw: Box<dyn Read + Send> = if path == Path::new("-") {
         Box::new(io::stdin())
     } else {
         Box::new(File::open(path).map_err(|e| Error::io(format!("opening {}", path.display()), e))?)
     };
+    if let Some(count) = count {
+        raw = Box::new(Counting { inner: raw, count });
+    }
     let reader: Box<dyn BufRead + Send> = if gz {
         Box::new(BufReader::with_capacity(
             1 << 16,
@@ -189,11 +213,21 @@ pub fn resolve_format(path: &Path, explicit: Option<Format>) -> Result<(Format, 
 
 /// Opens a reader for `path` (`-` = stdin, which needs `format`).
 pub fn open_reader(path: &Path, format: Option<Format>) -> Result<Box<dyn RecordReader>> {
+    open_reader_counted(path, format, None)
+}
+
+/// Like [`open_reader`], adding the bytes read from the file to `count`
+/// (for a progress bar; SQLite files are not counted).
+pub fn open_reader_counted(
+    path: &Path,
+    format: Option<Format>,
+    count: Option<Arc<AtomicU64>>,
+) -> Result<Box<dyn RecordReader>> {
     let (format, gz) = resolve_format(path, format)?;
     if format == Format::Sqlite {
         return Ok(Box::new(sqlite::Reader::open(path)?));
     }
-    let input = open_input(path, gz)?;
+    let input = open_input_counted(path, gz, count)?;
     Ok(match format {
         Format::Blf => Box::new(blf::Reader::new(input)?),
         Format::Asc => Box::new(asc::Reader::new(input)?),

@@ -1,0 +1,195 @@
+//! Argument groups every tool shares (bus options, verbosity) and the glue that
+//! turns them into library settings, so no clap type reaches the core.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+
+use crate::bus::{self, Bus, BusSettings};
+use crate::config::{self, CliBus};
+
+/// Which bus to open. Unset options come from the environment
+/// (`CAN_INTERFACE`, `CAN_CHANNEL`, `CAN_BITRATE`, `CAN_CONFIG`), then the config
+/// file's profile, then its `[default]` table, then `virtual` / `vcan0`.
+#[derive(Args, Clone, Debug, Default)]
+#[command(next_help_heading = "Bus options")]
+pub struct BusArgs {
+    /// Interface: virtual, udp_multicast or socketcan [default: virtual]
+    #[arg(short = 'i', long, value_name = "INTERFACE")]
+    pub interface: Option<String>,
+
+    /// Channel: a virtual bus name, a multicast group, a network interface [default: vcan0]
+    #[arg(short = 'c', long, value_name = "CHANNEL")]
+    pub channel: Vec<String>,
+
+    /// Nominal bitrate in bit/s, where the interface sets it
+    #[arg(short = 'b', long, value_name = "BITRATE")]
+    pub bitrate: Option<u32>,
+
+    /// Configure the interface for CAN FD
+    #[arg(long)]
+    pub fd: bool,
+
+    /// CAN FD data-phase bitrate in bit/s
+    #[arg(long, value_name = "BITRATE")]
+    pub data_bitrate: Option<u32>,
+
+    /// Backend option (repeatable), e.g. --bus-opt port=43113
+    #[arg(long = "bus-opt", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub bus_opt: Vec<(String, String)>,
+
+    /// Only frames matching ID:MASK, none matching ID~MASK, error classes #MASK
+    /// (comma lists, repeatable; 3 hex digits = 11-bit id, 8 = 29-bit)
+    #[arg(long, value_name = "FILTERS")]
+    pub filter: Vec<String>,
+
+    /// Config file [default: $XDG_CONFIG_HOME/cankit/config.toml, /etc/cankit/config.toml]
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Use this profile of the config file
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// Ignore the config file and the CAN_* environment variables
+    #[arg(long)]
+    pub no_config: bool,
+}
+
+fn parse_key_value(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("'{s}' is not KEY=VALUE")),
+    }
+}
+
+fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+impl BusArgs {
+    /// The command-line part of the settings, for one channel.
+    pub fn cli_bus(&self, channel: Option<&str>) -> CliBus {
+        CliBus {
+            interface: self.interface.clone(),
+            channel: channel.map(str::to_string),
+            bitrate: self.bitrate,
+            fd: self.fd,
+            data_bitrate: self.data_bitrate,
+            options: self.bus_opt.clone(),
+            filters: self.filter.clone(),
+            config: self.config.clone(),
+            profile: self.profile.clone(),
+            no_config: self.no_config,
+        }
+    }
+
+    /// Settings for every channel given (`-c a -c b`), or the one configured.
+    pub fn settings_all(&self) -> Result<Vec<BusSettings>> {
+        if self.channel.is_empty() {
+            return Ok(vec![config::resolve(&self.cli_bus(None), &process_env)?]);
+        }
+        let mut out = Vec::new();
+        for c in &self.channel {
+            out.push(config::resolve(&self.cli_bus(Some(c)), &process_env)?);
+        }
+        Ok(out)
+    }
+
+    /// Settings for a tool that uses one bus; more than one `-c` is a usage error.
+    pub fn settings_one(&self) -> Result<BusSettings> {
+        if self.channel.len() > 1 {
+            bail!(crate::cli::UsageError(
+                "this tool takes one channel (-c); give it once".into()
+            ));
+        }
+        Ok(config::resolve(
+            &self.cli_bus(self.channel.first().map(String::as_str)),
+            &process_env,
+        )?)
+    }
+
+    /// Resolves a `can-bridge` style bus word (`INTERFACE:CHANNEL[,K=V]` or a profile).
+    pub fn settings_for_spec(&self, spec: &str) -> Result<BusSettings> {
+        let cli = config::parse_bus_spec(spec, &self.cli_bus(None))?;
+        Ok(config::resolve(&cli, &process_env)?)
+    }
+}
+
+/// Opens a bus with a message that names it.
+pub fn open_bus(settings: &BusSettings) -> Result<Box<dyn Bus>> {
+    bus::open(settings).with_context(|| {
+        format!(
+            "opening {} channel '{}'",
+            settings.interface, settings.channel
+        )
+    })
+}
+
+/// `-v` / `-q`.
+#[derive(Args, Clone, Copy, Debug, Default)]
+#[command(next_help_heading = "Output")]
+pub struct Verbosity {
+    /// More messages on stderr (repeat for more)
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// Fewer messages on stderr (-q: errors only, -qq: nothing)
+    #[arg(short = 'q', long = "quiet", action = clap::ArgAction::Count, global = true, conflicts_with = "verbose")]
+    pub quiet: u8,
+}
+
+impl Verbosity {
+    /// Sets up logging to stderr at the chosen level (`RUST_LOG` overrides).
+    pub fn init_logging(&self, tool: &'static str) {
+        let level = match (self.verbose, self.quiet) {
+            (_, q) if q >= 2 => log::LevelFilter::Off,
+            (_, 1) => log::LevelFilter::Error,
+            (0, _) => log::LevelFilter::Warn,
+            (1, _) => log::LevelFilter::Info,
+            (2, _) => log::LevelFilter::Debug,
+            _ => log::LevelFilter::Trace,
+        };
+        let mut b = env_logger::Builder::new();
+        b.filter_level(level)
+            .format(move |buf, record| {
+                use std::io::Write;
+                let lvl = record.level().as_str().to_ascii_lowercase();
+                writeln!(buf, "{tool}: {lvl}: {}", record.args())
+            })
+            .parse_env("RUST_LOG");
+        let _ = b.try_init();
+    }
+
+    /// True unless `-q`.
+    pub fn chatty(&self) -> bool {
+        self.quiet == 0
+    }
+}
+
+/// Parses a humantime duration (`100ms`, `1s`, `2m`, `1h 30m`).
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("'{s}': {e} (examples: 250us, 100ms, 2s, 1m)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_values() {
+        assert_eq!(
+            parse_key_value("port=1").unwrap(),
+            ("port".to_string(), "1".to_string())
+        );
+        assert!(parse_key_value("port").is_err());
+        assert!(parse_key_value("=1").is_err());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("100ms").unwrap().as_millis(), 100);
+        assert!(parse_duration("fast").is_err());
+    }
+}

@@ -1,0 +1,239 @@
+//! `can-convert`: converts logs between formats (by extension, or named with
+//! `--input-format`/`--output-format` for stdin/stdout), with id filters and a
+//! time window, and a progress bar on a terminal.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+
+use super::args::Verbosity;
+use super::logger::{format_arg, writer_options};
+use super::UsageError;
+use crate::filter::FilterSet;
+use crate::format::{self, Format};
+use crate::frame::Timestamp;
+
+/// Convert CAN logs between formats.
+#[derive(Parser, Debug)]
+#[command(name = "can-convert", version, long_about = None)]
+#[command(
+    after_help = "Formats: blf, asc, log (candump), csv, db (SQLite), trc, jsonl; any may \
+be gzip-compressed (.gz). '-' is stdin/stdout and needs --input-format/--output-format.\n\n\
+--start/--end take seconds from the first frame (e.g. 10.5) or an absolute UTC time \
+(2026-11-24T10:00:00Z).\n\n\
+Examples:\n  \
+    can-convert trace.blf trace.asc\n  \
+    can-convert --filter 7E8:7F8 --start 10 --end 20 car.log diag.jsonl\n  \
+    can-convert --output-format jsonl trace.blf - | jq .id"
+)]
+pub struct Cli {
+    /// Input log ('-' = stdin)
+    #[arg(value_name = "IN")]
+    pub input: PathBuf,
+
+    /// Output log ('-' = stdout)
+    #[arg(value_name = "OUT")]
+    pub output: PathBuf,
+
+    /// Input format when the file name does not tell it
+    #[arg(long, value_name = "FORMAT")]
+    pub input_format: Option<String>,
+
+    /// Output format when the file name does not tell it
+    #[arg(long, value_name = "FORMAT")]
+    pub output_format: Option<String>,
+
+    /// Overwrite an existing output file
+    #[arg(long, conflicts_with = "append")]
+    pub force: bool,
+
+    /// Append to an existing output file
+    #[arg(short = 'a', long)]
+    pub append: bool,
+
+    /// Output format option (repeatable), e.g. compression=9, digits=9, layout=rich
+    #[arg(long = "format-opt", value_name = "KEY=VALUE")]
+    pub format_opt: Vec<String>,
+
+    /// Keep only frames matching ID:MASK, drop ID~MASK (comma lists, repeatable)
+    #[arg(long, value_name = "FILTERS")]
+    pub filter: Vec<String>,
+
+    /// Drop frames before this time
+    #[arg(long, value_name = "TIME")]
+    pub start: Option<String>,
+
+    /// Drop frames at or after this time
+    #[arg(long, value_name = "TIME")]
+    pub end: Option<String>,
+
+    /// Never show a progress bar
+    #[arg(long)]
+    pub no_progress: bool,
+
+    #[command(flatten)]
+    pub verbosity: Verbosity,
+}
+
+/// A point of the time window: relative to the first frame, or absolute.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum TimePoint {
+    /// Nanoseconds after the first frame.
+    Relative(i64),
+    /// An absolute time.
+    Absolute(Timestamp),
+}
+
+/// Parses `--start`/`--end`.
+pub fn parse_time_point(s: &str) -> Result<TimePoint> {
+    if let Ok(secs) = s.parse::<f64>() {
+        if !secs.is_finite() || secs < 0.0 {
+            bail!(UsageError(format!("time '{s}' must be 0 or more seconds")));
+        }
+        return Ok(TimePoint::Relative((secs * 1e9).round() as i64));
+    }
+    let t = humantime::parse_rfc3339_weak(s).map_err(|e| {
+        UsageError(format!(
+            "time '{s}': {e} (give seconds from the first frame, or 2026-11-24T10:00:00Z)"
+        ))
+    })?;
+    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    Ok(TimePoint::Absolute(Timestamp::from_parts(
+        d.as_secs() as i64,
+        d.subsec_nanos(),
+    )))
+}
+
+fn resolve_point(p: Option<TimePoint>, first: Timestamp) -> Option<i64> {
+    p.map(|p| match p {
+        TimePoint::Relative(ns) => first.as_nanos() + ns,
+        TimePoint::Absolute(t) => t.as_nanos(),
+    })
+}
+
+/// Runs the tool.
+pub fn run(cli: Cli) -> Result<()> {
+    cli.verbosity.init_logging("can-convert");
+    let in_fmt = format_arg(cli.input_format.as_deref())?;
+    let out_fmt = format_arg(cli.output_format.as_deref())?;
+    let usage = |e: crate::Error| -> anyhow::Error {
+        match e {
+            crate::Error::UnknownFormat(m) => UsageError(m).into(),
+            e => e.into(),
+        }
+    };
+    format::resolve_format(&cli.input, in_fmt).map_err(usage)?;
+    let (of, _) = format::resolve_format(&cli.output, out_fmt).map_err(usage)?;
+    if of == Format::Sqlite && cli.output.as_os_str() == "-" {
+        bail!(UsageError("SQLite cannot be written to stdout".into()));
+    }
+    if cli.input.as_os_str() != "-"
+        && cli.input.canonicalize().ok().is_some()
+        && cli.input.canonicalize().ok() == cli.output.canonicalize().ok()
+    {
+        bail!(UsageError("input and output are the same file".into()));
+    }
+    let start = cli.start.as_deref().map(parse_time_point).transpose()?;
+    let end = cli.end.as_deref().map(parse_time_point).transpose()?;
+    let mut filters = FilterSet::default();
+    for f in &cli.filter {
+        filters.extend_from_str(f)?;
+    }
+
+    let bytes = Arc::new(AtomicU64::new(0));
+    let mut reader = format::open_reader_counted(&cli.input, in_fmt, Some(bytes.clone()))?;
+    let opts = writer_options(&cli.format_opt, cli.force, cli.append)?;
+    let mut writer = format::create_writer(&cli.output, out_fmt, &opts)?;
+
+    let total = std::fs::metadata(&cli.input).map(|m| m.len()).unwrap_or(0);
+    let bar = (!cli.no_progress
+        && cli.verbosity.chatty()
+        && std::io::stderr().is_terminal()
+        && total > 4 << 20)
+        .then(|| {
+            let b = indicatif::ProgressBar::new(total);
+            b.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{bar:40} {bytes}/{total_bytes} {msg} ({eta} left)",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            b.enable_steady_tick(Duration::from_millis(200));
+            b
+        });
+
+    let mut window: Option<(Option<i64>, Option<i64>)> = None;
+    let (mut read, mut written) = (0u64, 0u64);
+    let result = (|| -> Result<()> {
+        while let Some(rec) = reader.read()? {
+            read += 1;
+            let (lo, hi) = *window.get_or_insert_with(|| {
+                (
+                    resolve_point(start, rec.timestamp),
+                    resolve_point(end, rec.timestamp),
+                )
+            });
+            let t = rec.timestamp.as_nanos();
+            if lo.is_some_and(|lo| t < lo) || hi.is_some_and(|hi| t >= hi) {
+                continue;
+            }
+            if !filters.is_empty() && !filters.matches(&rec.frame) {
+                continue;
+            }
+            writer.write(&rec)?;
+            written += 1;
+            if read % 65536 == 0 {
+                if let Some(b) = &bar {
+                    b.set_position(bytes.load(Ordering::Relaxed));
+                    b.set_message(format!("{read} frames"));
+                }
+            }
+        }
+        Ok(())
+    })();
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    for w in reader.take_warnings() {
+        log::warn!("{w}");
+    }
+    // Finish the output even after a read error, so the frames before the
+    // damage are kept in a well-formed file.
+    let finished = writer
+        .finish()
+        .with_context(|| format!("finishing {}", cli.output.display()));
+    if let Err(e) = result {
+        return Err(e.context(format!(
+            "converting {} ({written} frame(s) written to {} before the error)",
+            cli.input.display(),
+            cli.output.display()
+        )));
+    }
+    finished?;
+    log::info!("{read} frame(s) read, {written} written");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_points() {
+        assert_eq!(
+            parse_time_point("1.5").unwrap(),
+            TimePoint::Relative(1_500_000_000)
+        );
+        assert_eq!(
+            parse_time_point("2023-11-14T22:13:20Z").unwrap(),
+            TimePoint::Absolute(Timestamp::from_parts(1_700_000_000, 0))
+        );
+        assert!(parse_time_point("-1").is_err());
+        assert!(parse_time_point("yesterday").is_err());
+    }
+}

@@ -1,0 +1,152 @@
+//! `can-send`: sends frames written in can-utils' syntax, once, periodically
+//! (one frame per period, cycling through the list, as python-can's
+//! `send_periodic` with a list), or from stdin (bare frames or candump log lines).
+
+use std::io::BufRead;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+
+use super::args::{open_bus, parse_duration, BusArgs, Verbosity};
+use super::{StopFlag, UsageError};
+use crate::frame::text::{parse_frame, parse_log_line};
+use crate::frame::Frame;
+use crate::replay::sleep_until;
+
+/// Send CAN frames: `can-send 123#DEADBEEF`, `can-send --period 100ms 1F334455##1AABB`,
+/// `candump -L ... | can-send -`.
+#[derive(Parser, Debug)]
+#[command(name = "can-send", version, long_about = None)]
+#[command(after_help = "FRAME syntax (as cansend):\n  \
+    123#DEADBEEF          11-bit id, 4 data bytes ('.' may separate bytes)\n  \
+    1F334455#11.22        29-bit id (8 hex digits)\n  \
+    123#R  123#R4         remote frame, with requested length\n  \
+    123##1DEADBEEF        CAN FD, flags nibble (1 = BRS, 2 = ESI) then data\n  \
+    123#1122334455667788_E  classic 8 bytes with raw DLC 14\n  \
+    20000080#0000000000000000  error frame (error class in the id)\n\n\
+Examples:\n  \
+    can-send 123#DEADBEEF\n  \
+    can-send --period 10ms --count 100 100#01 200#02\n  \
+    can-send -i udp_multicast -c 239.74.163.2 18FF0102##11122334455667788")]
+pub struct Cli {
+    /// Frames to send; none or '-' reads frames (or candump log lines) from stdin
+    #[arg(value_name = "FRAME")]
+    pub frames: Vec<String>,
+
+    /// Send one frame every DURATION (e.g. 100ms), cycling through the list
+    #[arg(short = 'p', long, value_name = "DURATION", value_parser = parse_duration)]
+    pub period: Option<Duration>,
+
+    /// Stop after N frames (default: each frame once, or forever with --period)
+    #[arg(short = 'n', long, value_name = "N")]
+    pub count: Option<u64>,
+
+    /// Stop after this long (with --period)
+    #[arg(short = 'd', long, value_name = "DURATION", value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+
+    #[command(flatten)]
+    pub bus: BusArgs,
+
+    #[command(flatten)]
+    pub verbosity: Verbosity,
+}
+
+/// Reads frames from stdin lines: bare frames or candump log lines; blank lines
+/// and `#` comments are skipped.
+fn frames_from_stdin() -> Result<Vec<Frame>> {
+    let mut out = Vec::new();
+    let stdin = std::io::stdin();
+    for (i, line) in stdin.lock().lines().enumerate() {
+        let line = line.context("reading stdin")?;
+        let t = line.trim();
+        if t.is_empty() || t.starts_with("//") || (t.starts_with('#') && !t.contains("##")) {
+            continue;
+        }
+        let frame = if t.starts_with('(') {
+            parse_log_line(t).map(|l| l.frame)
+        } else {
+            parse_frame(t)
+        }
+        .with_context(|| format!("stdin line {}: '{t}'", i + 1))?;
+        out.push(frame);
+    }
+    Ok(out)
+}
+
+/// Runs the tool.
+pub fn run(cli: Cli) -> Result<()> {
+    cli.verbosity.init_logging("can-send");
+    if cli.duration.is_some() && cli.period.is_none() {
+        bail!(UsageError("--duration needs --period".into()));
+    }
+    if cli.period == Some(Duration::ZERO) {
+        bail!(UsageError("--period must be more than 0".into()));
+    }
+    let stdin = cli.frames.is_empty() || cli.frames.iter().any(|f| f == "-");
+    let frames: Vec<Frame> = if stdin {
+        if cli.frames.len() > 1 {
+            bail!(UsageError("'-' (stdin) cannot be mixed with frames".into()));
+        }
+        frames_from_stdin()?
+    } else {
+        cli.frames
+            .iter()
+            .map(|s| {
+                parse_frame(s)
+                    .map_err(|e| anyhow::Error::new(UsageError(format!("frame '{s}': {e}"))))
+            })
+            .collect::<Result<_>>()?
+    };
+    if frames.is_empty() {
+        log::warn!("no frames to send");
+        return Ok(());
+    }
+    let settings = cli.bus.settings_one()?;
+    let mut bus = open_bus(&settings)?;
+    for f in &frames {
+        if f.is_fd() && !bus.is_fd() {
+            bail!(
+                "frame {f} is CAN FD but {} channel '{}' is not in FD mode (add --fd)",
+                settings.interface,
+                settings.channel
+            );
+        }
+    }
+    let stop = StopFlag::install();
+    let total = match (cli.count, cli.period) {
+        (Some(n), _) => Some(n),
+        (None, Some(_)) => None,
+        (None, None) => Some(frames.len() as u64),
+    };
+    let start = Instant::now();
+    let end = cli.duration.map(|d| start + d);
+    let mut sent: u64 = 0;
+    let mut due = start;
+    while total.is_none_or(|t| sent < t) && !stop.is_set() {
+        if let Some(p) = cli.period {
+            if sent > 0 {
+                due += p;
+                if end.is_some_and(|e| due >= e) {
+                    break;
+                }
+                if !sleep_until(due, &stop) {
+                    break;
+                }
+            }
+        }
+        let frame = &frames[(sent % frames.len() as u64) as usize];
+        bus.send(frame).with_context(|| {
+            format!(
+                "sending {frame} on {} '{}'",
+                settings.interface, settings.channel
+            )
+        })?;
+        log::info!("sent {frame}");
+        sent += 1;
+    }
+    log::info!("{sent} frame(s) sent");
+    bus.close()?;
+    Ok(())
+}
