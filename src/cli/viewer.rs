@@ -97,8 +97,8 @@ pub fn run(cli: Cli) -> Result<()> {
     let mut bus = bus;
     let end = cli.duration.map(|d| Instant::now() + d);
     while !stop.is_set()
-        && !end.is_some_and(|e| Instant::now() >= e)
-        && !cli.count.is_some_and(|n| model.total >= n)
+        && end.is_none_or(|e| Instant::now() < e)
+        && cli.count.is_none_or(|n| model.total < n)
     {
         if let Some(rec) = bus.recv(Some(Duration::from_millis(50)))? {
             model.update(&rec);
