@@ -403,3 +403,38 @@ fn default_ipv6_group_works_with_python_can_and_port_option() {
     assert_eq!(r.frame, f);
     assert!(a.recv(Some(Duration::from_millis(100))).unwrap().is_none());
 }
+
+#[test]
+fn a_burst_is_received_in_order_and_losses_are_reported() {
+    if !in_netns("a_burst_is_received_in_order_and_losses_are_reported") {
+        return;
+    }
+    const N: u32 = 50_000;
+    let mut rx = open(DEFAULT_GROUP_V4);
+    let mut tx = open(DEFAULT_GROUP_V4);
+    let start = Instant::now();
+    let sender = std::thread::spawn(move || {
+        for i in 0..N {
+            tx.send(&Frame::data(Id::Extended(i), &i.to_le_bytes()).unwrap())
+                .unwrap();
+        }
+    });
+    // A reader that starts late: the kernel queue overflows.
+    std::thread::sleep(Duration::from_millis(300));
+    let mut received = 0u64;
+    let mut last: Option<u32> = None;
+    while let Some(r) = rx.recv(Some(Duration::from_millis(500))).unwrap() {
+        let id = r.frame.id().raw();
+        assert!(last.is_none_or(|l| id > l), "{id} after {last:?}");
+        assert_eq!(r.frame.data_bytes(), &id.to_le_bytes());
+        last = Some(id);
+        received += 1;
+    }
+    sender.join().unwrap();
+    let dropped = rx.take_dropped();
+    eprintln!(
+        "udp burst: {received} of {N} received, {dropped} reported dropped, {:?}",
+        start.elapsed()
+    );
+    assert_eq!(received + dropped, N as u64);
+}
