@@ -344,6 +344,13 @@ impl SimBus {
     }
 }
 
+/// The kernel's per-socket drop counter option (asm-generic value; libc lacks it).
+#[cfg(not(any(target_arch = "sparc", target_arch = "sparc64")))]
+pub(crate) const SO_RXQ_OVFL: libc::c_int = 40;
+/// The kernel's per-socket drop counter option on SPARC.
+#[cfg(any(target_arch = "sparc", target_arch = "sparc64"))]
+pub(crate) const SO_RXQ_OVFL: libc::c_int = 0x24;
+
 /// Asks the kernel to timestamp received datagrams (best effort).
 pub(crate) fn enable_timestamps(fd: RawFd) {
     let on: libc::c_int = 1;
@@ -404,6 +411,9 @@ pub(crate) struct Received {
     pub truncated: bool,
     /// Kernel receive time, when `SO_TIMESTAMPNS` delivered one.
     pub kernel_time: Option<Timestamp>,
+    /// The socket's cumulative drop counter, when `SO_RXQ_OVFL` is on and the
+    /// kernel has dropped anything.
+    pub overflow: Option<u32>,
 }
 
 /// Reads one datagram without blocking, with its `SO_TIMESTAMPNS` time if any.
@@ -432,6 +442,7 @@ pub(crate) fn recv_timestamped(fd: RawFd, buf: &mut [u8]) -> io::Result<Received
             return Err(e);
         }
         let mut kernel_time = None;
+        let mut overflow = None;
         // SAFETY: the CMSG macros walk the control buffer the kernel filled,
         // bounded by msg_controllen; the timespec is read unaligned.
         unsafe {
@@ -447,6 +458,12 @@ pub(crate) fn recv_timestamped(fd: RawFd, buf: &mut [u8]) -> io::Result<Received
                     if ts.tv_sec > 0 && (0..1_000_000_000).contains(&ts.tv_nsec) {
                         kernel_time = Some(Timestamp::from_parts(ts.tv_sec, ts.tv_nsec as u32));
                     }
+                } else if (*cmsg).cmsg_level == libc::SOL_SOCKET
+                    && (*cmsg).cmsg_type == SO_RXQ_OVFL
+                    && (*cmsg).cmsg_len as usize
+                        >= libc::CMSG_LEN(std::mem::size_of::<u32>() as u32) as usize
+                {
+                    overflow = Some(std::ptr::read_unaligned(libc::CMSG_DATA(cmsg) as *const u32));
                 }
                 cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
             }
@@ -455,6 +472,7 @@ pub(crate) fn recv_timestamped(fd: RawFd, buf: &mut [u8]) -> io::Result<Received
             len: (n as usize).min(buf.len()),
             truncated: msg.msg_flags & libc::MSG_TRUNC != 0,
             kernel_time,
+            overflow,
         });
     }
 }
