@@ -543,3 +543,23 @@ filter = "7E8:7F8"
         assert!(parse_bus_spec("virtual:a,junk", &base).is_err());
     }
 }
+
+#[cfg(test)]
+mod example_file {
+    use super::*;
+
+    #[test]
+    fn the_shipped_example_parses_and_resolves() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/config.toml");
+        let file = ConfigFile::load(&path).unwrap();
+        assert_eq!(file.default.interface.as_deref(), Some("virtual"));
+        let cli = CliBus {
+            config: Some(path),
+            profile: Some("lab".into()),
+            ..CliBus::default()
+        };
+        let s = resolve(&cli, &|_| None).unwrap();
+        assert_eq!(s.interface, "udp_multicast");
+        assert_eq!(s.options.get("port").map(String::as_str), Some("43113"));
+    }
+}

@@ -1,0 +1,19 @@
+complete -c can-viewer -s f -l file -d 'Show a log file instead of a live bus' -r -F
+complete -c can-viewer -l input-format -d 'Input format when the file name does not tell it' -r
+complete -c can-viewer -s n -l count -d 'Stop after N frames' -r
+complete -c can-viewer -s d -l duration -d 'Stop after this long' -r
+complete -c can-viewer -s i -l interface -d 'Interface: virtual, udp_multicast or socketcan [default: virtual]' -r
+complete -c can-viewer -s c -l channel -d 'Channel: a virtual bus name, a multicast group, a network interface [default: vcan0]' -r
+complete -c can-viewer -s b -l bitrate -d 'Nominal bitrate in bit/s, where the interface sets it' -r
+complete -c can-viewer -l data-bitrate -d 'CAN FD data-phase bitrate in bit/s' -r
+complete -c can-viewer -l bus-opt -d 'Backend option (repeatable), e.g. --bus-opt port=43113' -r
+complete -c can-viewer -l filter -d 'Only frames matching ID:MASK, none matching ID~MASK, error classes #MASK (comma lists, repeatable; 3 hex digits = 11-bit id, 8 = 29-bit)' -r
+complete -c can-viewer -l config -d 'Config file [default: $XDG_CONFIG_HOME/cankit/config.toml, /etc/cankit/config.toml]' -r -F
+complete -c can-viewer -l profile -d 'Use this profile of the config file' -r
+complete -c can-viewer -l plain -d 'Print a plain table even on a terminal'
+complete -c can-viewer -l fd -d 'Configure the interface for CAN FD'
+complete -c can-viewer -l no-config -d 'Ignore the config file and the CAN_* environment variables'
+complete -c can-viewer -s v -l verbose -d 'More messages on stderr (repeat for more)'
+complete -c can-viewer -s q -l quiet -d 'Fewer messages on stderr (-q: errors only, -qq: nothing)'
+complete -c can-viewer -s h -l help -d 'Print help'
+complete -c can-viewer -s V -l version -d 'Print version'

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs on a fresh machine (Debian, as root or with
+# sudo). Idempotent: a second run only checks.
+#   - can-utils (asc2log/log2asc peers; cansend/candump/cangen inside the VM)
+#   - util-linux + iproute2 (network namespaces for the UDP tests)
+#   - a Python venv with python-can 4.6.1, msgpack and cantools at
+#     ${CANKIT_VENV:-/tmp/cankit-venv}
+#   - the QEMU VM for the SocketCAN tests (tests/vm/setup.sh, when present)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+sudo=""
+[ "$(id -u)" = 0 ] || sudo=sudo
+
+need=()
+command -v asc2log >/dev/null || need+=(can-utils)
+command -v unshare >/dev/null || need+=(util-linux)
+command -v ip >/dev/null || need+=(iproute2)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "setup: installing ${need[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+venv=${CANKIT_VENV:-/tmp/cankit-venv}
+if ! "$venv/bin/python" -c 'import can, msgpack, cantools; assert can.__version__ == "4.6.1"' 2>/dev/null; then
+  echo "setup: creating $venv with python-can 4.6.1" >&2
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check python-can==4.6.1 msgpack cantools
+fi
+
+if [ -x "$here/vm/setup.sh" ]; then
+  "$here/vm/setup.sh"
+fi
+echo "setup: ready (python: $venv/bin/python)" >&2
