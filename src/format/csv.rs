@@ -62,7 +62,8 @@ use crate::frame::{dlc_to_len, Channel, Direction, FdFlags, Frame, Id, Record, T
 /// The python-can header.
 const PYTHON_HEADER: &str = "timestamp,arbitration_id,extended,remote,error,dlc,data";
 /// The rich header.
-const RICH_HEADER: &str = "timestamp,channel,direction,id,extended,remote,error,fd,brs,esi,dlc,data";
+const RICH_HEADER: &str =
+    "timestamp,channel,direction,id,extended,remote,error,fd,brs,esi,dlc,data";
 
 /// Base64 that accepts missing padding.
 const B64_LENIENT: GeneralPurpose = GeneralPurpose::new(
@@ -343,7 +344,9 @@ impl Reader {
                 ndata,
                 ..Cols::default()
             };
-        } else if let (Some(ts), Some(id), Some(data)) = (find("timestamp"), find("id"), find("data")) {
+        } else if let (Some(ts), Some(id), Some(data)) =
+            (find("timestamp"), find("id"), find("data"))
+        {
             r.layout = Layout::Rich;
             r.cols = Cols {
                 ts,
@@ -445,7 +448,10 @@ impl Reader {
 
     fn need_fields(&self, n: usize) -> std::result::Result<(), String> {
         if self.fields.len() < n {
-            Err(format!("{} fields, expected at least {n}", self.fields.len()))
+            Err(format!(
+                "{} fields, expected at least {n}",
+                self.fields.len()
+            ))
         } else {
             Ok(())
         }
@@ -504,8 +510,13 @@ impl Reader {
                 } else {
                     let id = Id::new(id, ext).map_err(|e| e.to_string())?;
                     if rem {
-                        Frame::remote(id, dlc8.unwrap_or(0))
-                            .map(|f| if fd { f.with_fd_flags(flags) } else { f })
+                        Frame::remote(id, dlc8.unwrap_or(0)).map(|f| {
+                            if fd {
+                                f.with_fd_flags(flags)
+                            } else {
+                                f
+                            }
+                        })
                     } else if fd {
                         if let Some(d) = dlc8 {
                             if d > 15 || dlc_to_len(d) != n {
@@ -549,7 +560,9 @@ impl Reader {
                 let ts = if t.contains(&b'.') {
                     parse_secs(t)
                 } else {
-                    parse_fixed(t, 0).and_then(|us| us.checked_mul(1000)).map(Timestamp)
+                    parse_fixed(t, 0)
+                        .and_then(|us| us.checked_mul(1000))
+                        .map(Timestamp)
                 }
                 .ok_or_else(|| format!("bad time stamp '{}'", String::from_utf8_lossy(t)))?;
                 let id = self.hex_id(c.id)?;
@@ -559,7 +572,10 @@ impl Reader {
                     None => 0,
                 };
                 if len > 64 || len > c.ndata {
-                    return Err(format!("LEN {len} is more than the {} data columns", c.ndata));
+                    return Err(format!(
+                        "LEN {len} is more than the {} data columns",
+                        c.ndata
+                    ));
                 }
                 let mut buf = [0u8; 64];
                 for (k, b) in buf.iter_mut().take(len).enumerate() {
@@ -582,9 +598,9 @@ impl Reader {
                     Some(i) if !self.field(i).is_empty() => {
                         let b = self.field(i);
                         Channel::Number(
-                            parse_dec(b)
-                                .and_then(|v| v.checked_add(1))
-                                .ok_or_else(|| format!("bad bus '{}'", String::from_utf8_lossy(b)))?,
+                            parse_dec(b).and_then(|v| v.checked_add(1)).ok_or_else(|| {
+                                format!("bad bus '{}'", String::from_utf8_lossy(b))
+                            })?,
                         )
                     }
                     _ => Channel::None,
@@ -626,11 +642,14 @@ impl Reader {
         if let Some(n) = parse_dec(raw) {
             return Channel::Number(n);
         }
-        let text: std::borrow::Cow<'_, str> = if raw.len() >= 2 && raw[0] == b'"' && raw[raw.len() - 1] == b'"' {
-            String::from_utf8_lossy(&raw[1..raw.len() - 1]).replace("\"\"", "\"").into()
-        } else {
-            String::from_utf8_lossy(raw)
-        };
+        let text: std::borrow::Cow<'_, str> =
+            if raw.len() >= 2 && raw[0] == b'"' && raw[raw.len() - 1] == b'"' {
+                String::from_utf8_lossy(&raw[1..raw.len() - 1])
+                    .replace("\"\"", "\"")
+                    .into()
+            } else {
+                String::from_utf8_lossy(raw)
+            };
         match &self.last_name {
             Some(a) if **a == *text => Channel::Name(a.clone()),
             _ => {
@@ -897,14 +916,31 @@ mod tests {
 
     #[test]
     fn rich_layout_round_trip() {
-        let frames = ["123#DEADBEEF", "1F334455#11", "123#R4", "123#1122334455667788_E", "20000080#0000000000000000", "123##3AABBCCDDEEFF001122334455"];
-        let chans = [Channel::name("can0"), Channel::Number(2), Channel::None, Channel::name("a,\"b"), Channel::name("7"), Channel::name("vcan1")];
+        let frames = [
+            "123#DEADBEEF",
+            "1F334455#11",
+            "123#R4",
+            "123#1122334455667788_E",
+            "20000080#0000000000000000",
+            "123##3AABBCCDDEEFF001122334455",
+        ];
+        let chans = [
+            Channel::name("can0"),
+            Channel::Number(2),
+            Channel::None,
+            Channel::name("a,\"b"),
+            Channel::name("7"),
+            Channel::name("vcan1"),
+        ];
         let mut text = format!("{RICH_HEADER}\n").into_bytes();
         let mut recs = Vec::new();
         for (i, f) in frames.iter().enumerate() {
-            let r = Record::new(Timestamp::from_parts(1_700_000_000, 123_456_789 + i as u32), parse_frame(f).unwrap())
-                .with_channel(chans[i].clone())
-                .with_direction(if i == 1 { Direction::Tx } else { Direction::Rx });
+            let r = Record::new(
+                Timestamp::from_parts(1_700_000_000, 123_456_789 + i as u32),
+                parse_frame(f).unwrap(),
+            )
+            .with_channel(chans[i].clone())
+            .with_direction(if i == 1 { Direction::Tx } else { Direction::Rx });
             write_rich_row(&mut text, &r);
             recs.push(r);
         }
@@ -925,20 +961,33 @@ mod tests {
     #[test]
     fn bad_rows_name_the_line() {
         let h = "timestamp,arbitration_id,extended,remote,error,dlc,data\n";
-        let e = read_all(&format!("{h}1.0,0x1,0,0,0,1,AA==\n1.0,0x1,0,0\n")).unwrap_err().to_string();
+        let e = read_all(&format!("{h}1.0,0x1,0,0,0,1,AA==\n1.0,0x1,0,0\n"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("t.csv: line 3") && e.contains("4 fields"), "{e}");
-        let e = read_all(&format!("{h}1.0,0xzz,0,0,0,1,AA==\n")).unwrap_err().to_string();
+        let e = read_all(&format!("{h}1.0,0xzz,0,0,0,1,AA==\n"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("line 2") && e.contains("identifier"), "{e}");
-        let e = read_all(&format!("{h}1.0,0x1,0,0,0,1,!!!\n")).unwrap_err().to_string();
+        let e = read_all(&format!("{h}1.0,0x1,0,0,0,1,!!!\n"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("line 2") && e.contains("Base64"), "{e}");
         let e = read_all("a,b,c\n").unwrap_err().to_string();
-        assert!(e.contains("t.csv: line 1") && e.contains("unknown CSV header"), "{e}");
-        let e = read_all(&format!("{h}1.0,0x800,0,0,0,0,\n")).unwrap_err().to_string();
+        assert!(
+            e.contains("t.csv: line 1") && e.contains("unknown CSV header"),
+            "{e}"
+        );
+        let e = read_all(&format!("{h}1.0,0x800,0,0,0,0,\n"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("11 bits"), "{e}");
         // cut-off last row: warning
         let mut r = Reader::new(Input {
             path: "t.csv".into(),
-            reader: Box::new(Cursor::new(format!("{h}1.0,0x1,0,0,0,1,AA==\n1.0,0x1,0").into_bytes())),
+            reader: Box::new(Cursor::new(
+                format!("{h}1.0,0x1,0,0,0,1,AA==\n1.0,0x1,0").into_bytes(),
+            )),
         })
         .unwrap();
         assert!(r.read().unwrap().is_some());

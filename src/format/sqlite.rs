@@ -48,7 +48,15 @@ const CREATE: &str = "CREATE TABLE IF NOT EXISTS messages
 const INSERT: &str = "INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?)";
 const SELECT: &str = "SELECT rowid, ts, arbitration_id, extended, remote, error, dlc, data \
                       FROM messages WHERE rowid > ?1 ORDER BY rowid LIMIT ?2";
-const COLUMNS: [&str; 7] = ["ts", "arbitration_id", "extended", "remote", "error", "dlc", "data"];
+const COLUMNS: [&str; 7] = [
+    "ts",
+    "arbitration_id",
+    "extended",
+    "remote",
+    "error",
+    "dlc",
+    "data",
+];
 
 fn db_err(path: &Path, what: &str, e: rusqlite::Error) -> Error {
     Error::Format {
@@ -70,7 +78,12 @@ fn check_table(conn: &Connection, path: &Path) -> Result<bool> {
     if names.is_empty() {
         return Ok(false);
     }
-    if names.len() < 7 || names.iter().zip(COLUMNS).any(|(a, b)| !a.eq_ignore_ascii_case(b)) {
+    if names.len() < 7
+        || names
+            .iter()
+            .zip(COLUMNS)
+            .any(|(a, b)| !a.eq_ignore_ascii_case(b))
+    {
         return Err(Error::Format {
             path: Some(path.to_path_buf()),
             position: Position::Row(0),
@@ -258,10 +271,10 @@ impl Writer {
             return Ok(());
         }
         let path = &self.path;
-        let conn = self.conn.as_mut().ok_or_else(|| Error::Unsupported(format!("{}: writer already finished", path.display())))?;
-        let tx = conn
-            .transaction()
-            .map_err(|e| db_err(path, "writing", e))?;
+        let conn = self.conn.as_mut().ok_or_else(|| {
+            Error::Unsupported(format!("{}: writer already finished", path.display()))
+        })?;
+        let tx = conn.transaction().map_err(|e| db_err(path, "writing", e))?;
         {
             let mut stmt = tx
                 .prepare_cached(INSERT)
@@ -293,7 +306,9 @@ impl RecordWriter for Writer {
         self.pending.push(Pending {
             ts: r.timestamp.as_secs_f64(),
             id: f.id().raw(),
-            flags: f.id().is_extended() as u8 | (f.is_remote() as u8) << 1 | (f.is_error() as u8) << 2,
+            flags: f.id().is_extended() as u8
+                | (f.is_remote() as u8) << 1
+                | (f.is_error() as u8) << 2,
             dlc: python_dlc(f),
             len: f.len() as u8,
             data,
@@ -311,7 +326,8 @@ impl RecordWriter for Writer {
     fn finish(&mut self) -> Result<()> {
         self.commit()?;
         if let Some(conn) = self.conn.take() {
-            conn.close().map_err(|(_, e)| db_err(&self.path, "closing", e))?;
+            conn.close()
+                .map_err(|(_, e)| db_err(&self.path, "closing", e))?;
         }
         Ok(())
     }
@@ -341,28 +357,44 @@ mod tests {
         let n = 25_003u32;
         for i in 0..n {
             let f = parse_frame(&format!("{:03X}#{:08X}", i % 0x800, i)).unwrap();
-            w.write(&Record::new(Timestamp::from_micros(1_700_000_000_000_000 + i as i64), f)).unwrap();
+            w.write(&Record::new(
+                Timestamp::from_micros(1_700_000_000_000_000 + i as i64),
+                f,
+            ))
+            .unwrap();
         }
         w.finish().unwrap();
         let mut r = Reader::open(&path).unwrap();
         let mut k = 0u32;
         while let Some(rec) = r.read().unwrap() {
-            assert_eq!(rec.timestamp, Timestamp::from_micros(1_700_000_000_000_000 + k as i64));
+            assert_eq!(
+                rec.timestamp,
+                Timestamp::from_micros(1_700_000_000_000_000 + k as i64)
+            );
             assert_eq!(rec.frame.data_bytes(), k.to_be_bytes());
             k += 1;
         }
         assert_eq!(k, n);
         // refuse, append, force
         assert!(Writer::create(&path, &opts).is_err());
-        let app = WriterOptions { append: true, ..Default::default() };
+        let app = WriterOptions {
+            append: true,
+            ..Default::default()
+        };
         let mut w = Writer::create(&path, &app).unwrap();
-        w.write(&Record::new(Timestamp(0), parse_frame("001#").unwrap())).unwrap();
+        w.write(&Record::new(Timestamp(0), parse_frame("001#").unwrap()))
+            .unwrap();
         drop(w); // no finish: rows are still kept
         let conn = Connection::open(&path).unwrap();
-        let c: i64 = conn.query_row("SELECT COUNT(*) FROM messages", [], |r| r.get(0)).unwrap();
+        let c: i64 = conn
+            .query_row("SELECT COUNT(*) FROM messages", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(c, n as i64 + 1);
         drop(conn);
-        let force = WriterOptions { force: true, ..Default::default() };
+        let force = WriterOptions {
+            force: true,
+            ..Default::default()
+        };
         Writer::create(&path, &force).unwrap().finish().unwrap();
         let mut r = Reader::open(&path).unwrap();
         assert!(r.read().unwrap().is_none());
@@ -372,7 +404,11 @@ mod tests {
     fn bad_files_are_named() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.db");
-        std::fs::write(&path, b"this is not a database at all, just text\n".repeat(200)).unwrap();
+        std::fs::write(
+            &path,
+            b"this is not a database at all, just text\n".repeat(200),
+        )
+        .unwrap();
         let e = Reader::open(&path).err().unwrap().to_string();
         assert!(e.contains("x.db") && e.contains("not a"), "{e}");
         let path2 = dir.path().join("y.db");
@@ -383,8 +419,14 @@ mod tests {
         let e = r.read().unwrap_err().to_string();
         assert!(e.contains("y.db: row 1") && e.contains("11 bits"), "{e}");
         let path3 = dir.path().join("z.db");
-        Connection::open(&path3).unwrap().execute_batch("CREATE TABLE t(x)").unwrap();
+        Connection::open(&path3)
+            .unwrap()
+            .execute_batch("CREATE TABLE t(x)")
+            .unwrap();
         let e = Reader::open(&path3).err().unwrap().to_string();
-        assert!(e.contains("z.db") && e.contains("no table 'messages'"), "{e}");
+        assert!(
+            e.contains("z.db") && e.contains("no table 'messages'"),
+            "{e}"
+        );
     }
 }

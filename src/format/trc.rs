@@ -105,7 +105,7 @@ pub(crate) fn parse_fixed(tok: &[u8], scale: u32) -> Option<i64> {
         Some(p) => (&t[..p], &t[p + 1..]),
         None => (t, &t[t.len()..]),
     };
-    if (int.is_empty() && frac.is_empty()) || int.len() > 12 {
+    if (int.is_empty() && frac.is_empty()) || int.len() > 18 {
         return None;
     }
     let mut v: i64 = 0;
@@ -113,7 +113,7 @@ pub(crate) fn parse_fixed(tok: &[u8], scale: u32) -> Option<i64> {
         if !c.is_ascii_digit() {
             return None;
         }
-        v = v * 10 + (c - b'0') as i64;
+        v = v.checked_mul(10)?.checked_add((c - b'0') as i64)?;
     }
     let mut f: i64 = 0;
     for (i, &c) in frac.iter().enumerate() {
@@ -221,7 +221,10 @@ fn ole_text(ts: Timestamp, back: i128) -> String {
     let days = ns.div_euclid(NS_PER_DAY);
     let rem = ns.rem_euclid(NS_PER_DAY);
     let total = days * 10_000_000_000 + rem * 10_000_000_000 / NS_PER_DAY - back;
-    let (days, frac) = (total.div_euclid(10_000_000_000), total.rem_euclid(10_000_000_000));
+    let (days, frac) = (
+        total.div_euclid(10_000_000_000),
+        total.rem_euclid(10_000_000_000),
+    );
     format!("{days}.{frac:010}")
 }
 
@@ -360,7 +363,12 @@ impl Reader {
             Some((2, minor)) => {
                 r.v2 = true;
                 let text = columns.unwrap_or_else(|| {
-                    if minor == 0 { "N,O,T,I,d,l,D" } else { "N,O,T,B,I,d,R,L,D" }.to_string()
+                    if minor == 0 {
+                        "N,O,T,I,d,l,D"
+                    } else {
+                        "N,O,T,B,I,d,R,L,D"
+                    }
+                    .to_string()
                 });
                 let mut cols = Vec::new();
                 for c in text.split(',') {
@@ -388,7 +396,10 @@ impl Reader {
                 if cols.len() > MAX_COLS
                     || !(has(Col::O) && has(Col::T) && has(Col::I) && has(Col::Dir))
                     || !(has(Col::LenBytes) || has(Col::LenDlc))
-                    || cols.iter().position(|&c| c == Col::D).is_some_and(|p| p + 1 != cols.len())
+                    || cols
+                        .iter()
+                        .position(|&c| c == Col::D)
+                        .is_some_and(|p| p + 1 != cols.len())
                 {
                     return Err(Error::format(
                         Position::Line(1),
@@ -460,7 +471,9 @@ impl Reader {
             if i < ntok {
                 Ok(self.tok(i))
             } else {
-                Err(format!("line has {ntok} fields, too few for a TRC message line"))
+                Err(format!(
+                    "line has {ntok} fields, too few for a TRC message line"
+                ))
             }
         };
         // type
@@ -481,10 +494,22 @@ impl Reader {
         let t = if self.v2 {
             match ty {
                 b"DT" => Ty::Data(None),
-                b"FD" => Ty::Data(Some(FdFlags { brs: false, esi: false })),
-                b"FB" => Ty::Data(Some(FdFlags { brs: true, esi: false })),
-                b"FE" => Ty::Data(Some(FdFlags { brs: false, esi: true })),
-                b"BI" => Ty::Data(Some(FdFlags { brs: true, esi: true })),
+                b"FD" => Ty::Data(Some(FdFlags {
+                    brs: false,
+                    esi: false,
+                })),
+                b"FB" => Ty::Data(Some(FdFlags {
+                    brs: true,
+                    esi: false,
+                })),
+                b"FE" => Ty::Data(Some(FdFlags {
+                    brs: false,
+                    esi: true,
+                })),
+                b"BI" => Ty::Data(Some(FdFlags {
+                    brs: true,
+                    esi: true,
+                })),
                 b"RR" => Ty::Remote,
                 b"ER" => return self.parse_v2_error(timestamp).map(LineKind::Frame),
                 b"ST" | b"EC" | b"EV" => return Ok(LineKind::Skip),
@@ -548,8 +573,7 @@ impl Reader {
         let channel = match get(Col::B) {
             None => Channel::Number(1),
             Some(b) => Channel::Number(
-                parse_dec(b)
-                    .ok_or_else(|| format!("bad bus '{}'", String::from_utf8_lossy(b)))?,
+                parse_dec(b).ok_or_else(|| format!("bad bus '{}'", String::from_utf8_lossy(b)))?,
             ),
         };
         let direction = match dir_fixed {
@@ -592,30 +616,34 @@ impl Reader {
             }
         }
         let mut buf = [0u8; 64];
-        let mut read_bytes = |range: std::ops::Range<usize>, n: usize| -> std::result::Result<(), String> {
-            if range.len() < n {
-                return Err(format!("{n} data bytes announced, {} found", range.len()));
-            }
-            if self.v2 && range.len() > n {
-                return Err(format!("{n} data bytes announced, {} found", range.len()));
-            }
-            for (k, i) in range.take(n).enumerate() {
-                let b = self.tok(i);
-                buf[k] = match b {
-                    [h, l] => hex_digit(*h).zip(hex_digit(*l)).map(|(h, l)| h << 4 | l),
-                    _ => None,
+        let mut read_bytes =
+            |range: std::ops::Range<usize>, n: usize| -> std::result::Result<(), String> {
+                if range.len() < n {
+                    return Err(format!("{n} data bytes announced, {} found", range.len()));
                 }
-                .ok_or_else(|| format!("bad data byte '{}'", String::from_utf8_lossy(b)))?;
-            }
-            Ok(())
-        };
+                if self.v2 && range.len() > n {
+                    return Err(format!("{n} data bytes announced, {} found", range.len()));
+                }
+                for (k, i) in range.take(n).enumerate() {
+                    let b = self.tok(i);
+                    buf[k] = match b {
+                        [h, l] => hex_digit(*h).zip(hex_digit(*l)).map(|(h, l)| h << 4 | l),
+                        _ => None,
+                    }
+                    .ok_or_else(|| format!("bad data byte '{}'", String::from_utf8_lossy(b)))?;
+                }
+                Ok(())
+            };
         let frame = match t {
             Ty::Remote => {
                 if self.v2 && !data_toks.is_empty() {
                     return Err("a remote request (RR) carries no data".into());
                 }
-                Frame::remote(Id::new(raw_id, ext).map_err(|e| e.to_string())?, len_val.min(15))
-                    .map_err(|e| e.to_string())?
+                Frame::remote(
+                    Id::new(raw_id, ext).map_err(|e| e.to_string())?,
+                    len_val.min(15),
+                )
+                .map_err(|e| e.to_string())?
             }
             Ty::Data(None) => {
                 let id = Id::new(raw_id, ext).map_err(|e| e.to_string())?;
@@ -671,16 +699,21 @@ impl Reader {
         let di = (ti + 1..ntok)
             .find(|&i| matches!(self.tok(i), b"Rx" | b"Tx"))
             .ok_or("error frame line without Rx/Tx")?;
-        let direction = if self.tok(di) == b"Tx" { Direction::Tx } else { Direction::Rx };
+        let direction = if self.tok(di) == b"Tx" {
+            Direction::Tx
+        } else {
+            Direction::Rx
+        };
         let mut channel = Channel::Number(1);
         if let Some(bi) = cols.iter().position(|&c| c == Col::B) {
             if bi < di && bi < ntok {
                 match self.tok(bi) {
                     b"-" => channel = Channel::None,
                     b => {
-                        channel = Channel::Number(parse_dec(b).ok_or_else(|| {
-                            format!("bad bus '{}'", String::from_utf8_lossy(b))
-                        })?)
+                        channel =
+                            Channel::Number(parse_dec(b).ok_or_else(|| {
+                                format!("bad bus '{}'", String::from_utf8_lossy(b))
+                            })?)
                     }
                 }
             }
@@ -693,7 +726,10 @@ impl Reader {
             k += 1;
         }
         if ntok - k != 5 {
-            return Err(format!("an error frame (ER) carries 5 data bytes, not {}", ntok - k));
+            return Err(format!(
+                "an error frame (ER) carries 5 data bytes, not {}",
+                ntok - k
+            ));
         }
         let mut b5 = [0u8; 5];
         for (j, i) in (k..ntok).enumerate() {
@@ -930,7 +966,11 @@ impl RecordWriter for Writer {
         buf.push(b' ');
         // O: offset in ms, 3 decimals
         let off_ns = r.timestamp.as_nanos() as i128 - start_us as i128 * 1000;
-        let off_us = if off_ns >= 0 { (off_ns + 500) / 1000 } else { (off_ns - 500) / 1000 };
+        let off_us = if off_ns >= 0 {
+            (off_ns + 500) / 1000
+        } else {
+            (off_ns - 500) / 1000
+        };
         let abs = off_us.unsigned_abs();
         let mut o = [0u8; 32];
         let mut k = 0;
@@ -957,10 +997,22 @@ impl RecordWriter for Writer {
         } else {
             match f.fd_flags() {
                 None => b"DT",
-                Some(FdFlags { brs: false, esi: false }) => b"FD",
-                Some(FdFlags { brs: true, esi: false }) => b"FB",
-                Some(FdFlags { brs: false, esi: true }) => b"FE",
-                Some(FdFlags { brs: true, esi: true }) => b"BI",
+                Some(FdFlags {
+                    brs: false,
+                    esi: false,
+                }) => b"FD",
+                Some(FdFlags {
+                    brs: true,
+                    esi: false,
+                }) => b"FB",
+                Some(FdFlags {
+                    brs: false,
+                    esi: true,
+                }) => b"FE",
+                Some(FdFlags {
+                    brs: true,
+                    esi: true,
+                }) => b"BI",
             }
         });
         buf.push(b' ');
@@ -1066,7 +1118,10 @@ mod tests {
     #[test]
     fn ole_start_matches_python_can() {
         // python-can: 1639837687.062001 for 44548.6028595139
-        assert_eq!(ole_to_unix_us("44548.6028595139"), Some(1_639_837_687_062_001));
+        assert_eq!(
+            ole_to_unix_us("44548.6028595139"),
+            Some(1_639_837_687_062_001)
+        );
         assert_eq!(ole_to_unix_us("25569"), Some(0));
         assert_eq!(ole_to_unix_us("x"), None);
     }
@@ -1081,7 +1136,8 @@ mod tests {
 
     #[test]
     fn reads_the_peak_examples() {
-        let v20 = ";$FILEVERSION=2.0\r\n;$STARTTIME=42209.4075997106\r\n;$COLUMNS=N,O,T,I,d,l,D\r\n\
+        let v20 =
+            ";$FILEVERSION=2.0\r\n;$STARTTIME=42209.4075997106\r\n;$COLUMNS=N,O,T,I,d,l,D\r\n\
       1      1059.900 DT     0300 Rx 7  00 00 00 00 04 00 00  \r\n\
       5      1334.416 FD     0500 Tx 12 01 02 03 04 05 06 07 08 09 0A 0B 0C \r\n\
       6      1334.522 ER          Rx    04 00 02 00 00 \r\n\
@@ -1096,7 +1152,10 @@ mod tests {
         assert!(v[1].frame.is_fd() && !v[1].frame.brs());
         assert_eq!(v[1].direction, Direction::Tx);
         assert!(v[2].frame.is_error());
-        assert_eq!(v[2].frame.data_bytes()[2], CAN_ERR_PROT_STUFF | CAN_ERR_PROT_TX);
+        assert_eq!(
+            v[2].frame.data_bytes()[2],
+            CAN_ERR_PROT_STUFF | CAN_ERR_PROT_TX
+        );
         assert_eq!(v[3].frame.id(), Id::Extended(0x18EFC034));
         assert!(v[4].frame.is_remote() && v[4].frame.dlc() == 3);
         assert_eq!(v[0].channel, Channel::Number(1));
@@ -1141,20 +1200,33 @@ mod tests {
 
     #[test]
     fn bad_input_names_file_and_line() {
-        let e = read_all(";$FILEVERSION=2.1\n;$COLUMNS=N,O,T,B,I,d,R,L,D\n 1 1.0 DT 1 0100 Rx - 2 00\n")
+        let e = read_all(
+            ";$FILEVERSION=2.1\n;$COLUMNS=N,O,T,B,I,d,R,L,D\n 1 1.0 DT 1 0100 Rx - 2 00\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("t.trc: line 3") && e.contains("2 data bytes"),
+            "{e}"
+        );
+        let e = read_all(";$FILEVERSION=2.1\n 1 1.0 QQ 1 0100 Rx - 0\n")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("t.trc: line 3") && e.contains("2 data bytes"), "{e}");
-        let e = read_all(";$FILEVERSION=2.1\n 1 1.0 QQ 1 0100 Rx - 0\n").unwrap_err().to_string();
         assert!(e.contains("line 2") && e.contains("QQ"), "{e}");
-        let e = read_all("@ TEXT @ 2 @\r46,016\t1\t0004\t45A\t8\t5A\r").unwrap_err().to_string();
-        assert!(e.contains("t.trc: line 1") && e.contains("Car Bus Analyzer"), "{e}");
+        let e = read_all("@ TEXT @ 2 @\r46,016\t1\t0004\t45A\t8\t5A\r")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("t.trc: line 1") && e.contains("Car Bus Analyzer"),
+            "{e}"
+        );
         let e = read_all(";$FILEVERSION=3.0\n").unwrap_err().to_string();
         assert!(e.contains("unsupported TRC file version"), "{e}");
         let e = read_all("garbage here\n").unwrap_err().to_string();
         assert!(e.contains("t.trc: line 1"), "{e}");
         // a cut last line is a warning
-        let mut r = reader(";$FILEVERSION=2.1\n 1 1.0 DT 1 0100 Rx - 2 00 11\n 2 2.0 DT 1 01").unwrap();
+        let mut r =
+            reader(";$FILEVERSION=2.1\n 1 1.0 DT 1 0100 Rx - 2 00 11\n 2 2.0 DT 1 01").unwrap();
         assert!(r.read().unwrap().is_some());
         assert!(r.read().unwrap().is_none());
         assert_eq!(r.take_warnings().len(), 1);
@@ -1168,11 +1240,18 @@ mod tests {
         let mut w = crate::format::create_writer(&path, None, &opts).unwrap();
         let t0 = Timestamp::from_parts(1_700_000_000, 1_458_000);
         let recs = [
-            Record::new(t0, parse_frame("0B6#7E8365D74D5F").unwrap()).with_channel(Channel::Number(1)),
-            Record::new(Timestamp(t0.0 + 254_000), parse_frame("0CF5AF71#2AE3216B195E5AF5").unwrap())
-                .with_channel(Channel::name("can1"))
-                .with_direction(Direction::Tx),
-            Record::new(Timestamp(t0.0 + 1_000_000), parse_frame("123##3112233445566778899AABBCC").unwrap()),
+            Record::new(t0, parse_frame("0B6#7E8365D74D5F").unwrap())
+                .with_channel(Channel::Number(1)),
+            Record::new(
+                Timestamp(t0.0 + 254_000),
+                parse_frame("0CF5AF71#2AE3216B195E5AF5").unwrap(),
+            )
+            .with_channel(Channel::name("can1"))
+            .with_direction(Direction::Tx),
+            Record::new(
+                Timestamp(t0.0 + 1_000_000),
+                parse_frame("123##3112233445566778899AABBCC").unwrap(),
+            ),
             Record::new(Timestamp(t0.0 + 2_000_000), parse_frame("123#R4").unwrap()),
         ];
         for r in &recs {
@@ -1180,11 +1259,23 @@ mod tests {
         }
         w.finish().unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
-        assert!(text.starts_with(";$FILEVERSION=2.1\r\n;$STARTTIME=45244.92592"), "{text}");
+        assert!(
+            text.starts_with(";$FILEVERSION=2.1\r\n;$STARTTIME=45244.92592"),
+            "{text}"
+        );
         let lines: Vec<&str> = text.lines().filter(|l| !l.starts_with(';')).collect();
-        assert_eq!(lines[0], "      1         0.000 DT 1      00B6 Rx -  6    7E 83 65 D7 4D 5F");
-        assert_eq!(lines[1], "      2         0.254 DT 2  0CF5AF71 Tx -  8    2A E3 21 6B 19 5E 5A F5");
-        assert_eq!(lines[2], "      3         1.000 BI 1      0123 Rx -  9    11 22 33 44 55 66 77 88 99 AA BB CC");
+        assert_eq!(
+            lines[0],
+            "      1         0.000 DT 1      00B6 Rx -  6    7E 83 65 D7 4D 5F"
+        );
+        assert_eq!(
+            lines[1],
+            "      2         0.254 DT 2  0CF5AF71 Tx -  8    2A E3 21 6B 19 5E 5A F5"
+        );
+        assert_eq!(
+            lines[2],
+            "      3         1.000 BI 1      0123 Rx -  9    11 22 33 44 55 66 77 88 99 AA BB CC"
+        );
         assert_eq!(lines[3], "      4         2.000 RR 1      0123 Rx -  4");
         let back = read_all_path(&path);
         assert_eq!(back.len(), 4);
@@ -1195,12 +1286,17 @@ mod tests {
         }
         // never clobbers, never appends
         assert!(crate::format::create_writer(&path, None, &opts).is_err());
-        let app = WriterOptions { append: true, ..Default::default() };
+        let app = WriterOptions {
+            append: true,
+            ..Default::default()
+        };
         assert!(crate::format::create_writer(&path, None, &app).is_err());
     }
 
     fn read_all_path(p: &std::path::Path) -> Vec<Record> {
         let mut r = crate::format::open_reader(p, None).unwrap();
-        crate::format::records(&mut *r).map(|x| x.unwrap()).collect()
+        crate::format::records(&mut *r)
+            .map(|x| x.unwrap())
+            .collect()
     }
 }
