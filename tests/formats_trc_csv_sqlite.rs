@@ -384,7 +384,117 @@ fn python_can_reads_what_we_write() {
         .collect();
     same(&theirs, &want).unwrap_or_else(|e| panic!("trc (all frames): {e}"));
     passed += 1;
-    println!("python-can reads our writers: {passed}/4 checks pass");
+    // Every FD flag combination, as python-can reads PEAK's types: FD, FB
+    // (BRS), FE (ESI; python-can: BRS+ESI), BI (BRS+ESI; python-can: ESI).
+    let out = dir.path().join("flags.trc");
+    let mut w = create_writer(&out, None, &WriterOptions::default()).unwrap();
+    for (i, (brs, esi)) in [(false, false), (true, false), (false, true), (true, true)]
+        .into_iter()
+        .enumerate()
+    {
+        let f = Frame::fd(
+            Id::Standard(0x100 + i as u16),
+            &[0xAA; 20],
+            FdFlags { brs, esi },
+        )
+        .unwrap();
+        w.write(&Record::new(
+            Timestamp::from_micros(1_700_000_000_000_000 + i as i64),
+            f,
+        ))
+        .unwrap();
+    }
+    w.finish().unwrap();
+    let got: Vec<(bool, bool, u64)> = python_reads(&py, &out)
+        .iter()
+        .map(|p| (p.brs, p.esi, p.dlc))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (false, false, 11),
+            (true, false, 11),
+            (true, true, 11),
+            (false, true, 11)
+        ]
+    );
+    passed += 1;
+    println!("python-can reads our writers: {passed}/5 checks pass");
+}
+
+/// A python-can script writing one small stream of every kind with its own writers.
+const PY_WRITE: &str = r#"
+import sys, can
+msgs = []
+t = 1700000000.25
+for i in range(40):
+    t += 0.000731 * (i + 1)
+    k = i % 8
+    if k == 0:
+        m = can.Message(timestamp=t, arbitration_id=0x123, is_extended_id=False, data=bytes([i, 1, 2]))
+    elif k == 1:
+        m = can.Message(timestamp=t, arbitration_id=0x1ABCDEF0 + i, data=bytes(range(8)))
+    elif k == 2:
+        m = can.Message(timestamp=t, arbitration_id=0x7FF, is_extended_id=False, is_remote_frame=True, dlc=3)
+    elif k == 3:
+        m = can.Message(timestamp=t, arbitration_id=0x10, is_extended_id=False, is_fd=True, bitrate_switch=True, data=bytes(range(12)))
+    elif k == 4:
+        m = can.Message(timestamp=t, arbitration_id=0x11, is_fd=True, error_state_indicator=True, data=bytes(range(64)))
+    elif k == 5:
+        m = can.Message(timestamp=t, is_error_frame=True)
+    else:
+        m = can.Message(timestamp=t, arbitration_id=0x300 + i, is_extended_id=False, data=b"")
+    m.channel = i % 2
+    m.is_rx = i % 3 != 0
+    msgs.append(m)
+for path in sys.argv[1:]:
+    with can.Logger(path) as w:
+        for m in msgs:
+            w.on_message_received(m)
+"#;
+
+#[test]
+fn we_read_what_python_can_writes() {
+    let Some(py) = common::python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let files: Vec<PathBuf> = ["py.csv", "py.db", "py.trc"]
+        .iter()
+        .map(|n| dir.path().join(n))
+        .collect();
+    let out = Command::new(&py)
+        .arg("-c")
+        .arg(PY_WRITE)
+        .args(&files)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut passed = 0;
+    for f in &files {
+        let theirs = python_reads(&py, f);
+        assert!(
+            theirs.len() >= 20,
+            "{}: python-can wrote only {}",
+            f.display(),
+            theirs.len()
+        );
+        let ours: Vec<Py> = read_ours(f)
+            .unwrap()
+            .iter()
+            .map(py_of)
+            .map(if f.extension().unwrap() == "trc" {
+                |p| p
+            } else {
+                as_python_csv
+            })
+            .collect();
+        same(&ours, &theirs).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        passed += 1;
+    }
+    println!("we read python-can's own writers: {passed}/3 files match");
 }
 
 #[test]

@@ -58,23 +58,47 @@ const COLUMNS: [&str; 7] = [
     "data",
 ];
 
+/// A database error while reading or writing, naming the file.
 fn db_err(path: &Path, what: &str, e: rusqlite::Error) -> Error {
-    Error::Format {
-        path: Some(path.to_path_buf()),
-        position: Position::Row(0),
-        message: format!("{what}: {e}"),
+    Error::io(
+        format!("{what} {}", path.display()),
+        std::io::Error::other(e.to_string()),
+    )
+}
+
+/// A file that is not (python-can's) SQLite log.
+fn not_a_log(path: &Path, why: impl std::fmt::Display) -> Error {
+    Error::UnknownFormat(format!("{}: {why}", path.display()))
+}
+
+/// Refuses stdin/stdout and compressed names, which SQLite cannot use.
+fn plain_file(path: &Path) -> Result<()> {
+    if path == Path::new("-") {
+        return Err(Error::Unsupported(
+            "a SQLite log must be a file, not stdin/stdout".into(),
+        ));
     }
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gz"))
+    {
+        return Err(Error::Unsupported(format!(
+            "{}: SQLite logs cannot be gzip-compressed",
+            path.display()
+        )));
+    }
+    Ok(())
 }
 
 /// Fails unless the `messages` table exists with python-can's columns.
 fn check_table(conn: &Connection, path: &Path) -> Result<bool> {
     let mut stmt = conn
         .prepare("SELECT name FROM pragma_table_info(?1)")
-        .map_err(|e| db_err(path, "not a readable SQLite database", e))?;
+        .map_err(|e| not_a_log(path, format_args!("not a readable SQLite database ({e})")))?;
     let names: Vec<String> = stmt
         .query_map([TABLE], |r| r.get(0))
         .and_then(|rows| rows.collect())
-        .map_err(|e| db_err(path, "not a readable SQLite database", e))?;
+        .map_err(|e| not_a_log(path, format_args!("not a readable SQLite database ({e})")))?;
     if names.is_empty() {
         return Ok(false);
     }
@@ -84,15 +108,14 @@ fn check_table(conn: &Connection, path: &Path) -> Result<bool> {
             .zip(COLUMNS)
             .any(|(a, b)| !a.eq_ignore_ascii_case(b))
     {
-        return Err(Error::Format {
-            path: Some(path.to_path_buf()),
-            position: Position::Row(0),
-            message: format!(
+        return Err(not_a_log(
+            path,
+            format_args!(
                 "table '{TABLE}' has columns ({}), not python-can's ({})",
                 names.join(", "),
                 COLUMNS.join(", ")
             ),
-        });
+        ));
     }
     Ok(true)
 }
@@ -115,6 +138,7 @@ pub struct Reader {
 impl Reader {
     /// Opens `path` read-only and checks for python-can's table.
     pub fn open(path: &Path) -> Result<Reader> {
+        plain_file(path)?;
         if !path.is_file() {
             return Err(Error::io(
                 format!("opening {}", path.display()),
@@ -125,13 +149,12 @@ impl Reader {
             path,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
-        .map_err(|e| db_err(path, "cannot open as SQLite", e))?;
+        .map_err(|e| db_err(path, "opening", e))?;
         if !check_table(&conn, path)? {
-            return Err(Error::Format {
-                path: Some(path.to_path_buf()),
-                position: Position::Row(0),
-                message: format!("no table '{TABLE}': not a python-can SQLite log"),
-            });
+            return Err(not_a_log(
+                path,
+                format_args!("no table '{TABLE}': not a python-can SQLite log"),
+            ));
         }
         Ok(Reader {
             path: path.to_path_buf(),
@@ -239,6 +262,7 @@ pub struct Writer {
 impl Writer {
     /// Creates (or with `append` opens) `path` and its `messages` table.
     pub fn create(path: &Path, opts: &WriterOptions) -> Result<Writer> {
+        plain_file(path)?;
         let exists = path.exists();
         if exists && !opts.append {
             if !opts.force {
@@ -253,12 +277,12 @@ impl Writer {
             std::fs::remove_file(path)
                 .map_err(|e| Error::io(format!("replacing {}", path.display()), e))?;
         }
-        let conn = Connection::open(path).map_err(|e| db_err(path, "cannot create", e))?;
+        let conn = Connection::open(path).map_err(|e| db_err(path, "creating", e))?;
         if exists && opts.append {
             check_table(&conn, path)?;
         }
         conn.execute_batch(CREATE)
-            .map_err(|e| db_err(path, "creating the messages table", e))?;
+            .map_err(|e| db_err(path, "creating the messages table in", e))?;
         Ok(Writer {
             path: path.to_path_buf(),
             conn: Some(conn),

@@ -309,7 +309,7 @@ impl Reader {
         };
         r.set_cols(v1_cols(0));
         let mut version: Option<(u32, u32)> = None;
-        let mut columns: Option<String> = None;
+        let mut columns: Option<(String, u64)> = None;
         loop {
             if !r.next_line()? {
                 r.done = true;
@@ -354,7 +354,7 @@ impl Reader {
                         .ok_or_else(|| r.err(format!("bad $STARTTIME '{value}'")))?;
                     r.start_ns = us * 1000;
                 }
-                "COLUMNS" => columns = Some(value.to_string()),
+                "COLUMNS" => columns = Some((value.to_string(), r.line_no)),
                 _ => {}
             }
         }
@@ -362,13 +362,14 @@ impl Reader {
             None | Some((1, _)) => r.set_cols(v1_cols(version.map_or(0, |v| v.1))),
             Some((2, minor)) => {
                 r.v2 = true;
-                let text = columns.unwrap_or_else(|| {
-                    if minor == 0 {
+                let (text, at) = columns.unwrap_or_else(|| {
+                    let t = if minor == 0 {
                         "N,O,T,I,d,l,D"
                     } else {
                         "N,O,T,B,I,d,R,L,D"
                     }
-                    .to_string()
+                    .to_string();
+                    (t, 1)
                 });
                 let mut cols = Vec::new();
                 for c in text.split(',') {
@@ -385,7 +386,7 @@ impl Reader {
                         "D" => Col::D,
                         other => {
                             return Err(Error::format(
-                                Position::Line(1),
+                                Position::Line(at),
                                 format!("unknown column '{other}' in $COLUMNS={text}"),
                             )
                             .in_file(&r.path))
@@ -402,7 +403,7 @@ impl Reader {
                         .is_some_and(|p| p + 1 != cols.len())
                 {
                     return Err(Error::format(
-                        Position::Line(1),
+                        Position::Line(at),
                         format!("$COLUMNS={text} lacks O, T, I, d or l/L, or has D before the end"),
                     )
                     .in_file(&r.path));
