@@ -16,8 +16,8 @@
 //! the DLC code otherwise), `data` Base64. It holds no channel, direction or FD
 //! flags: on reading, the channel is none, the direction Rx, and a frame of more
 //! than 8 bytes is CAN FD (without BRS/ESI) — python-can itself calls those
-//! classic. Error frames carry their SocketCAN error class as the id (python-can
-//! writes 0 there). An appended file gets no second header.
+//! classic. Error frames carry their SocketCAN error class as the id, as
+//! python-can's socketcan interface reports them (its file readers give 0). An appended file gets no second header.
 //!
 //! **Rich layout** (`layout=rich`), lossless up to the nanosecond:
 //!
@@ -212,9 +212,11 @@ pub(crate) fn parse_secs(tok: &[u8]) -> Option<Timestamp> {
 /// Seconds as a float to a timestamp, through the float's shortest decimal
 /// form (so `1700000000.00225` is exactly ...002250000 ns).
 pub(crate) fn secs_from_f64(v: f64) -> Option<Timestamp> {
-    let mut buf = Vec::with_capacity(32);
     if !v.is_finite() || v.abs() >= 9.0e9 {
         return None;
+    }
+    if v.abs() < 1e-6 {
+        return Some(Timestamp::from_secs_f64(v)); // `{}` would print many zeros
     }
     let mut tmp = [0u8; 40];
     let len = {
@@ -222,8 +224,7 @@ pub(crate) fn secs_from_f64(v: f64) -> Option<Timestamp> {
         let _ = write!(cur, "{}", v);
         cur.position() as usize
     };
-    buf.extend_from_slice(&tmp[..len]);
-    parse_secs(&buf)
+    parse_secs(&tmp[..len])
 }
 
 /// Appends a timestamp as seconds with 9 decimals.
