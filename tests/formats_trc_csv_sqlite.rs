@@ -752,3 +752,192 @@ fn throughput() {
         );
     }
 }
+
+mod garbage {
+    use cankit::format::{Input, RecordReader};
+    use proptest::prelude::*;
+
+    const WORDS: &[&str] = &[
+        ";$FILEVERSION=2.1",
+        ";$FILEVERSION=1.0",
+        ";$FILEVERSION=1.3",
+        ";$FILEVERSION=2.0",
+        ";$STARTTIME=44548.6028595139",
+        ";$STARTTIME=9e300",
+        ";$COLUMNS=N,O,T,B,I,d,R,L,D",
+        ";$COLUMNS=N,O,T,I,d,l,D",
+        ";$COLUMNS=D,O",
+        "DT",
+        "FD",
+        "FB",
+        "FE",
+        "BI",
+        "RR",
+        "ER",
+        "ST",
+        "EC",
+        "EV",
+        "Rx",
+        "Tx",
+        "Warng",
+        "Error",
+        "RTR",
+        "ERROR",
+        "-",
+        "1)",
+        "1",
+        "0",
+        "0100",
+        "1FFFFFFF",
+        "FFFFFFFF",
+        "123456789",
+        "8",
+        "9",
+        "15",
+        "16",
+        "64",
+        "65",
+        "AA",
+        "ZZ",
+        "A",
+        "1.5",
+        "-3.0",
+        "99999999999999999999.9",
+        "1e5",
+        ";",
+        "***BUSMASTER Ver 3.2.0***",
+        "***HEX***",
+        "***DEC***",
+        "***RELATIVE MODE***",
+        "***ABSOLUTE MODE***",
+        "***START DATE AND TIME 31:12:9999 23:59:59:999***",
+        "***PROTOCOL CAN***",
+        "999999:59:59:999",
+        "17:27:45:532",
+        "0x158",
+        "s",
+        "x",
+        "sr",
+        "xr",
+        "s-fd",
+        "x-fd",
+        "ERR",
+        "timestamp,arbitration_id,extended,remote,error,dlc,data",
+        "timestamp,channel,direction,id,extended,remote,error,fd,brs,esi,dlc,data",
+        "Time Stamp,ID,Extended,Dir,Bus,LEN,D1,D2",
+        ",",
+        ",,",
+        "\"",
+        "\"a,b\"",
+        "0x7ff",
+        "true",
+        "AAAA",
+        "AA==",
+        "=",
+        "\r",
+        "\t",
+    ];
+
+    /// Valid lines of every format, to be mutated.
+    const LINES: &[&str] = &[
+        "      1     17535.400 DT 1  00000100 Tx -  8    00 00 00 00 00 00 00 00",
+        "      5      1334.416 FD 1      0500 Tx -  9    01 02 03 04 05 06 07 08 09 0A 0B 0C",
+        "      6      1334.222 ER 1         - Rx -  5    04 00 02 00 00",
+        "      6      1334.522 ER          Rx    04 00 02 00 00",
+        "     13      1336.543 RR 1      0100 Rx -  3",
+        "      5      1334.416 FD     0500 Tx 12 01 02 03 04 05 06 07 08 09 0A 0B 0C",
+        "     1)     17535.4  Tx     00000100  8  00 00 00 00 00 00 00 00",
+        "     6)      1349.222 1  Error     0008 -  4    00 19 08 08",
+        "     2)      1842      0008  4  ERROR 00 19 08 08",
+        "     4)      1844      0100  3  RTR",
+        "1700000000.00225,0xcf1f4c1,1,0,0,64,Vx0dALsQR5+0wogit2t9qjvoH1xqlJI1YqxLLs/ArMCbxUp2A7ZZiCypJZUIhpgyEA5A/Qp72C5ALwdLAydw2Q==",
+        "1700000000.001458000,can0,rx,0xb6,0,0,0,0,0,0,6,7e8365d74d5f",
+        "1700000000.001458000,\"a,b\",tx,0x1,1,0,0,1,1,1,9,000102030405060708090a0b",
+        "7700,00000514,false,Rx,0,8,00,08,78,00,0C,2B,CB,80,",
+        "17:27:45:532 Rx 1 0x158 s 8 00 00 00 00 00 00 00 28",
+        "00:00:00:0010 Rx 1 0x7FF s-fd 12 01 02 03 04 05 06 07 08 09 0A 0B 0C",
+        "23:59:59:9990 Tx 2 0x100 sr 4",
+        "00:00:00:0020 Rx 1 0 ERROR_FRAME",
+        "***RELATIVE MODE***",
+        "***START DATE AND TIME 24:11:2026 23:59:59:000***",
+        "(1700000000.000001) can0 123#DEADBEEF R",
+    ];
+
+    fn text() -> impl Strategy<Value = Vec<u8>> {
+        let word = || {
+            prop_oneof![
+                4 => prop::sample::select(WORDS).prop_map(|w| w.as_bytes().to_vec()),
+                1 => prop::collection::vec(any::<u8>(), 0..6),
+            ]
+        };
+        let random = prop::collection::vec(word(), 0..14).prop_map(|ws| ws.join(&b' '));
+        let mutated = (
+            prop::sample::select(LINES),
+            prop::collection::vec((any::<prop::sample::Index>(), word()), 0..3),
+        )
+            .prop_map(|(l, muts)| {
+                let mut toks: Vec<Vec<u8>> = l.split(' ').map(|t| t.as_bytes().to_vec()).collect();
+                for (ix, w) in muts {
+                    let i = ix.index(toks.len() + 1);
+                    if i < toks.len() {
+                        toks[i] = w;
+                    } else {
+                        toks.push(w);
+                    }
+                }
+                toks.join(&b' ')
+            });
+        let line = prop_oneof![1 => random, 3 => mutated];
+        let head = prop::sample::select(HEADS);
+        (head, prop::collection::vec(line, 0..12)).prop_map(|(h, ls)| {
+            let mut v = h.as_bytes().to_vec();
+            v.extend_from_slice(&ls.join(&b'\n'));
+            v
+        })
+    }
+
+    /// Real headers, so that the random lines reach the line parsers.
+    const HEADS: &[&str] = &[
+        "",
+        ";$FILEVERSION=2.1\n;$STARTTIME=44548.6028595139\n;$COLUMNS=N,O,T,B,I,d,R,L,D\n      1     17535.400 DT 1  00000100 Tx -  8    00 00 00 00 00 00 00 00\n",
+        ";$FILEVERSION=2.0\n;$COLUMNS=N,O,T,I,d,l,D\n",
+        ";$FILEVERSION=1.1\n;$STARTTIME=44548.6028595139\n     1)     17535.4  Tx     00000100  8  00 00 00 00 00 00 00 00\n",
+        ";$FILEVERSION=1.3\n",
+        "timestamp,arbitration_id,extended,remote,error,dlc,data\n1.5,0x1,0,0,0,1,AQ==\n",
+        "timestamp,channel,direction,id,extended,remote,error,fd,brs,esi,dlc,data\n",
+        "Time Stamp,ID,Extended,Dir,Bus,LEN,D1,D2,D3,D4,D5,D6,D7,D8\n",
+        "***BUSMASTER Ver 3.2.0***\n***PROTOCOL CAN***\n***HEX***\n***SYSTEM MODE***\n17:27:45:532 Rx 1 0x158 s 8 00 00 00 00 00 00 00 28\n",
+        "***BUSMASTER Ver 3.2.0***\n***PROTOCOL CAN***\n***DEC***\n***RELATIVE MODE***\n",
+        "(1.000000) can0 123#11\n",
+    ];
+
+    fn drain(r: cankit::Result<Box<dyn RecordReader>>) {
+        if let Ok(mut r) = r {
+            for _ in 0..100 {
+                match r.read() {
+                    Ok(Some(_)) => {}
+                    Ok(None) | Err(_) => break,
+                }
+            }
+        }
+    }
+
+    fn input(name: &str, bytes: &[u8]) -> Input {
+        Input {
+            path: name.into(),
+            reader: Box::new(std::io::Cursor::new(bytes.to_vec())),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
+
+        /// No input makes a reader panic: it reads or fails with an error.
+        #[test]
+        fn readers_never_panic(bytes in text()) {
+            drain(cankit::format::trc::Reader::new(input("g.trc", &bytes)).map(|r| Box::new(r) as Box<dyn RecordReader>));
+            drain(cankit::format::csv::Reader::new(input("g.csv", &bytes)).map(|r| Box::new(r) as Box<dyn RecordReader>));
+            drain(Ok(Box::new(cankit::format::candump::Reader::new(input("g.log", &bytes)))));
+        }
+    }
+}

@@ -131,11 +131,17 @@ impl Reader {
                             ),
                             _ => (None, None, None),
                         };
-                        let (Some(day @ 1..=31), Some(mon @ 1..=12), Some(year)) = (day, mon, year)
+                        let (Some(day @ 1..=31), Some(mon @ 1..=12), Some(year @ 1..=9999)) =
+                            (day, mon, year)
                         else {
                             return Err(format!("bad start date '{date}'"));
                         };
-                        self.start_day_ns = Some(days_from_civil(year, mon, day) * DAY_NS);
+                        self.start_day_ns = Some(
+                            days_from_civil(year, mon, day)
+                                .checked_mul(DAY_NS)
+                                .filter(|ns| ns.abs() < i64::MAX / 2)
+                                .ok_or_else(|| format!("start date '{date}' is out of range"))?,
+                        );
                         self.start_tod_ns = parse_time(time.trim().as_bytes())
                             .ok_or_else(|| format!("bad start time '{time}'"))?;
                     }
@@ -261,16 +267,17 @@ impl Reader {
             TimeMode::System => {
                 if let Some(last) = self.last_tod_ns {
                     if tod + DAY_NS / 2 < last {
-                        self.day_ns += DAY_NS;
+                        self.day_ns = self.day_ns.saturating_add(DAY_NS);
                     }
                 }
                 self.last_tod_ns = Some(tod);
-                base + self.day_ns + tod
+                base.saturating_add(tod).saturating_add(self.day_ns)
             }
-            TimeMode::Absolute => base + self.start_tod_ns + tod,
+            TimeMode::Absolute => base.saturating_add(self.start_tod_ns + tod),
             TimeMode::Relative => {
-                self.running_ns += tod;
-                base + self.start_tod_ns + self.running_ns
+                self.running_ns = self.running_ns.saturating_add(tod);
+                base.saturating_add(self.start_tod_ns)
+                    .saturating_add(self.running_ns)
             }
         };
         Ok(Record {
@@ -289,7 +296,7 @@ fn parse_time(t: &[u8]) -> Option<i64> {
     let m = parse_dec(parts.next()?)? as i64;
     let s = parse_dec(parts.next()?)? as i64;
     let f = parts.next()?;
-    if parts.next().is_some() || f.is_empty() || f.len() > 9 || m > 59 || s > 60 {
+    if parts.next().is_some() || f.is_empty() || f.len() > 9 || h > 999_999 || m > 59 || s > 60 {
         return None;
     }
     let mut ns = parse_dec(f)? as i64;

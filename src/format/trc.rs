@@ -350,9 +350,9 @@ impl Reader {
                     }
                 }
                 "STARTTIME" => {
-                    let us = ole_to_unix_us(value.trim_end_matches(';'))
+                    r.start_ns = ole_to_unix_us(value.trim_end_matches(';'))
+                        .and_then(|us| us.checked_mul(1000))
                         .ok_or_else(|| r.err(format!("bad $STARTTIME '{value}'")))?;
-                    r.start_ns = us * 1000;
                 }
                 "COLUMNS" => columns = Some((value.to_string(), r.line_no)),
                 _ => {}
