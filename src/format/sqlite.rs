@@ -442,6 +442,30 @@ mod tests {
         let mut r = Reader::open(&path2).unwrap();
         let e = r.read().unwrap_err().to_string();
         assert!(e.contains("y.db: row 1") && e.contains("11 bits"), "{e}");
+        // odd values in any column: an error naming the row, never a panic
+        let path4 = dir.path().join("w.db");
+        let conn = Connection::open(&path4).unwrap();
+        conn.execute_batch(CREATE).unwrap();
+        conn.execute_batch(
+            "INSERT INTO messages VALUES ('abc', 1, 0, 0, 0, 0, x'');
+             INSERT INTO messages VALUES (1.0, -5, 0, 0, 0, 0, x'');
+             INSERT INTO messages VALUES (1.0, 1, 0, 0, 0, -1, x'');
+             INSERT INTO messages VALUES (1.0, 1, 0, 0, 0, 1, 'text');
+             INSERT INTO messages VALUES (1.0, 1, 0, 0, 0, 0, zeroblob(100));
+             INSERT INTO messages VALUES (1e300, 1, 0, 0, 0, 0, x'');
+             INSERT INTO messages VALUES (1.0, 1, 0, 0, 0, 3, x'01');
+             INSERT INTO messages VALUES (2.5, 1, 0, 0, 0, 1, x'01');",
+        )
+        .unwrap();
+        drop(conn);
+        let mut r = Reader::open(&path4).unwrap();
+        for row in 1..=7 {
+            let e = r.read().unwrap_err().to_string();
+            assert!(e.contains(&format!("w.db: row {row}:")), "{e}");
+        }
+        let last = r.read().unwrap().unwrap();
+        assert_eq!(last.timestamp, Timestamp::from_parts(2, 500_000_000));
+        assert!(r.read().unwrap().is_none());
         let path3 = dir.path().join("z.db");
         Connection::open(&path3)
             .unwrap()
