@@ -85,7 +85,8 @@ impl Reader {
 
     /// True if `line` is the first line of a BUSMASTER log.
     pub fn is_header(line: &[u8]) -> bool {
-        let t = line.trim_ascii_start();
+        let t = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
+        let t = t.trim_ascii_start();
         t.len() >= 12 && t[..12].eq_ignore_ascii_case(b"***BUSMASTER")
     }
 
