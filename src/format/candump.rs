@@ -6,6 +6,10 @@
 //! frame) ends the stream with a warning instead of an error. Any other bad line is
 //! an error naming its line number.
 //!
+//! A `.log` file whose first line is a BUSMASTER header (`***BUSMASTER ...`) is
+//! read by [`super::busmaster`] instead: the suffix is shared, the content
+//! decides.
+//!
 //! Writing: `(sec.usec) iface frame R|T`, one line per record. Numbered channels
 //! become `can<N-1>` (python-can's convention: file channel 1 is `can0`), records
 //! without a channel `can0`. `digits=9` writes nanoseconds as `candump -N` does.
@@ -28,6 +32,8 @@ pub struct Reader {
     last_iface: Option<Arc<str>>,
     warnings: Vec<String>,
     done: bool,
+    /// Set when the content turned out to be a BUSMASTER log.
+    busmaster: Option<Box<super::busmaster::Reader>>,
 }
 
 impl Reader {
@@ -41,12 +47,16 @@ impl Reader {
             last_iface: None,
             warnings: Vec::new(),
             done: false,
+            busmaster: None,
         }
     }
 }
 
 impl RecordReader for Reader {
     fn read(&mut self) -> Result<Option<Record>> {
+        if let Some(b) = self.busmaster.as_mut() {
+            return b.read();
+        }
         while !self.done {
             self.line.clear();
             let n = self
@@ -58,6 +68,16 @@ impl RecordReader for Reader {
                 break;
             }
             self.line_no += 1;
+            if self.line_no == 1 && super::busmaster::Reader::is_header(&self.line) {
+                let input = std::mem::replace(&mut self.input, Box::new(std::io::empty()));
+                let mut b = Box::new(super::busmaster::Reader::after_first_line(
+                    self.path.clone(),
+                    input,
+                ));
+                let r = b.read();
+                self.busmaster = Some(b);
+                return r;
+            }
             let complete = self.line.last() == Some(&b'\n');
             let text = match std::str::from_utf8(&self.line) {
                 Ok(t) => t.trim(),
@@ -107,7 +127,11 @@ impl RecordReader for Reader {
     }
 
     fn take_warnings(&mut self) -> Vec<String> {
-        std::mem::take(&mut self.warnings)
+        let mut w = std::mem::take(&mut self.warnings);
+        if let Some(b) = self.busmaster.as_mut() {
+            w.extend(b.take_warnings());
+        }
+        w
     }
 }
 

@@ -17,6 +17,7 @@ use crate::frame::Record;
 
 pub mod asc;
 pub mod blf;
+pub mod busmaster;
 pub mod candump;
 pub mod csv;
 pub mod jsonl;
