@@ -158,10 +158,11 @@ printf '%s\n' "${order[@]}" >"$ROOT/etc/modules"
 [ -n "$cwd" ] || { [ ${#shares[@]} -gt 0 ] && cwd=${shares[0]}; } || cwd=/
 quote() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
 {
-  echo "export CANKIT_IN_VM=1"
-  for e in "${envs[@]}"; do echo "export $(quote "$e")"; done
   echo "cd $(quote "$cwd") || exit 125"
-  printf 'exec'
+  # env(1) rather than export: names like CARGO_BIN_EXE_can-logger are not
+  # valid shell variable names but must reach the command.
+  printf 'exec env CANKIT_IN_VM=1'
+  for e in "${envs[@]}"; do printf ' %s' "$(quote "$e")"; done
   for a in "$@"; do printf ' %s' "$(quote "$a")"; done
   echo
 } >"$ROOT/cmd"
