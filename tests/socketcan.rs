@@ -376,6 +376,27 @@ vm_test! {
         assert!(e.to_string().contains("'ckdown'"), "{e}");
     }
 
+    fn configuring_without_privileges_is_permission_denied() {
+        let _i = Iface::vcan("ckperm", false);
+        // Drop root on one thread only (the raw syscall, not libc's process-wide
+        // wrapper), then ask for --fd, which must reconfigure the interface.
+        let e = std::thread::spawn(|| {
+            // SAFETY: setresuid on the calling thread; the thread ends right after.
+            let r = unsafe { libc::syscall(libc::SYS_setresuid, 65534, 65534, 65534) };
+            assert_eq!(r, 0, "setresuid");
+            let mut s = BusSettings::new("socketcan", "ckperm");
+            s.fd = true;
+            SocketCanBus::open(&s).err().map(|e| e.to_string())
+        })
+        .join()
+        .unwrap()
+        .expect("configuring as nobody must fail");
+        assert!(e.contains("permission denied") && e.contains("'ckperm'"), "{e}");
+        assert!(!e.contains('\n'), "{e}");
+        // Nothing was changed.
+        assert!(sh("ip link show ckperm").contains("mtu 16"));
+    }
+
     fn any_names_the_interface_of_each_frame() {
         let _a = Iface::vcan("ckany0", false);
         let _b = Iface::vcan("ckany1", true);
