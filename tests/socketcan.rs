@@ -494,3 +494,26 @@ vm_test! {
         assert!(bcm::send_periodic("cknone", &frames, period, Some(1)).is_err());
     }
 }
+
+/// The entry point end-to-end tests use: any command in its own VM, with the
+/// repository shared, can-utils present and the exit code passed back.
+#[test]
+fn vm_run_passes_output_and_exit_code_back() {
+    if vm::in_vm() || vm::kernel_has_can() {
+        return; // this checks the host side of the harness
+    }
+    let script = "ip link add ckrun type vcan && ip link set ckrun up \
+        && (candump -L -n 1 ckrun & sleep 0.3; cansend ckrun 5A5#0102; wait) \
+        && test -f Cargo.toml && echo \"in_vm=$CANKIT_IN_VM\" && exit 7";
+    let out = match vm::run(&["sh", "-c", script], &["--timeout", "120"]) {
+        Ok(o) => o,
+        Err(e) => return common::missing(&format!("tests/vm/run-in-vm.sh: {e}")),
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    if matches!(out.status.code(), Some(124) | Some(125)) {
+        return common::missing(&format!("the CAN VM did not boot: {text}"));
+    }
+    assert_eq!(out.status.code(), Some(7), "{text}");
+    assert!(text.contains(" ckrun 5A5#0102\n"), "{text}");
+    assert!(text.contains("in_vm=1\n"), "{text}");
+}

@@ -74,14 +74,19 @@ fn forwarded_env() -> Vec<String> {
 /// the working directory) and returns its output (stdout and stderr both in
 /// `stdout`) and exit status. `extra` are further `run-in-vm.sh` options
 /// (`--add PATH`, `--share DIR`, `--timeout S`, ...). An executable under the
-/// repository (e.g. `target/debug/can-logger`) runs in place; its libraries are
-/// copied into the VM automatically when it is `cmd[0]`, otherwise pass
-/// `--libs PATH`.
+/// repository (e.g. `env!("CARGO_BIN_EXE_can-logger")`) runs in place, also
+/// from a shell script: the libraries of this test binary, which are those
+/// of the package's binaries, are copied into the VM.
 pub fn run(cmd: &[&str], extra: &[&str]) -> std::io::Result<Output> {
     let mut c = Command::new(script());
     c.arg("--share").arg(repo());
     for e in forwarded_env() {
         c.arg("--env").arg(e);
+    }
+    // The libraries the package's binaries link (libc, libm, libgcc_s) are
+    // those of this test binary: copy them, for binaries run from a script.
+    if let Ok(exe) = std::env::current_exe() {
+        c.arg("--libs").arg(exe);
     }
     // The cargo target directory may live outside the repository.
     if let Some(dir) = target_dir() {
