@@ -11,7 +11,9 @@ mod common;
 #[path = "vm/harness.rs"]
 mod vm;
 
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use cankit::bus::socketcan::{bcm, describe_error, is_interface_down, SocketCanBus};
@@ -84,40 +86,89 @@ fn assert_quiet(bus: &mut dyn Bus, wait: Duration) {
     }
 }
 
-/// `candump -L` on `iface` (prefix: e.g. `ip netns exec NS`), started and ready.
-fn candump(prefix: &str, iface: &str, n: usize, extra: &str) -> Child {
-    let cmd = format!("exec {prefix} candump {extra} -n {n} {iface}");
-    let child = Command::new("sh")
-        .args(["-c", &cmd])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn candump");
-    // candump has no readiness signal; its socket is bound well within this.
-    std::thread::sleep(Duration::from_millis(400));
-    child
+/// The probe frame that tells a `candump` is listening (never a test frame).
+const PROBE: &str = "7FE#";
+
+/// A running `candump` whose output lines arrive on a channel.
+struct Candump {
+    child: Child,
+    lines: mpsc::Receiver<String>,
 }
 
-/// The frames of `candump -L` output lines, with their interface names.
-fn candump_frames(child: Child, timeout: Duration) -> Vec<(String, Frame)> {
-    let pid = child.id();
-    let killer = std::thread::spawn(move || {
-        std::thread::sleep(timeout);
-        let _ = Command::new("kill").arg(pid.to_string()).output();
-    });
-    let out = child.wait_with_output().expect("candump output");
-    drop(killer);
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| {
-            let mut parts = l.split_whitespace();
-            let _ts = parts.next();
-            let iface = parts.next().unwrap_or("").to_string();
-            let text = parts.next().unwrap_or("");
-            let f = parse_frame(text).unwrap_or_else(|e| panic!("candump line {l:?}: {e}"));
-            (iface, f)
-        })
-        .collect()
+impl Candump {
+    /// Starts `candump ARGS IFACE` (after `prefix`, e.g. `ip netns exec NS`) and
+    /// returns once it prints the probe frames `probe` sends, so that nothing
+    /// sent afterwards can be missed.
+    fn start(prefix: &str, iface: &str, args: &str, mut probe: impl FnMut()) -> Candump {
+        let cmd = format!("exec {prefix} candump {args} {iface}");
+        let mut child = Command::new("sh")
+            .args(["-c", &cmd])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn candump");
+        let out = child.stdout.take().expect("candump stdout");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for l in BufReader::new(out).lines().map_while(|l| l.ok()) {
+                if tx.send(l).is_err() {
+                    break;
+                }
+            }
+        });
+        let dump = Candump { child, lines };
+        let end = Instant::now() + Duration::from_secs(20);
+        loop {
+            assert!(Instant::now() < end, "candump on {iface} never got ready");
+            probe();
+            if let Ok(l) = dump.lines.recv_timeout(Duration::from_millis(200)) {
+                if is_probe(&l) {
+                    break;
+                }
+            }
+        }
+        dump
+    }
+
+    /// The next `n` non-probe lines (fewer if `timeout` passes first).
+    fn lines(&self, n: usize, timeout: Duration) -> Vec<String> {
+        let end = Instant::now() + timeout;
+        let mut out = Vec::new();
+        while out.len() < n {
+            let left = end.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) if is_probe(&l) => {}
+                Ok(l) => out.push(l),
+                Err(_) => break,
+            }
+        }
+        out
+    }
+
+    /// The next `n` frames of `candump -L` output, with their interface names.
+    fn frames(&self, n: usize, timeout: Duration) -> Vec<(String, Frame)> {
+        self.lines(n, timeout)
+            .iter()
+            .map(|l| {
+                let mut parts = l.split_whitespace();
+                let _ts = parts.next();
+                let iface = parts.next().unwrap_or("").to_string();
+                let text = parts.next().unwrap_or("");
+                let f = parse_frame(text).unwrap_or_else(|e| panic!("candump line {l:?}: {e}"));
+                (iface, f)
+            })
+            .collect()
+    }
+}
+
+impl Drop for Candump {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn is_probe(line: &str) -> bool {
+    line.split_whitespace().any(|t| t == "7FE" || t == PROBE)
 }
 
 fn f(text: &str) -> Frame {
@@ -129,6 +180,13 @@ vm_test! {
         let _i = Iface::vcan("ckrx", true);
         let mut bus = open("ckrx");
         assert!(bus.is_fd(), "an MTU-72 vcan is FD capable");
+        // Asking for hardware timestamps where the driver has none (vcan) falls
+        // back to the kernel's software receive time.
+        let mut hw_settings = BusSettings::new("socketcan", "ckrx");
+        hw_settings
+            .options
+            .insert("timestamps".into(), "hardware".into());
+        let mut hw_bus = SocketCanBus::open(&hw_settings).unwrap();
         let frames = [
             "123#DEADBEEF",
             "000#",
@@ -160,6 +218,12 @@ vm_test! {
                 r.timestamp
             );
         }
+        let hw = recv_n(&mut hw_bus, frames.len(), Duration::from_secs(5));
+        assert_eq!(hw.len(), frames.len());
+        for (h, r) in hw.iter().zip(&got) {
+            assert_eq!(h.frame, r.frame);
+            assert!(h.timestamp >= before && h.timestamp <= after);
+        }
         let brs = &got[7].frame;
         assert!(brs.is_fd() && brs.brs() && !brs.esi() && brs.len() == 8);
         assert!(got[8].frame.esi() && got[8].frame.len() == 12);
@@ -180,13 +244,13 @@ vm_test! {
             "1FFFFFFF##2000102030405060708090A0B",
             "7FF##0",
         ];
-        let dump = candump("", "cktx", frames.len(), "-L");
         let mut bus = open("cktx");
+        let dump = Candump::start("", "cktx", "-L", || bus.send(&f(PROBE)).unwrap());
         let mut peer = open("cktx");
         for t in frames {
             bus.send(&f(t)).unwrap();
         }
-        let seen = candump_frames(dump, Duration::from_secs(10));
+        let seen = dump.frames(frames.len(), Duration::from_secs(10));
         let seen_frames: Vec<Frame> = seen.iter().map(|(_, fr)| *fr).collect();
         let want: Vec<Frame> = frames.iter().map(|t| f(t)).collect();
         assert_eq!(seen_frames, want);
@@ -327,10 +391,12 @@ vm_test! {
         // Sent in another namespace: received, not sent by this socket's host stack.
         assert_eq!(got[0].direction, Direction::Rx);
         assert_eq!(got[0].channel, Channel::name("ckvx0"));
-        let dump = candump("ip netns exec cknet", "ckvx1", 2, "-L");
+        let dump = Candump::start("ip netns exec cknet", "ckvx1", "-L", || {
+            bus.send(&f(PROBE)).unwrap()
+        });
         bus.send(&f("12345678#0102")).unwrap();
         bus.send(&f("7FF#R")).unwrap();
-        let seen = candump_frames(dump, Duration::from_secs(10));
+        let seen = dump.frames(2, Duration::from_secs(10));
         assert_eq!(
             seen,
             vec![
@@ -449,7 +515,10 @@ vm_test! {
     fn bcm_sends_periodically() {
         let _i = Iface::vcan("ckbcm", true);
         let mut peer = open("ckbcm");
-        let dump = candump("", "ckbcm", 10, "-t d");
+        let dump = Candump::start("", "ckbcm", "-t d", || {
+            sh("cansend ckbcm 7FE#");
+        });
+        while peer.recv(Some(Duration::from_millis(100))).unwrap().is_some() {} // probes
         let frames = [f("123#DEADBEEF"), f("12345678#01")];
         let period = Duration::from_millis(50);
         let started = Instant::now();
@@ -462,20 +531,21 @@ vm_test! {
         assert_quiet(&mut peer, Duration::from_millis(200));
         // 10 frames: the first at once, then 9 periods.
         assert!(took >= period * 9 - Duration::from_millis(5), "{took:?}");
-        let out = dump.wait_with_output().unwrap();
-        let text = String::from_utf8_lossy(&out.stdout);
-        let deltas: Vec<f64> = text
-            .lines()
+        // `candump -t d` prints the time since the previous frame; the first
+        // one counts from the last probe, so 9 periods remain.
+        let lines = dump.lines(10, Duration::from_secs(10));
+        let deltas: Vec<f64> = lines
+            .iter()
             .filter_map(|l| l.trim().strip_prefix('('))
             .filter_map(|l| l.split(')').next())
             .filter_map(|d| d.parse().ok())
             .collect();
         eprintln!("candump -t d deltas: {deltas:?}");
-        assert_eq!(deltas.len(), 10, "{text}");
+        assert_eq!(deltas.len(), 10, "{lines:?}");
         let mean = deltas[1..].iter().sum::<f64>() / 9.0;
         assert!((mean - 0.050).abs() < 0.005, "mean period {mean}");
         for d in &deltas[1..] {
-            assert!((d - 0.050).abs() < 0.030, "delta {d} in {deltas:?}");
+            assert!((d - 0.050).abs() < 0.040, "delta {d} in {deltas:?}");
         }
         task.stop().unwrap();
 

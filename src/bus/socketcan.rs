@@ -608,56 +608,69 @@ impl Bus for SocketCanBus {
 
     fn recv(&mut self, timeout: Option<Duration>) -> Result<Option<Record>> {
         let fd = self.sock.as_raw_fd();
-        let mut pfd = libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        let ms: libc::c_int = match timeout {
-            None => -1,
-            Some(t) => {
-                t.as_millis().min(i32::MAX as u128) as libc::c_int
-                    + (t.subsec_nanos() % 1_000_000 != 0) as libc::c_int
-            }
-        };
-        // SAFETY: one valid pollfd.
-        let r = unsafe { libc::poll(&mut pfd, 1, ms) };
-        if r < 0 {
-            let e = errno();
-            if e.raw_os_error() == Some(libc::EINTR) {
-                return Ok(None); // a signal: let the caller look at its flags
-            }
-            return Err(self.io_error("waiting for frames", e));
-        }
-        if r == 0 {
-            return Ok(None);
-        }
+        let deadline = timeout.map(|t| std::time::Instant::now() + t);
         let mut raw = RawFrame::ZERO;
         let mut iov = libc::iovec {
             iov_base: &mut raw as *mut RawFrame as *mut libc::c_void,
             iov_len: mem::size_of::<RawFrame>(),
         };
-        // SAFETY: zeroed sockaddr_can / msghdr are valid initial values.
+        // SAFETY: an all-zero sockaddr_can is a valid value.
         let mut addr: libc::sockaddr_can = unsafe { mem::zeroed() };
         let mut cbuf = CmsgBuf([0; 256]);
-        // SAFETY: see above.
+        // SAFETY: an all-zero msghdr is a valid value; the pointers are set below.
         let mut msg: libc::msghdr = unsafe { mem::zeroed() };
-        msg.msg_name = &mut addr as *mut libc::sockaddr_can as *mut libc::c_void;
-        msg.msg_namelen = mem::size_of::<libc::sockaddr_can>() as libc::socklen_t;
         msg.msg_iov = &mut iov;
         msg.msg_iovlen = 1;
-        msg.msg_control = cbuf.0.as_mut_ptr() as *mut libc::c_void;
-        msg.msg_controllen = cbuf.0.len() as _;
-        // SAFETY: msg points at live buffers of the sizes given.
-        let n = unsafe { libc::recvmsg(fd, &mut msg, libc::MSG_DONTWAIT) };
-        if n < 0 {
+        // Read first and wait only when the queue is empty: one system call per
+        // frame under load.
+        let n = loop {
+            msg.msg_name = &mut addr as *mut libc::sockaddr_can as *mut libc::c_void;
+            msg.msg_namelen = mem::size_of::<libc::sockaddr_can>() as libc::socklen_t;
+            msg.msg_control = cbuf.0.as_mut_ptr() as *mut libc::c_void;
+            msg.msg_controllen = cbuf.0.len() as _;
+            msg.msg_flags = 0;
+            // SAFETY: msg points at live buffers of the sizes given.
+            let n = unsafe { libc::recvmsg(fd, &mut msg, libc::MSG_DONTWAIT) };
+            if n >= 0 {
+                break n as usize;
+            }
             let e = errno();
-            return match e.raw_os_error() {
-                Some(libc::EAGAIN) | Some(libc::EINTR) => Ok(None),
-                _ => Err(self.io_error("receiving", e)),
+            match e.raw_os_error() {
+                Some(libc::EAGAIN) => {}
+                // A signal: let the caller look at its flags.
+                Some(libc::EINTR) => return Ok(None),
+                _ => return Err(self.io_error("receiving", e)),
+            }
+            let ms: libc::c_int = match deadline {
+                None => -1,
+                Some(d) => {
+                    let left = d.saturating_duration_since(std::time::Instant::now());
+                    if left.is_zero() {
+                        return Ok(None);
+                    }
+                    // Rounded up, so that a sub-millisecond wait does not spin.
+                    left.as_micros().div_ceil(1000).min(i32::MAX as u128) as libc::c_int
+                }
             };
-        }
-        let frame = raw.decode(n as usize).map_err(|m| Error::Bus {
+            let mut pfd = libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd.
+            let r = unsafe { libc::poll(&mut pfd, 1, ms) };
+            if r < 0 {
+                let e = errno();
+                if e.raw_os_error() == Some(libc::EINTR) {
+                    return Ok(None);
+                }
+                return Err(self.io_error("waiting for frames", e));
+            }
+            if r == 0 {
+                return Ok(None);
+            }
+        };
+        let frame = raw.decode(n).map_err(|m| Error::Bus {
             interface: "socketcan".into(),
             channel: self.channel.clone(),
             message: m,
