@@ -414,7 +414,7 @@ vm_test! {
         let _i = Iface::vcan("ckdown", false);
         sh("ip link set ckdown down");
         let e = SocketCanBus::open(&BusSettings::new("socketcan", "ckdown")).err().unwrap();
-        assert!(e.to_string().contains("'ckdown' is down"), "{e}");
+        assert!(e.to_string().contains("'ckdown'") && e.to_string().contains("is down"), "{e}");
         assert!(!e.to_string().contains('\n'));
         sh("ip link set ckdown up");
         let mut bus = open("ckdown");
@@ -461,6 +461,22 @@ vm_test! {
         assert!(!e.contains('\n'), "{e}");
         // Nothing was changed.
         assert!(sh("ip link show ckperm").contains("mtu 16"));
+        // An interface that already matches needs no privilege; a virtual one
+        // ignores bitrates.
+        sh("ip link set ckperm down && ip link set ckperm mtu 72 && ip link set ckperm up");
+        std::thread::spawn(|| {
+            // SAFETY: as above.
+            let r = unsafe { libc::syscall(libc::SYS_setresuid, 65534, 65534, 65534) };
+            assert_eq!(r, 0, "setresuid");
+            let mut s = BusSettings::new("socketcan", "ckperm");
+            s.fd = true;
+            s.bitrate = Some(500_000);
+            s.data_bitrate = Some(2_000_000);
+            let bus = SocketCanBus::open(&s).unwrap();
+            assert!(bus.is_fd());
+        })
+        .join()
+        .unwrap();
     }
 
     fn any_names_the_interface_of_each_frame() {

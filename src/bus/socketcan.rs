@@ -348,7 +348,7 @@ impl SocketCanBus {
                     "this kernel has no SocketCAN support (modprobe can-raw)".to_string()
                 }
                 Some(libc::EACCES) | Some(libc::EPERM) => {
-                    format!("permission denied opening a CAN socket for '{name}'")
+                    "permission denied opening a CAN socket".to_string()
                 }
                 _ => format!("cannot open a CAN socket: {e}"),
             })
@@ -362,17 +362,19 @@ impl SocketCanBus {
                 mtu: CANFD_MTU,
             }
         } else {
-            interface(fd, name).map_err(|m| fail(format!("interface '{name}': {m}")))?
+            interface(fd, name).map_err(fail)?
         };
-        if !any && (settings.bitrate.is_some() || settings.data_bitrate.is_some())
-            || settings.fd && !any && info.mtu != CANFD_MTU
+        if !any
+            && (settings.bitrate.is_some()
+                || settings.data_bitrate.is_some()
+                || settings.fd && info.mtu != CANFD_MTU)
         {
             configure(settings, &info)?;
-            info = interface(fd, name).map_err(|m| fail(format!("interface '{name}': {m}")))?;
+            info = interface(fd, name).map_err(fail)?;
         }
         if !info.up {
             return Err(fail(format!(
-                "interface '{name}' is down (ip link set {name} up)"
+                "the interface is down (ip link set {name} up)"
             )));
         }
 
@@ -425,14 +427,12 @@ impl SocketCanBus {
         })
         .map_err(|e| {
             fail(match e.raw_os_error() {
-                Some(libc::ENODEV) => format!("interface '{name}': no such network interface"),
-                Some(libc::ENETDOWN) => {
-                    format!("interface '{name}' is down (ip link set {name} up)")
-                }
+                Some(libc::ENODEV) => "no such network interface (see `ip link`)".to_string(),
+                Some(libc::ENETDOWN) => format!("the interface is down (ip link set {name} up)"),
                 Some(libc::EACCES) | Some(libc::EPERM) => {
-                    format!("permission denied binding to interface '{name}'")
+                    "permission denied binding to the interface".to_string()
                 }
-                _ => format!("cannot bind to interface '{name}': {e}"),
+                _ => format!("cannot bind to the interface: {e}"),
             })
         })?;
 
@@ -509,7 +509,10 @@ impl SocketCanBus {
     }
 }
 
-/// Sets bitrates and FD mode over netlink, bringing the interface down and up.
+/// Applies `--bitrate`, `--data-bitrate` and `--fd` over netlink where the
+/// interface differs: down, configure, up. Virtual interfaces (vcan, vxcan) have
+/// no bit timing: their bitrates are ignored and FD is only the MTU. Nothing is
+/// touched (and no privilege needed) when the interface already matches.
 fn configure(settings: &BusSettings, info: &IfInfo) -> Result<()> {
     use socketcan::nl::{CanCtrlMode, CanInterface, Mtu};
     let name = &settings.channel;
@@ -518,23 +521,37 @@ fn configure(settings: &BusSettings, info: &IfInfo) -> Result<()> {
         let text = e.to_string();
         let denied = text.contains("Operation not permitted") || text.contains("EPERM");
         settings.error(if denied {
-            format!("permission denied configuring '{name}' ({what}; needs root or CAP_NET_ADMIN)")
+            format!("permission denied {what} (needs root or CAP_NET_ADMIN)")
         } else {
-            format!("cannot configure '{name}' ({what}): {text}")
+            format!("cannot configure the interface ({what}): {text}")
         })
     };
+    let bitrate = iface.bit_rate().ok().flatten();
+    let virtual_iface = bitrate.is_none();
+    if virtual_iface && (settings.bitrate.is_some() || settings.data_bitrate.is_some()) {
+        log::info!("{name} is a virtual CAN interface: bitrates ignored");
+    }
+    let data_bitrate = iface.data_bit_timing().ok().flatten().map(|t| t.bitrate);
+    let set_bitrate = settings
+        .bitrate
+        .filter(|&b| !virtual_iface && Some(b) != bitrate);
+    let set_data = settings
+        .data_bitrate
+        .filter(|&b| !virtual_iface && Some(b) != data_bitrate);
+    let set_fd = settings.fd && info.mtu != CANFD_MTU;
+    if set_bitrate.is_none() && set_data.is_none() && !set_fd {
+        return Ok(());
+    }
     iface
         .bring_down()
-        .map_err(|e| fail("bringing it down", &e))?;
-    // vcan and vxcan have no bit timing: FD there is only the MTU.
-    let virtual_iface = !matches!(iface.bit_rate(), Ok(Some(_))) && settings.bitrate.is_none();
+        .map_err(|e| fail("taking the interface down", &e))?;
     let result = (|| {
-        if let Some(b) = settings.bitrate {
+        if let Some(b) = set_bitrate {
             iface
                 .set_bitrate(b, None::<u32>)
                 .map_err(|e| fail("setting the bitrate", &e))?;
         }
-        if settings.fd {
+        if set_fd {
             if virtual_iface {
                 iface
                     .set_mtu(Mtu::Fd)
@@ -542,17 +559,19 @@ fn configure(settings: &BusSettings, info: &IfInfo) -> Result<()> {
             } else {
                 iface
                     .set_ctrlmode(CanCtrlMode::Fd, true)
-                    .map_err(|e| fail("switching on CAN FD", &e))?;
+                    .map_err(|e| fail("switching CAN FD on", &e))?;
             }
         }
-        if let Some(b) = settings.data_bitrate {
+        if let Some(b) = set_data {
             iface
                 .set_data_bitrate(b, None::<u32>)
                 .map_err(|e| fail("setting the data bitrate", &e))?;
         }
         Ok(())
     })();
-    let up = iface.bring_up().map_err(|e| fail("bringing it up", &e));
+    let up = iface
+        .bring_up()
+        .map_err(|e| fail("bringing the interface up", &e));
     result.and(up)
 }
 
