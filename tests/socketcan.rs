@@ -16,7 +16,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use cankit::bus::socketcan::{bcm, describe_error, is_interface_down, SocketCanBus};
+use cankit::bus::socketcan::{
+    bcm, describe_error, is_interface_down, is_interface_gone, SocketCanBus,
+};
 use cankit::bus::{self, Bus, BusSettings};
 use cankit::filter::FilterSet;
 use cankit::frame::text::parse_frame;
@@ -371,6 +373,13 @@ vm_test! {
                 "controller: RX error passive; counters TX 0 RX 135".to_string()
             ]
         );
+        // Error frames written through the bus reach other sockets alike.
+        let mut sender = open("ckerr");
+        let lost = Frame::error(0x02, &[5, 0, 0, 0, 0, 0, 0, 0]).unwrap();
+        sender.send(&lost).unwrap();
+        let got = recv_n(&mut all, 1, Duration::from_secs(5));
+        assert_eq!(got[0].frame, lost);
+        assert_eq!(describe_error(&lost), "lost arbitration at bit 5");
         let got = recv_n(&mut only_busoff, 1, Duration::from_secs(5));
         assert_eq!(got[0].frame, Frame::error(0x40, &[0; 8]).unwrap());
         assert_quiet(&mut only_busoff, Duration::from_millis(300));
@@ -436,10 +445,15 @@ vm_test! {
         assert_eq!(recv_n(&mut bus, 1, Duration::from_secs(5))[0].frame, f("100#03"));
         bus.send(&f("100#04")).unwrap();
 
-        // Deleting it: an error naming it, not a hang.
+        // Deleting it: an error naming it, not a hang; reopening works once it
+        // exists again.
         drop(_i);
         let e = bus.recv(Some(Duration::from_secs(5))).unwrap_err();
-        assert!(e.to_string().contains("'ckdown'"), "{e}");
+        assert!(is_interface_gone(&e) && e.to_string().contains("'ckdown'"), "{e}");
+        let _i = Iface::vcan("ckdown", false);
+        let mut bus = open("ckdown");
+        sh("cansend ckdown 100#05");
+        assert_eq!(recv_n(&mut bus, 1, Duration::from_secs(5))[0].frame, f("100#05"));
     }
 
     fn configuring_without_privileges_is_permission_denied() {

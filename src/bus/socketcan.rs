@@ -307,6 +307,13 @@ pub fn is_interface_down(err: &Error) -> bool {
     matches!(err, Error::Io { source, .. } if source.raw_os_error() == Some(libc::ENETDOWN))
 }
 
+/// True if `err` says the interface was deleted (`ENODEV`): the socket is no
+/// longer bound, so the bus must be opened again (e.g. retried every second
+/// until the interface exists again).
+pub fn is_interface_gone(err: &Error) -> bool {
+    matches!(err, Error::Io { source, .. } if source.raw_os_error() == Some(libc::ENODEV))
+}
+
 /// A `CAN_RAW` socket on one interface or on all of them.
 pub struct SocketCanBus {
     sock: OwnedFd,

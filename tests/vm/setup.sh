@@ -29,6 +29,9 @@ KDIR=$DIR/kernel
 export DEBIAN_FRONTEND=noninteractive
 start=$SECONDS
 mkdir -p "$DIR/debs"
+# One setup at a time per cache (parallel test runs share it).
+exec 9>"$DIR/.setup.lock"
+flock 9
 
 note() { echo "vm-setup: $*" >&2; }
 
