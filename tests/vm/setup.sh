@@ -47,7 +47,9 @@ fetch_deb() {
   deb=$(ls "$DIR/debs/${pkg}"_*.deb 2>/dev/null | head -1 || true)
   if [ -z "$deb" ]; then
     apt-cache show "$pkg" >/dev/null 2>&1 || apt_update
-    (cd "$DIR/debs" && apt-get download -qq -o APT::Sandbox::User=root "$pkg" >/dev/null)
+    # Stale package lists name versions the mirror no longer has: refresh, retry.
+    (cd "$DIR/debs" && apt-get download -qq -o APT::Sandbox::User=root "$pkg" >/dev/null 2>&1) ||
+      { apt_update && (cd "$DIR/debs" && apt-get download -qq -o APT::Sandbox::User=root "$pkg" >/dev/null); }
     deb=$(ls "$DIR/debs/${pkg}"_*.deb | head -1)
   fi
   echo "$deb"
@@ -101,7 +103,7 @@ fi
 # The generic flavour: the -cloud- kernels are built without CAN.
 KPKG=${CANKIT_VM_KPKG:-}
 if [ -z "$KPKG" ]; then
-  apt-cache show linux-image-amd64 >/dev/null 2>&1 || apt_update
+  apt_update # fresh lists: the kernel ABI version moves with security updates
   KPKG=$(apt-cache depends linux-image-amd64 | awk '$1 == "Depends:" && $2 ~ /^linux-image-/ {print $2; exit}')
 fi
 [ -n "$KPKG" ] || { note "cannot resolve the linux-image-amd64 package"; exit 1; }
