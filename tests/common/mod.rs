@@ -11,9 +11,7 @@ use std::process::Command;
 
 /// True under CI, where a skip is a failure.
 pub fn in_ci() -> bool {
-    std::env::var("CI")
-        .map(|v| v == "true" || v == "1")
-        .unwrap_or(false)
+    std::env::var("CI").map(|v| v == "true" || v == "1").unwrap_or(false)
 }
 
 /// Reports a missing prerequisite: panics under CI, prints a loud skip otherwise.
@@ -47,10 +45,7 @@ pub fn python() -> Option<PathBuf> {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/tmp/cankit-venv/bin/python"));
     let ok = Command::new(&py)
-        .args([
-            "-c",
-            "import can, msgpack; assert can.__version__ == '4.6.1'",
-        ])
+        .args(["-c", "import can, msgpack; assert can.__version__ == '4.6.1'"])
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false);
