@@ -24,8 +24,8 @@ use crate::frame::{Channel, Direction, Frame, Record};
 
 /// Uncompressed bytes per container (Vector's default).
 const CONTAINER_SIZE: usize = 128 * 1024;
-/// The largest object we write (CAN_FD_MESSAGE: 32 + 88) plus padding.
-const MAX_OBJECT: usize = 128;
+/// Room for the largest object we write (CAN_FD_MESSAGE_64 with 64 bytes: 136).
+const MAX_OBJECT: usize = 160;
 
 enum Sink {
     /// A seekable file: the header is kept up to date.
@@ -169,15 +169,15 @@ impl Writer {
         file.seek(SeekFrom::Start(hsize)).map_err(rerr)?;
         let (end, containers) =
             scan_containers(&mut io::BufReader::new(&mut file), hsize, len).map_err(rerr)?;
-        if header.file_size != end || header.file_size != len {
+        if end < len {
+            file.set_len(end).map_err(|e| write_err(path, e))?;
+        }
+        if header.file_size != end || end != len {
             // a file whose writer was killed: recount what it holds
             header.object_count = count_objects(path)?.min(u32::MAX as u64) as u32;
         }
         header.uncompressed_size = hsize + containers;
         header.file_size = end;
-        if end < len {
-            file.set_len(end).map_err(|e| write_err(path, e))?;
-        }
         file.seek(SeekFrom::Start(end))
             .map_err(|e| write_err(path, e))?;
         let start = systemtime_to_nanos(&header.start);
