@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use cankit::error::{Error, Position};
-use cankit::format::{self, Format, RecordReader, RecordWriter, WriterOptions};
+use cankit::format::{self, Format, WriterOptions};
 use cankit::frame::{dlc_to_len, Channel, Direction, FdFlags, Frame, Id, Record, Timestamp};
 use proptest::prelude::*;
 use serde_json::Value;
@@ -348,7 +348,7 @@ fn sample(n: usize, t0: i64) -> Vec<Record> {
                 )
                 .unwrap(),
                 3 => Frame::remote(id, 5).unwrap(),
-                4 => Frame::error(0x40 | i as u32 % 16, &[1, 2, 3, 4, 5, 6, 7, 8]).unwrap(),
+                4 => Frame::error(0x40 | (i as u32 % 16), &[1, 2, 3, 4, 5, 6, 7, 8]).unwrap(),
                 _ => Frame::fd(id, &[byte; 12], FdFlags::default()).unwrap(),
             };
             Record {

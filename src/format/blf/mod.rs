@@ -188,7 +188,9 @@ pub(crate) fn systemtime_to_nanos(st: &[u16; 8]) -> Option<i64> {
     }
     let days = days_from_civil(year, month, day);
     let secs = days * 86_400 + hour as i64 * 3600 + minute as i64 * 60 + second as i64;
-    Some(secs * 1_000_000_000 + ms as i64 * 1_000_000)
+    // years past 2262 do not fit in i64 nanoseconds
+    secs.checked_mul(1_000_000_000)?
+        .checked_add(ms as i64 * 1_000_000)
 }
 
 /// Nanoseconds since the epoch as a SYSTEMTIME (UTC), truncated to milliseconds.
@@ -227,7 +229,11 @@ mod tests {
         assert_eq!(systemtime_to_nanos(&[0; 8]), None);
         assert_eq!(systemtime_to_nanos(&[2023, 2, 0, 29, 0, 0, 0, 0]), None);
         assert!(systemtime_to_nanos(&[2024, 2, 0, 29, 0, 0, 0, 0]).is_some());
-        for days in [-1000i64, 0, 59, 60, 365 * 30 + 7, 20_000, 2_932_896] {
+        assert_eq!(
+            systemtime_to_nanos(&[9999, 12, 0, 31, 23, 59, 59, 999]),
+            None
+        );
+        for days in [-1000i64, 0, 59, 60, 365 * 30 + 7, 20_000, 106_000] {
             let ns = days * 86_400_000_000_000 + 123_000_000;
             assert_eq!(systemtime_to_nanos(&nanos_to_systemtime(ns)), Some(ns));
         }
