@@ -30,6 +30,39 @@ use crate::frame::{
 const DECODE_LIMIT: usize = 512;
 /// Warnings kept before only counting them.
 const MAX_WARNINGS: usize = 50;
+/// Free bytes before each container's payload, where the parser puts the tail
+/// of an object that started in the previous container (never more than
+/// DECODE_LIMIT bytes), so that no container is copied whole.
+const HEADROOM: usize = DECODE_LIMIT;
+/// Container buffers kept for reuse.
+const POOL_SIZE: usize = 16;
+
+/// Spent container buffers, reused so that big buffers are not allocated (and
+/// page-faulted in) for every container.
+type Pool = Arc<Mutex<Vec<Vec<u8>>>>;
+
+/// A buffer from the pool holding HEADROOM zero bytes.
+fn take_buf(pool: &Pool) -> Vec<u8> {
+    let mut v = pool
+        .lock()
+        .ok()
+        .and_then(|mut p| p.pop())
+        .unwrap_or_default();
+    v.clear();
+    v.resize(HEADROOM, 0);
+    v
+}
+
+fn give_back(pool: &Pool, v: Vec<u8>) {
+    if v.capacity() == 0 {
+        return;
+    }
+    if let Ok(mut p) = pool.lock() {
+        if p.len() < POOL_SIZE {
+            p.push(v);
+        }
+    }
+}
 
 /// Inflated (or stored) container bytes, in file order.
 struct Piece {
@@ -37,6 +70,7 @@ struct Piece {
     offset: u64,
     /// Stored (method 0): payload offsets map straight to file offsets.
     stored: bool,
+    /// HEADROOM free bytes, then the payload.
     data: Vec<u8>,
     warning: Option<String>,
     /// An error that comes after `data` (a corrupt zlib stream after some output).
@@ -64,6 +98,7 @@ pub struct Reader {
     items: Option<Receiver<Item>>,
     buf: Vec<u8>,
     spare: Vec<u8>,
+    pool: Pool,
     pos: usize,
     /// Bytes of the current (skipped) object still to drop.
     skip: u64,
@@ -142,18 +177,21 @@ impl Reader {
         let (item_tx, item_rx) = sync_channel::<Item>(depth);
         let (job_tx, job_rx) = sync_channel::<Job>(depth);
         let job_rx = Arc::new(Mutex::new(job_rx));
+        let pool: Pool = Arc::default();
         let spawn_err = |e| Error::io("starting a BLF reader thread", e);
         for i in 0..inflaters {
             let rx = Arc::clone(&job_rx);
+            let pool = Arc::clone(&pool);
             std::thread::Builder::new()
                 .name(format!("blf-inflate-{i}"))
-                .spawn(move || inflate_worker(&rx))
+                .spawn(move || inflate_worker(&rx, &pool))
                 .map_err(spawn_err)?;
         }
+        let read_pool = Arc::clone(&pool);
         std::thread::Builder::new()
             .name("blf-read".into())
             .spawn(move || {
-                if let Err(e) = top_level(src, offset, &item_tx, &job_tx) {
+                if let Err(e) = top_level(src, offset, &item_tx, &job_tx, &read_pool) {
                     let _ = item_tx.send(Item::Error(e));
                 }
             })
@@ -164,6 +202,7 @@ impl Reader {
             items: Some(item_rx),
             buf: Vec::new(),
             spare: Vec::new(),
+            pool,
             pos: 0,
             skip: 0,
             start_ns,
@@ -260,21 +299,31 @@ impl Reader {
                 self.warn(w);
             }
             self.pending_error = piece.error;
+            let mut data = piece.data;
+            let empty = data.len() <= HEADROOM;
             let tail = self.buf.len() - self.pos;
-            if tail == 0 {
-                self.buf = piece.data;
+            if data.len() < HEADROOM {
+                data.resize(HEADROOM, 0); // only from a bug; keep the layout
+            }
+            if tail <= HEADROOM {
+                // the unfinished object goes into the headroom: no big copy
+                data[HEADROOM - tail..HEADROOM].copy_from_slice(&self.buf[self.pos..]);
+                let old = std::mem::replace(&mut self.buf, data);
+                give_back(&self.pool, old);
+                self.pos = HEADROOM - tail;
+                self.seg_base = HEADROOM;
             } else {
                 self.spare.clear();
-                self.spare.reserve(tail + piece.data.len());
                 self.spare.extend_from_slice(&self.buf[self.pos..]);
-                self.spare.extend_from_slice(&piece.data);
+                self.spare.extend_from_slice(&data[HEADROOM..]);
                 std::mem::swap(&mut self.buf, &mut self.spare);
+                give_back(&self.pool, data);
+                self.pos = 0;
+                self.seg_base = tail;
             }
-            self.pos = 0;
-            self.seg_base = tail;
             self.seg_offset = piece.offset;
             self.seg_stored = piece.stored;
-            if self.buf.is_empty() && self.pending_error.is_none() {
+            if empty && self.pending_error.is_none() {
                 continue;
             }
             return Ok(true);
@@ -479,38 +528,45 @@ fn classic(id: Id, data: &[u8], dlc: u8) -> Result<Frame, FrameError> {
     }
 }
 
-/// Copies up to `want` bytes of `src` into a zeroed 64-byte buffer.
-fn payload(src: &[u8], want: usize) -> [u8; 64] {
-    let mut out = [0u8; 64];
-    let n = want.min(src.len()).min(64);
-    out[..n].copy_from_slice(&src[..n]);
-    out
+/// Calls `f` with the first `len` (at most 64) payload bytes: `stored` of them
+/// from `src` (as far as it reaches), the rest zero. Borrows `src` when it holds
+/// them all, the common case.
+fn with_payload<T>(src: &[u8], stored: usize, len: usize, f: impl FnOnce(&[u8]) -> T) -> T {
+    let len = len.min(64);
+    if stored >= len && src.len() >= len {
+        return f(&src[..len]);
+    }
+    let mut buf = [0u8; 64];
+    let n = stored.min(len).min(src.len());
+    buf[..n].copy_from_slice(&src[..n]);
+    f(&buf[..len])
 }
 
-/// A frame from an FD-capable object (types 100 and 101).
+/// A frame from an FD-capable object (types 100 and 101); `data` holds the
+/// valid bytes (at most 64).
 fn fd_like(
     id: Id,
     remote: bool,
     edl: bool,
     flags: FdFlags,
     dlc: u8,
-    data: &[u8; 64],
-    valid: usize,
+    data: &[u8],
 ) -> Result<Frame, FrameError> {
     if remote {
         let f = Frame::remote(id, dlc.min(15))?;
         return Ok(if edl { f.with_fd_flags(flags) } else { f });
     }
-    if edl {
-        let len = if len_to_dlc(valid).is_some() {
-            valid
-        } else {
-            fd_padded_len(valid).unwrap_or(64)
-        };
-        Frame::fd(id, &data[..len], flags)
-    } else {
-        classic(id, &data[..valid.min(8)], dlc)
+    let valid = data.len();
+    if !edl {
+        return classic(id, &data[..valid.min(8)], dlc);
     }
+    if len_to_dlc(valid).is_some() {
+        return Frame::fd(id, data, flags);
+    }
+    // a length CAN FD cannot carry: zero-pad to the next valid one
+    let mut buf = [0u8; 64];
+    buf[..valid].copy_from_slice(data);
+    Frame::fd(id, &buf[..fd_padded_len(valid).unwrap_or(64)], flags)
 }
 
 /// Decodes one CAN object; `obj` is its first min(size, DECODE_LIMIT) bytes.
@@ -548,11 +604,10 @@ fn decode(otype: u32, obj: &[u8], hsize: usize, osize: usize, start_ns: i64) -> 
                 8
             };
             let n = (dlc as usize).min(8);
-            let data = payload(&body[8..], stored.min(n));
             let f = if flags & 0x80 != 0 {
                 Frame::remote(id, dlc.min(15))
             } else {
-                classic(id, &data[..n], dlc)
+                with_payload(&body[8..], stored, n, |d| classic(id, d, dlc))
             };
             (u16_at(body, 0) as u32, tx(flags & 1 != 0), f)
         }
@@ -563,19 +618,19 @@ fn decode(otype: u32, obj: &[u8], hsize: usize, osize: usize, start_ns: i64) -> 
             let flags = body[2];
             let fd_flags = body[13];
             let valid = (body[14] as usize).min(64);
-            let data = payload(&body[20..], valid);
-            let f = fd_like(
-                make_id(u32_at(body, 4)),
-                flags & 0x80 != 0,
-                fd_flags & 1 != 0,
-                FdFlags {
-                    brs: fd_flags & 2 != 0,
-                    esi: fd_flags & 4 != 0,
-                },
-                body[3],
-                &data,
-                valid,
-            );
+            let f = with_payload(&body[20..], valid, valid, |d| {
+                fd_like(
+                    make_id(u32_at(body, 4)),
+                    flags & 0x80 != 0,
+                    fd_flags & 1 != 0,
+                    FdFlags {
+                        brs: fd_flags & 2 != 0,
+                        esi: fd_flags & 4 != 0,
+                    },
+                    body[3],
+                    d,
+                )
+            });
             (u16_at(body, 0) as u32, tx(flags & 1 != 0), f)
         }
         CAN_FD_MESSAGE_64 => {
@@ -588,20 +643,20 @@ fn decode(otype: u32, obj: &[u8], hsize: usize, osize: usize, start_ns: i64) -> 
             // data stops at the ext data (offset from the object start) or the end;
             // missing bytes are zero (python-can issue 1905, as CANoe does)
             let end = if ext_off != 0 { ext_off } else { osize };
-            let stored = end.saturating_sub(hsize + 40).min(valid);
-            let data = payload(&body[40..], stored);
-            let f = fd_like(
-                make_id(u32_at(body, 4)),
-                flags & 0x10 != 0,
-                flags & 0x1000 != 0,
-                FdFlags {
-                    brs: flags & 0x2000 != 0,
-                    esi: flags & 0x4000 != 0,
-                },
-                body[1],
-                &data,
-                valid,
-            );
+            let stored = end.saturating_sub(hsize + 40);
+            let f = with_payload(&body[40..], stored, valid, |d| {
+                fd_like(
+                    make_id(u32_at(body, 4)),
+                    flags & 0x10 != 0,
+                    flags & 0x1000 != 0,
+                    FdFlags {
+                        brs: flags & 0x2000 != 0,
+                        esi: flags & 0x4000 != 0,
+                    },
+                    body[1],
+                    d,
+                )
+            });
             (body[0] as u32, tx(body[34] != 0), f)
         }
         CAN_ERROR_EXT => {
@@ -610,8 +665,9 @@ fn decode(otype: u32, obj: &[u8], hsize: usize, osize: usize, start_ns: i64) -> 
             }
             let dlc = body[10];
             let n = (dlc as usize).min(8);
-            let data = payload(&body[24..], n);
-            let f = Frame::error_with_dlc(u32_at(body, 16) & 0x1FFF_FFFF, &data[..n], dlc.min(15));
+            let f = with_payload(&body[24..], n, n, |d| {
+                Frame::error_with_dlc(u32_at(body, 16) & 0x1FFF_FFFF, d, dlc.min(15))
+            });
             // flagsExt bits 12-13: 3 = error while transmitting
             let dir = (u16_at(body, 20) >> 12) & 3 == 3;
             (u16_at(body, 0) as u32, tx(dir), f)
@@ -631,14 +687,16 @@ fn decode(otype: u32, obj: &[u8], hsize: usize, osize: usize, start_ns: i64) -> 
             let ext_off = body[10] as usize;
             let end = if ext_off != 0 { ext_off } else { osize };
             let n = valid.min(8);
-            let stored = end.saturating_sub(hsize + 44).min(n);
-            let data = payload(&body[44..], stored);
+            let stored = end.saturating_sub(hsize + 44);
             let ext_flags = u16_at(body, 8);
-            let f = if dlc.min(15) as usize == n || (dlc > 8 && n == 8) {
-                Frame::error_with_dlc(u32_at(body, 12) & 0x1FFF_FFFF, &data[..n], dlc.min(15))
-            } else {
-                Frame::error(u32_at(body, 12) & 0x1FFF_FFFF, &data[..n])
-            };
+            let class = u32_at(body, 12) & 0x1FFF_FFFF;
+            let f = with_payload(&body[44..], stored, n, |d| {
+                if dlc.min(15) as usize == n || (dlc > 8 && n == 8) {
+                    Frame::error_with_dlc(class, d, dlc.min(15))
+                } else {
+                    Frame::error(class, d)
+                }
+            });
             let f = f.map(|f| {
                 if ext_flags & 1 != 0 {
                     f.with_fd_flags(FdFlags {
@@ -672,6 +730,7 @@ fn top_level(
     mut offset: u64,
     items: &SyncSender<Item>,
     jobs: &SyncSender<Job>,
+    pool: &Pool,
 ) -> Result<()> {
     let io_err = |e: io::Error| Error::io("reading the BLF file", e);
     let mut outside_warned = false;
@@ -773,17 +832,18 @@ fn top_level(
             ));
         }
         // grows with the bytes actually present, not with the size field
-        let mut data = Vec::with_capacity((len as usize).min(1 << 20));
+        let mut data = take_buf(pool);
+        data.reserve((len as usize).min(1 << 20));
         (&mut src)
             .take(len)
             .read_to_end(&mut data)
             .map_err(io_err)?;
-        offset += data.len() as u64;
-        let truncated = (data.len() as u64) < len;
+        let got = (data.len() - HEADROOM) as u64;
+        offset += got;
+        let truncated = got < len;
         let warning = truncated.then(|| {
             format!(
-                "the file ends inside the log container at byte {obj_at} ({} of {len} bytes present); it was cut off",
-                data.len()
+                "the file ends inside the log container at byte {obj_at} ({got} of {len} bytes present); it was cut off"
             )
         });
         let sent = match method {
@@ -820,7 +880,7 @@ fn top_level(
     }
 }
 
-fn inflate_worker(jobs: &Mutex<Receiver<Job>>) {
+fn inflate_worker(jobs: &Mutex<Receiver<Job>>, pool: &Pool) {
     loop {
         let job = match jobs.lock() {
             Ok(rx) => rx.recv(),
@@ -828,12 +888,12 @@ fn inflate_worker(jobs: &Mutex<Receiver<Job>>) {
         };
         let Ok(job) = job else { return };
         let reply = job.reply.clone();
-        let _ = reply.send(inflate(job));
+        let _ = reply.send(inflate(job, pool));
     }
 }
 
 /// Inflates one zlib container, keeping whatever comes out before damage.
-fn inflate(job: Job) -> Piece {
+fn inflate(job: Job, pool: &Pool) -> Piece {
     let Job {
         offset,
         compressed,
@@ -841,14 +901,15 @@ fn inflate(job: Job) -> Piece {
         truncated,
         ..
     } = job;
-    let mut out: Vec<u8> =
-        Vec::with_capacity((declared as usize).min(compressed.len().saturating_mul(64) + 4096));
+    let input_all = &compressed[HEADROOM.min(compressed.len())..];
+    let mut out = take_buf(pool);
+    out.reserve((declared as usize).min(input_all.len().saturating_mul(64) + 4096));
     let mut z = Decompress::new(true);
     let mut warning = truncated;
     let mut error = None;
     loop {
         if out.len() == out.capacity() {
-            if out.len() as u64 >= MAX_CONTAINER {
+            if (out.len() - HEADROOM) as u64 >= MAX_CONTAINER {
                 error = Some(Error::format(
                     Position::Byte(offset),
                     format!(
@@ -862,13 +923,13 @@ fn inflate(job: Job) -> Piece {
         }
         let in_before = z.total_in();
         let out_before = z.total_out();
-        let input = &compressed[(in_before as usize).min(compressed.len())..];
+        let input = &input_all[(in_before as usize).min(input_all.len())..];
         match z.decompress_vec(input, &mut out, FlushDecompress::None) {
             Ok(Status::StreamEnd) => {
-                if warning.is_none() && out.len() as u64 != declared {
+                let produced = (out.len() - HEADROOM) as u64;
+                if warning.is_none() && produced != declared {
                     warning = Some(format!(
-                        "log container at byte {offset} holds {} bytes, its header says {declared}",
-                        out.len()
+                        "log container at byte {offset} holds {produced} bytes, its header says {declared}"
                     ));
                 }
                 break;
@@ -895,6 +956,7 @@ fn inflate(job: Job) -> Piece {
             }
         }
     }
+    give_back(pool, compressed);
     Piece {
         offset,
         stored: false,
