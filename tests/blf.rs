@@ -34,6 +34,14 @@ fn read_ok(path: &Path) -> Vec<Record> {
     }
 }
 
+/// Asserts two record streams are equal, naming the first difference.
+fn same(got: &[Record], want: &[Record], what: &str) {
+    for (i, (a, b)) in got.iter().zip(want).enumerate() {
+        assert_eq!(a, b, "{what}: record {i}");
+    }
+    assert_eq!(got.len(), want.len(), "{what}: record count");
+}
+
 fn blf_files(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(rd) = std::fs::read_dir(dir) else {
         return;
@@ -178,12 +186,46 @@ fn fixtures_read_like_python_can() {
 }
 
 #[test]
+fn vector_error_files_warn_but_keep_what_is_intact() {
+    let Some(fx) = common::fixtures() else { return };
+    let dir = fx.join("vector_blf/errors");
+    for (name, frames) in [
+        ("FileWithUnknownObjectType.blf", 1),
+        ("FileWithTruncatedCanMessage.blf", 1),
+        ("FileWithTruncatedCompressedLogContainer.blf", 1),
+        ("FileWithTruncatedUncompressedLogContainer.blf", 1),
+        ("FileWithoutLogContainers.blf", 0),
+    ] {
+        let (got, warnings) = read_all(&dir.join(name));
+        assert_eq!(got.unwrap().len(), frames, "{name}");
+        assert!(!warnings.is_empty(), "{name}: no warning");
+        assert!(warnings.iter().all(|w| w.contains(name)), "{warnings:?}");
+    }
+}
+
+#[test]
+fn gzip_and_stream_output() {
+    let dir = temp();
+    let p = dir.path().join("z.blf.gz");
+    let recs = sample(2000, 1_700_000_000_000_000_000);
+    write_blf(&p, &recs, &opts(&[("compression", "1")]));
+    same(&read_ok(&p), &recs, "gzip");
+    let app = WriterOptions {
+        append: true,
+        ..WriterOptions::default()
+    };
+    assert!(format::create_writer(&p, Some(Format::Blf), &app).is_err());
+    let bad = opts(&[("compression", "11")]);
+    assert!(format::create_writer(&dir.path().join("x.blf"), Some(Format::Blf), &bad).is_err());
+}
+
+#[test]
 fn spanning_objects_read_the_same() {
     let Some(fx) = common::fixtures() else { return };
     let a = read_ok(&fx.join("generated/corpus-1k-s109.blf"));
     let b = read_ok(&fx.join("generated/corpus-1k-s109-4k-containers.blf"));
     assert_eq!(a.len(), 1000);
-    assert_eq!(a, b);
+    same(&b, &a, "4k containers");
 }
 
 #[test]
@@ -251,7 +293,7 @@ fn python_can_reads_what_we_write() {
             assert_eq!(a, b, "level {level}: line {i}");
         }
         // and we read back exactly what we wrote
-        assert_eq!(read_ok(&out), recs);
+        same(&read_ok(&out), &recs, "our file");
     }
 }
 
@@ -377,7 +419,7 @@ fn header_statistics_are_written() {
     assert!(unc > size, "uncompressed {unc} vs file {size}");
     // 2023-11-14 22:13:20.123 UTC, a Tuesday
     assert_eq!(start, [2023, 11, 2, 14, 22, 13, 20, 123]);
-    assert_eq!(read_ok(&p), recs);
+    same(&read_ok(&p), &recs, "statistics");
 }
 
 #[test]
@@ -418,7 +460,7 @@ fn append_continues_the_file() {
         ..WriterOptions::default()
     };
     write_blf(&p, &recs[1000..], &app);
-    assert_eq!(read_ok(&p), recs);
+    same(&read_ok(&p), &recs, "appended");
     let (size, _, count, start) = header_stats(&p);
     assert_eq!(size, std::fs::metadata(&p).unwrap().len());
     assert_eq!(count, 3000);
@@ -438,8 +480,12 @@ fn append_continues_the_file() {
     let (_, _, count, _) = header_stats(&q);
     assert_eq!(count as usize, got.len());
     let whole = read_ok(&q);
-    assert_eq!(&whole[whole.len() - 1000..], &recs[2000..]);
-    assert_eq!(&whole[..whole.len() - 1000], &recs[..whole.len() - 1000]);
+    same(&whole[whole.len() - 1000..], &recs[2000..], "appended part");
+    same(
+        &whole[..whole.len() - 1000],
+        &recs[..whole.len() - 1000],
+        "kept part",
+    );
 }
 
 #[test]
@@ -457,7 +503,7 @@ fn a_killed_writer_leaves_a_readable_file() {
     }
     std::mem::forget(w); // no finish, no drop: as if killed
     let (got, warnings) = read_all(&p);
-    assert_eq!(got.unwrap(), &recs[..3000]);
+    same(&got.unwrap(), &recs[..3000], "killed");
     assert!(warnings.is_empty(), "{warnings:?}");
     assert_eq!(header_stats(&p).2, 3000);
 }
@@ -492,7 +538,7 @@ fn truncated_files_keep_the_frames_before_the_cut() {
             std::fs::write(&p, &bytes[..cut]).unwrap();
             let (got, warnings) = read_all(&p);
             let got = got.unwrap_or_else(|e| panic!("{} cut at {cut}: {e}", src.display()));
-            assert_eq!(&got[..], &full[..got.len()], "cut at {cut}: a prefix");
+            same(&got, &full[..got.len()], &format!("cut at {cut}"));
             assert!(
                 got.len() >= last,
                 "cut at {cut}: fewer frames than a shorter cut"

@@ -111,6 +111,7 @@ pub struct Reader {
     warnings: Vec<String>,
     suppressed: usize,
     bad_versions: u32,
+    unknown_types: u32,
     objects: u64,
     done: bool,
 }
@@ -213,6 +214,7 @@ impl Reader {
             warnings,
             suppressed: 0,
             bad_versions: 0,
+            unknown_types: 0,
             objects: 0,
             done: false,
         })
@@ -234,26 +236,23 @@ impl Reader {
     }
 
     /// Where `pos` is, for messages: an exact byte offset inside stored
-    /// containers, else the container's offset and the offset in its payload.
+    /// containers, else the container's offset (and the offset in its payload).
     fn locate(&self, pos: usize) -> (Position, String) {
-        if pos >= self.seg_base {
-            let rel = (pos - self.seg_base) as u64;
-            if self.seg_stored {
-                let at = self.seg_offset + 32 + rel;
-                (Position::Byte(at), String::new())
-            } else {
-                (
-                    Position::Byte(self.seg_offset),
-                    format!(
-                        " (offset {rel} in the container at byte {})",
-                        self.seg_offset
-                    ),
-                )
-            }
+        if pos < self.seg_base {
+            let p = Position::Byte(self.seg_offset);
+            return (
+                p,
+                format!("the end of the container before byte {}", self.seg_offset),
+            );
+        }
+        let rel = (pos - self.seg_base) as u64;
+        if self.seg_stored {
+            let at = self.seg_offset + 32 + rel;
+            (Position::Byte(at), format!("byte {at}"))
         } else {
             (
                 Position::Byte(self.seg_offset),
-                " (in an object that started in the previous container)".to_string(),
+                format!("offset {rel} of the container at byte {}", self.seg_offset),
             )
         }
     }
@@ -340,9 +339,9 @@ impl Reader {
             ));
         } else if self.buf[self.pos..].iter().any(|&b| b != 0) {
             let left = self.buf.len() - self.pos;
-            let (p, extra) = self.locate(self.pos);
+            let (_, desc) = self.locate(self.pos);
             self.warn(format!(
-                "the file ends inside an object at {p}{extra} ({left} bytes left); it was cut off"
+                "the file ends inside an object at {desc} ({left} bytes left); it was cut off"
             ));
         }
         Ok(None)
@@ -362,10 +361,10 @@ impl Reader {
         };
         let garbage = self.buf[start..skip_to].iter().any(|&b| b != 0);
         if garbage {
-            let (p, extra) = self.locate(start);
+            let (_, desc) = self.locate(start);
             let n = skip_to - start;
             self.warn(format!(
-                "skipped {n} bytes of unknown data at {p}{extra} looking for the next object"
+                "skipped {n} bytes of unknown data at {desc} looking for the next object"
             ));
         }
         self.pos = skip_to;
@@ -398,11 +397,11 @@ impl Reader {
             let osize = u32_at(b, 8) as usize;
             let otype = u32_at(b, 12);
             if hsize < 16 || osize < hsize {
-                let (p, extra) = self.locate(self.pos);
+                let (p, desc) = self.locate(self.pos);
                 return Err(Error::format(
                     p,
                     format!(
-                        "object of type {otype}{extra} has size {osize}, smaller than its {hsize}-byte header: the file is corrupt"
+                        "object of type {otype} at {desc} has size {osize}, smaller than its {hsize}-byte header: the file is corrupt"
                     ),
                 ));
             }
@@ -442,27 +441,37 @@ impl Reader {
             if otype != RESTORE_POINT {
                 self.objects += 1;
             }
+            // Vector's type numbers end at 131; anything else is unknown or damage
+            if (otype == 0 || otype > 131) && otype != RESTORE_POINT {
+                self.unknown_types += 1;
+                if self.unknown_types == 1 {
+                    let (_, desc) = self.locate(at);
+                    self.warn(format!(
+                        "object at {desc} has unknown type {otype}: skipped (and any more like it)"
+                    ));
+                }
+            }
             match decoded {
                 Decoded::Record(r) => return Ok(Some(r)),
                 Decoded::Skip => {}
                 Decoded::Short => {
-                    let (p, extra) = self.locate(at);
+                    let (_, desc) = self.locate(at);
                     self.warn(format!(
-                        "object of type {otype} at {p}{extra} is too short ({osize} bytes): skipped"
+                        "object of type {otype} at {desc} is too short ({osize} bytes): skipped"
                     ));
                 }
                 Decoded::BadVersion(v) => {
                     self.bad_versions += 1;
                     if self.bad_versions == 1 {
-                        let (p, extra) = self.locate(at);
+                        let (_, desc) = self.locate(at);
                         self.warn(format!(
-                            "object at {p}{extra} has unknown header version {v}: skipped (and any more like it)"
+                            "object at {desc} has unknown header version {v}: skipped (and any more like it)"
                         ));
                     }
                 }
                 Decoded::Unrepresentable(e) => {
-                    let (p, extra) = self.locate(at);
-                    self.warn(format!("object at {p}{extra} skipped: {e}"));
+                    let (_, desc) = self.locate(at);
+                    self.warn(format!("object at {desc} skipped: {e}"));
                 }
             }
         }

@@ -46,6 +46,8 @@ pub struct Writer {
     start_ns: Option<i64>,
     last_ns: i64,
     file_len: u64,
+    /// A stream output's header waits for the start time (the first record).
+    header_pending: bool,
     names: HashMap<Arc<str>, u32>,
     last_name: Option<(Arc<str>, u32)>,
     next_named: u32,
@@ -84,6 +86,7 @@ impl Writer {
             start_ns: None,
             last_ns: i64::MIN,
             file_len: 0,
+            header_pending: false,
             names: HashMap::new(),
             last_name: None,
             next_named: 1,
@@ -102,8 +105,7 @@ impl Writer {
             )));
         }
         let mut w = Writer::build(out.path, Sink::Stream(out.writer), level);
-        let head = w.header_bytes;
-        w.raw_write(&head)?;
+        w.header_pending = true;
         Ok(w)
     }
 
@@ -205,6 +207,17 @@ impl Writer {
         Ok(())
     }
 
+    /// Writes a stream output's header, once the start time is known.
+    fn write_pending_header(&mut self) -> Result<()> {
+        if self.header_pending {
+            self.header_pending = false;
+            self.header.patch(&mut self.header_bytes);
+            let head = self.header_bytes;
+            self.raw_write(&head)?;
+        }
+        Ok(())
+    }
+
     /// Rewrites the header statistics in place (files only).
     fn update_header(&mut self) -> Result<()> {
         let Sink::File(f) = &mut self.sink else {
@@ -222,6 +235,7 @@ impl Writer {
 
     /// Compresses and writes the buffered objects as one container.
     fn write_container(&mut self) -> Result<()> {
+        self.write_pending_header()?;
         if self.stream.is_empty() {
             return Ok(());
         }
