@@ -22,7 +22,12 @@
 //!
 //! Writing ([`Writer`]) produces zlib containers of about 128 KiB (option
 //! `compression=N`, 0-9, 0 stores them uncompressed; default 6) that never split an
-//! object, so a killed writer leaves a file readable up to its last container.
+//! object. To a file, the header statistics (object count, sizes, start and last
+//! object time) are rewritten after every container, so a killed writer leaves a
+//! complete file up to its last container, and `append` continues a file (a cut-off
+//! tail after its last complete container is dropped). To stdout or a `.gz` the
+//! header is written with the first container and its counts stay zero, as
+//! python-can leaves them.
 //! Classic frames become `CAN_MESSAGE`, FD frames `CAN_FD_MESSAGE_64`, error frames
 //! `CAN_ERROR_EXT` (FD-flagged ones `CAN_FD_ERROR_64`). The header's start time is
 //! the first record's time (UTC, to the millisecond), or zero for records before
