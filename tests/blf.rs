@@ -302,6 +302,45 @@ fn python_can_reads_what_we_write() {
 }
 
 #[test]
+fn python_can_reads_every_kind_we_write() {
+    let Some(fx) = common::fixtures() else { return };
+    let Some(py) = common::python() else { return };
+    let tool = fx.join("../tools/candump-json.py");
+    let dir = temp();
+    let out = dir.path().join("kinds.blf");
+    let mut recs = sample(600, 1_700_000_000_000_000_000);
+    // channels above 255 take the 16-bit-channel objects (CAN_FD_MESSAGE for FD)
+    for (i, r) in recs.iter_mut().enumerate() {
+        if i % 7 == 0 {
+            r.channel = Channel::Number(300 + i as u32);
+        }
+    }
+    write_blf(&out, &recs, &opts(&[]));
+    let o = Command::new(&py)
+        .arg(&tool)
+        .arg(&out)
+        .env("TZ", "UTC")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let lines: Vec<Value> = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), recs.len());
+    for (i, (r, e)) in recs.iter().zip(&lines).enumerate() {
+        // python-can reads every CAN_ERROR_EXT as received
+        let r = if r.frame.is_error() {
+            r.clone().with_direction(Direction::Rx)
+        } else {
+            r.clone()
+        };
+        compare(&r, e, &format!("record {i}"));
+    }
+}
+
+#[test]
 fn we_read_what_python_can_writes() {
     let Some(py) = common::python() else { return };
     let dir = temp();
