@@ -454,11 +454,11 @@ fn sample(n: usize, t0: i64) -> Vec<Record> {
 fn header_statistics_are_written() {
     let dir = temp();
     let p = dir.path().join("s.blf");
-    let recs = sample(5000, 1_700_000_000_123_456_789);
+    let recs = sample(30_000, 1_700_000_000_123_456_789); // ~16 containers
     write_blf(&p, &recs, &opts(&[]));
     let (size, unc, count, start) = header_stats(&p);
     assert_eq!(size, std::fs::metadata(&p).unwrap().len());
-    assert_eq!(count, 5000);
+    assert_eq!(count, 30_000);
     assert!(unc > size, "uncompressed {unc} vs file {size}");
     // 2023-11-14 22:13:20.123 UTC, a Tuesday
     assert_eq!(start, [2023, 11, 2, 14, 22, 13, 20, 123]);

@@ -1,14 +1,17 @@
 //! BLF writing: objects are collected into a container buffer, which is
 //! compressed and written whole when the next object would pass 128 KiB, on
-//! `flush` and on `finish`. After each container the header statistics are
-//! rewritten in place (when the output is a file), so the file on disk is always
-//! complete up to its last container.
+//! `flush` and on `finish`. Containers are compressed by a small pool of threads
+//! (a few in flight, written in order), since deflate is what a fast conversion
+//! waits for. After each container the header statistics are rewritten in place
+//! (when the output is a file), so the file on disk is always complete up to its
+//! last written container.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::{Arc, Mutex};
 
 use flate2::{Compress, Compression, FlushCompress, Status};
 
@@ -38,9 +41,13 @@ enum Sink {
 pub struct Writer {
     path: PathBuf,
     sink: Sink,
-    compress: Option<Compress>,
+    /// The compressor pool (none for level 0: stored containers).
+    pool: Option<DeflatePool>,
+    /// Containers being compressed, oldest first.
+    in_flight: VecDeque<Receiver<Deflated>>,
+    /// Spent buffers for the next containers.
+    spare: Vec<Vec<u8>>,
     stream: Vec<u8>,
-    zbuf: Vec<u8>,
     header_bytes: [u8; HEADER_SIZE],
     header: FileHeader,
     start_ns: Option<i64>,
@@ -78,9 +85,10 @@ impl Writer {
         Writer {
             path,
             sink,
-            compress: (level > 0).then(|| Compress::new(Compression::new(level), true)),
+            pool: (level > 0).then(|| DeflatePool::new(level)),
+            in_flight: VecDeque::new(),
+            spare: Vec::new(),
             stream: Vec::with_capacity(CONTAINER_SIZE + MAX_OBJECT),
-            zbuf: Vec::new(),
             header_bytes: header.to_bytes(level as u8),
             header,
             start_ns: None,
@@ -233,38 +241,68 @@ impl Writer {
             .map_err(|e| write_err(path, e))
     }
 
-    /// Compresses and writes the buffered objects as one container.
+    /// Hands the buffered objects to the compressors (or writes them stored),
+    /// writing finished containers in order.
     fn write_container(&mut self) -> Result<()> {
         self.write_pending_header()?;
         if self.stream.is_empty() {
             return Ok(());
         }
-        let (method, payload_len) = match &mut self.compress {
-            None => (0u16, self.stream.len()),
-            Some(z) => {
-                z.reset();
-                self.zbuf.clear();
-                self.zbuf.reserve(self.stream.len() / 2 + 1024);
-                loop {
-                    let consumed = z.total_in() as usize;
-                    if self.zbuf.len() == self.zbuf.capacity() {
-                        self.zbuf.reserve(self.zbuf.capacity().max(4096));
-                    }
-                    let st = z
-                        .compress_vec(
-                            &self.stream[consumed..],
-                            &mut self.zbuf,
-                            FlushCompress::Finish,
-                        )
-                        .map_err(|e| write_err(&self.path, io::Error::other(e)))?;
-                    if st == Status::StreamEnd {
-                        break;
-                    }
-                }
-                (2u16, self.zbuf.len())
-            }
+        let next = self
+            .spare
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(CONTAINER_SIZE + MAX_OBJECT));
+        let stream = std::mem::replace(&mut self.stream, next);
+        let Some(pool) = &self.pool else {
+            let r = self.emit(0, &stream, stream.len());
+            self.recycle(stream);
+            return r;
         };
-        let osize = 32 + payload_len as u32;
+        let (reply, done) = sync_channel(1);
+        let out = self.spare.pop().unwrap_or_default();
+        let depth = pool.depth;
+        if !pool.send(Deflate { stream, out, reply }) {
+            return Err(self.pool_gone());
+        }
+        self.in_flight.push_back(done);
+        while self.in_flight.len() > depth {
+            self.complete_one()?;
+        }
+        Ok(())
+    }
+
+    fn pool_gone(&self) -> Error {
+        write_err(
+            &self.path,
+            io::Error::other("a BLF compressor thread stopped"),
+        )
+    }
+
+    /// Waits for the oldest container in flight and writes it.
+    fn complete_one(&mut self) -> Result<()> {
+        let Some(done) = self.in_flight.pop_front() else {
+            return Ok(());
+        };
+        let d = done.recv().map_err(|_| self.pool_gone())?;
+        if let Some(e) = d.error {
+            return Err(write_err(&self.path, io::Error::other(e)));
+        }
+        let r = self.emit(2, &d.out, d.stream.len());
+        self.recycle(d.stream);
+        self.recycle(d.out);
+        r
+    }
+
+    fn recycle(&mut self, mut v: Vec<u8>) {
+        if self.spare.len() < 8 {
+            v.clear();
+            self.spare.push(v);
+        }
+    }
+
+    /// Writes one container (header, payload, padding) and the statistics.
+    fn emit(&mut self, method: u16, payload: &[u8], uncompressed: usize) -> Result<()> {
+        let osize = 32 + payload.len() as u32;
         let mut head = [0u8; 32];
         head[0..4].copy_from_slice(OBJ_SIGNATURE);
         head[4..6].copy_from_slice(&16u16.to_le_bytes());
@@ -272,26 +310,14 @@ impl Writer {
         head[8..12].copy_from_slice(&osize.to_le_bytes());
         head[12..16].copy_from_slice(&LOG_CONTAINER.to_le_bytes());
         head[16..18].copy_from_slice(&method.to_le_bytes());
-        head[24..28].copy_from_slice(&(self.stream.len() as u32).to_le_bytes());
+        head[24..28].copy_from_slice(&(uncompressed as u32).to_le_bytes());
         self.raw_write(&head)?;
-        let payload = std::mem::take(if method == 0 {
-            &mut self.stream
-        } else {
-            &mut self.zbuf
-        });
-        let r = self.raw_write(&payload);
-        if method == 0 {
-            self.stream = payload;
-        } else {
-            self.zbuf = payload;
-        }
-        r?;
+        self.raw_write(payload)?;
         let pad = (osize % 4) as usize;
         if pad > 0 {
             self.raw_write(&[0u8; 3][..pad])?;
         }
-        self.header.uncompressed_size += 32 + self.stream.len() as u64;
-        self.stream.clear();
+        self.header.uncompressed_size += 32 + uncompressed as u64;
         self.update_header()
     }
 
@@ -471,6 +497,9 @@ impl RecordWriter for Writer {
 
     fn flush(&mut self) -> Result<()> {
         self.write_container()?;
+        while !self.in_flight.is_empty() {
+            self.complete_one()?;
+        }
         let r = match &mut self.sink {
             Sink::File(f) => f.flush(),
             Sink::Stream(s) => s.flush(),
@@ -493,6 +522,88 @@ impl Drop for Writer {
     fn drop(&mut self) {
         if !self.finished {
             let _ = self.finish();
+        }
+    }
+}
+
+/// One container to compress; the buffers come back in [`Deflated`].
+struct Deflate {
+    stream: Vec<u8>,
+    out: Vec<u8>,
+    reply: SyncSender<Deflated>,
+}
+
+struct Deflated {
+    stream: Vec<u8>,
+    out: Vec<u8>,
+    error: Option<flate2::CompressError>,
+}
+
+/// Threads compressing containers, each with its own zlib state.
+struct DeflatePool {
+    jobs: SyncSender<Deflate>,
+    /// Containers allowed in flight before the writer waits for the oldest.
+    depth: usize,
+}
+
+impl DeflatePool {
+    fn new(level: u32) -> DeflatePool {
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .clamp(1, 4);
+        let (jobs, rx) = sync_channel::<Deflate>(threads);
+        let rx = Arc::new(Mutex::new(rx));
+        for i in 0..threads {
+            let rx = Arc::clone(&rx);
+            // a thread that cannot start just leaves the others the work; with
+            // none at all, the first container reports the failure
+            let _ = std::thread::Builder::new()
+                .name(format!("blf-deflate-{i}"))
+                .spawn(move || {
+                    let mut z = Compress::new(Compression::new(level), true);
+                    loop {
+                        let job = match rx.lock() {
+                            Ok(r) => r.recv(),
+                            Err(_) => return,
+                        };
+                        let Ok(Deflate {
+                            stream,
+                            mut out,
+                            reply,
+                        }) = job
+                        else {
+                            return;
+                        };
+                        let error = deflate(&mut z, &stream, &mut out).err();
+                        let _ = reply.send(Deflated { stream, out, error });
+                    }
+                });
+        }
+        DeflatePool {
+            jobs,
+            depth: 2 * threads,
+        }
+    }
+
+    /// False when no compressor thread is left.
+    fn send(&self, job: Deflate) -> bool {
+        self.jobs.send(job).is_ok()
+    }
+}
+
+/// Compresses `input` as one zlib stream into `out`.
+fn deflate(z: &mut Compress, input: &[u8], out: &mut Vec<u8>) -> Result<(), flate2::CompressError> {
+    z.reset();
+    out.clear();
+    out.reserve(input.len() / 2 + 1024);
+    loop {
+        if out.len() == out.capacity() {
+            out.reserve(out.capacity().max(4096));
+        }
+        let consumed = (z.total_in() as usize).min(input.len());
+        if z.compress_vec(&input[consumed..], out, FlushCompress::Finish)? == Status::StreamEnd {
+            return Ok(());
         }
     }
 }
