@@ -466,6 +466,24 @@ fn header_statistics_are_written() {
 }
 
 #[test]
+fn an_empty_log_is_a_bare_header() {
+    let dir = temp();
+    let p = dir.path().join("e.blf");
+    write_blf(&p, &[], &opts(&[]));
+    assert_eq!(std::fs::metadata(&p).unwrap().len(), 144);
+    let (got, warnings) = read_all(&p);
+    assert!(got.unwrap().is_empty() && warnings.is_empty());
+    std::fs::write(&p, b"not a log at all").unwrap();
+    assert!(matches!(
+        read_all(&p).0,
+        Err(Error::Format {
+            position: Position::Byte(0),
+            ..
+        })
+    ));
+}
+
+#[test]
 fn channels_map_from_names() {
     let dir = temp();
     let p = dir.path().join("c.blf");
