@@ -313,6 +313,10 @@ pub fn create_writer(
     if format == Format::Sqlite {
         return Ok(Box::new(sqlite::Writer::create(path, opts)?));
     }
+    if format == Format::Blf && !gz && path != Path::new("-") {
+        // a seekable file: the header statistics are rewritten in place
+        return Ok(Box::new(blf::Writer::create(path, opts)?));
+    }
     let out = open_output(path, gz, opts)?;
     Ok(match format {
         Format::Blf => Box::new(blf::Writer::new(out, opts)?),
