@@ -44,10 +44,13 @@
 //!   python-can gives id 0 and no data. A `CANFD … ErrorFrame` line is marked
 //!   FD and keeps its direction; classic ones are `Rx`.
 //! * **`CANFD` lines** are FD frames unless their flags column clears the EDL
-//!   bit (0x1000): then they are classic frames on an FD channel, remote when
-//!   bit 0x10 is set (python-can marks every `CANFD` line FD). A `CANFD` line
-//!   with length 0 and a non-zero DLC is an FD-flagged remote frame, as python-can
-//!   reads it. A DLC that disagrees with the length keeps the length (a warning).
+//!   bit (0x1000) and the line agrees: with bit 0x10 (RTR) set it is a classic
+//!   remote frame on an FD channel, with BRS 0 and at most 8 bytes a classic data
+//!   frame (as `asc2log` reads them; python-can marks every `CANFD` line FD).
+//!   Hand-made files write flags `0` on 64-byte frames: those stay FD. A `CANFD`
+//!   line with length 0 and a non-zero DLC is an FD-flagged remote frame, as
+//!   python-can reads it. A DLC that disagrees with the length keeps the length
+//!   (with a warning).
 //!
 //! # Writing
 //!
@@ -829,11 +832,10 @@ impl Reader {
             let fd = FdFlags { brs, esi };
             let data = &data[..len];
             let frame = match flags {
-                Some(f) if f & FLAG_EDL == 0 => {
-                    // a classic frame on an FD channel
-                    if f & FLAG_RTR != 0 {
-                        Frame::remote(id, dlc)
-                    } else if dlc > 8 && len == CAN_MAX_LEN {
+                // a classic frame on an FD channel, when the line agrees
+                Some(f) if f & FLAG_EDL == 0 && f & FLAG_RTR != 0 => Frame::remote(id, dlc),
+                Some(f) if f & FLAG_EDL == 0 && !brs && len <= CAN_MAX_LEN => {
+                    if dlc > 8 && len == CAN_MAX_LEN {
                         Frame::data_with_dlc(id, data, dlc)
                     } else {
                         Frame::data(id, data)
