@@ -772,6 +772,39 @@ fn mrate(n: usize, secs: f64) -> String {
     format!("{:.2} M frames/s", n as f64 / secs / 1e6)
 }
 
+/// CPU seconds used by this thread (the machine may be shared: wall time lies).
+fn thread_cpu() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into the timespec we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+}
+
+/// CPU seconds used by waited-for children.
+fn children_cpu() -> f64 {
+    // SAFETY: getrusage fills the struct we own.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru) };
+    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 * 1e-6;
+    t(ru.ru_utime) + t(ru.ru_stime)
+}
+
+/// Runs `f`, printing wall and CPU rates for `n` frames; returns CPU seconds.
+fn timed(what: &str, n: usize, f: impl FnOnce()) -> f64 {
+    let (w0, c0) = (Instant::now(), thread_cpu());
+    f();
+    let (w, c) = (w0.elapsed().as_secs_f64(), thread_cpu() - c0);
+    eprintln!(
+        "{what}: {n} frames, wall {w:.3} s = {}, CPU {c:.3} s = {}",
+        mrate(n, w),
+        mrate(n, c)
+    );
+    c
+}
+
 #[test]
 #[ignore = "throughput probe: cargo test --release --test asc -- --ignored --nocapture"]
 fn throughput() {
@@ -788,44 +821,49 @@ fn throughput() {
         .collect();
     let dir = tempfile::tempdir().unwrap();
 
-    // writer alone, into a file
+    timed("ASC writer to a null sink", N, || {
+        let mut w = asc::Writer::new(
+            Output {
+                path: "null.asc".into(),
+                appending: false,
+                writer: Box::new(std::io::sink()),
+            },
+            &WriterOptions::default(),
+        )
+        .unwrap();
+        for r in &records {
+            w.write(r).unwrap();
+        }
+        w.finish().unwrap();
+    });
     let asc_path = dir.path().join("big.asc");
-    let t = Instant::now();
-    write_file(&asc_path, &records);
-    let w = t.elapsed().as_secs_f64();
-    let size = fs::metadata(&asc_path).unwrap().len();
-    eprintln!(
-        "ASC writer: {N} records in {w:.3} s = {} ({:.0} MB/s)",
-        mrate(N, w),
-        size as f64 / w / 1e6
-    );
-
-    // reader alone
-    let t = Instant::now();
-    let mut r = open_reader(&asc_path, None).unwrap();
-    let mut n = 0;
-    while r.read().unwrap().is_some() {
-        n += 1;
-    }
-    let rd = t.elapsed().as_secs_f64();
-    assert_eq!(n, N);
-    eprintln!("ASC reader: {n} records in {rd:.3} s = {}", mrate(n, rd));
+    timed("ASC writer to a file", N, || {
+        write_file(&asc_path, &records)
+    });
+    eprintln!("  ({} bytes)", fs::metadata(&asc_path).unwrap().len());
+    timed("ASC reader from a file", N, || {
+        let mut r = open_reader(&asc_path, None).unwrap();
+        let mut n = 0;
+        while r.read().unwrap().is_some() {
+            n += 1;
+        }
+        assert_eq!(n, N);
+    });
 
     // .log -> .asc, ours vs log2asc
     let log_path = dir.path().join("big.log");
     write_file(&log_path, &records);
     let out = dir.path().join("conv.asc");
-    let t = Instant::now();
-    let mut r = open_reader(&log_path, None).unwrap();
-    let mut w = create_writer(&out, None, &WriterOptions::default()).unwrap();
-    while let Some(rec) = r.read().unwrap() {
-        w.write(&rec).unwrap();
-    }
-    w.finish().unwrap();
-    let ours = t.elapsed().as_secs_f64();
-    eprintln!(".log -> ASC (cankit): {ours:.3} s = {}", mrate(N, ours));
+    let ours = timed(".log -> ASC (cankit)", N, || {
+        let mut r = open_reader(&log_path, None).unwrap();
+        let mut w = create_writer(&out, None, &WriterOptions::default()).unwrap();
+        while let Some(rec) = r.read().unwrap() {
+            w.write(&rec).unwrap();
+        }
+        w.finish().unwrap();
+    });
     if common::have("log2asc") {
-        let t = Instant::now();
+        let (w0, c0) = (Instant::now(), children_cpu());
         let st = Command::new("log2asc")
             .arg("-I")
             .arg(&log_path)
@@ -834,12 +872,13 @@ fn throughput() {
             .args(["can0", "can1"])
             .status()
             .unwrap();
-        let theirs = t.elapsed().as_secs_f64();
+        let (w, c) = (w0.elapsed().as_secs_f64(), children_cpu() - c0);
         assert!(st.success());
         eprintln!(
-            ".log -> ASC (log2asc): {theirs:.3} s = {}; cankit is {:.1}x faster",
-            mrate(N, theirs),
-            theirs / ours
+            ".log -> ASC (log2asc): wall {w:.3} s = {}, CPU {c:.3} s = {}; cankit needs {:.1}x less CPU",
+            mrate(N, w),
+            mrate(N, c),
+            c / ours
         );
     }
 }

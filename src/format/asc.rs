@@ -1018,15 +1018,95 @@ static BYTE_TEXT: [[u8; 3]; 256] = {
     t
 };
 
-const SPACES: &[u8; 64] = b"                                                                ";
+/// `"00"` to `"99"`.
+static TWO_DIGITS: [[u8; 2]; 100] = {
+    let mut t = [[0u8; 2]; 100];
+    let mut i = 0;
+    while i < 100 {
+        t[i] = [b'0' + (i / 10) as u8, b'0' + (i % 10) as u8];
+        i += 1;
+    }
+    t
+};
 
-#[inline]
-fn pad(buf: &mut Vec<u8>, n: usize) {
-    let mut n = n;
-    while n > 0 {
-        let k = n.min(SPACES.len());
-        buf.extend_from_slice(&SPACES[..k]);
-        n -= k;
+/// Room for the longest event line the writer produces (an FD frame with 64
+/// bytes, a 10-digit channel and a far-away time stays under 400 bytes).
+const LINE_CAP: usize = 512;
+
+/// A line being built in a fixed buffer: no growth checks per byte.
+struct LineBuf<'a> {
+    b: &'a mut [u8; LINE_CAP],
+    n: usize,
+}
+
+impl LineBuf<'_> {
+    #[inline]
+    fn byte(&mut self, c: u8) {
+        self.b[self.n] = c;
+        self.n += 1;
+    }
+
+    #[inline]
+    fn bytes(&mut self, s: &[u8]) {
+        self.b[self.n..self.n + s.len()].copy_from_slice(s);
+        self.n += s.len();
+    }
+
+    #[inline]
+    fn spaces(&mut self, k: usize) {
+        self.b[self.n..self.n + k].fill(b' ');
+        self.n += k;
+    }
+
+    /// `v` in decimal, padded with spaces to `width` on the left (`right`) or right.
+    #[inline]
+    fn dec(&mut self, v: u64, width: usize, right: bool) {
+        let mut tmp = [0u8; 20];
+        let i = dec_digits(v, &mut tmp);
+        let n = tmp.len() - i;
+        if right && n < width {
+            self.spaces(width - n);
+        }
+        self.bytes(&tmp[i..]);
+        if !right && n < width {
+            self.spaces(width - n);
+        }
+    }
+
+    /// `v` (below 1 000 000) as exactly 6 digits.
+    #[inline]
+    fn six_digits(&mut self, v: u32) {
+        let (a, r) = (v / 10_000, v % 10_000);
+        let (b, c) = (r / 100, r % 100);
+        self.bytes(&TWO_DIGITS[a as usize]);
+        self.bytes(&TWO_DIGITS[b as usize]);
+        self.bytes(&TWO_DIGITS[c as usize]);
+    }
+
+    /// The time field: seconds right-aligned in 4, a dot, 6 decimals, a space.
+    #[inline]
+    fn time(&mut self, offset_ns: i64) {
+        let us = (offset_ns.max(0) as u64 + 500) / 1000;
+        let secs = us / 1_000_000;
+        if secs < 10 {
+            self.bytes(b"   ");
+            self.byte(b'0' + secs as u8);
+        } else {
+            self.dec(secs, 4, true);
+        }
+        self.byte(b'.');
+        self.six_digits((us % 1_000_000) as u32);
+        self.byte(b' ');
+    }
+
+    /// Data bytes as ` HH` each.
+    #[inline]
+    fn data(&mut self, data: &[u8]) {
+        let out = &mut self.b[self.n..self.n + 3 * data.len()];
+        for (dst, &b) in out.chunks_exact_mut(3).zip(data) {
+            dst.copy_from_slice(&BYTE_TEXT[b as usize]);
+        }
+        self.n += 3 * data.len();
     }
 }
 
@@ -1034,50 +1114,19 @@ fn pad(buf: &mut Vec<u8>, n: usize) {
 #[inline]
 fn dec_digits(mut v: u64, tmp: &mut [u8; 20]) -> usize {
     let mut i = tmp.len();
-    loop {
+    while v >= 100 {
+        i -= 2;
+        tmp[i..i + 2].copy_from_slice(&TWO_DIGITS[(v % 100) as usize]);
+        v /= 100;
+    }
+    if v >= 10 {
+        i -= 2;
+        tmp[i..i + 2].copy_from_slice(&TWO_DIGITS[v as usize]);
+    } else {
         i -= 1;
-        tmp[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            return i;
-        }
+        tmp[i] = b'0' + v as u8;
     }
-}
-
-/// `v` in decimal, right-aligned in `width`.
-#[inline]
-fn put_dec_right(buf: &mut Vec<u8>, v: u64, width: usize) {
-    let mut tmp = [0u8; 20];
-    let i = dec_digits(v, &mut tmp);
-    let n = tmp.len() - i;
-    if n < width {
-        pad(buf, width - n);
-    }
-    buf.extend_from_slice(&tmp[i..]);
-}
-
-/// `v` in decimal, left-aligned in `width`.
-#[inline]
-fn put_dec_left(buf: &mut Vec<u8>, v: u64, width: usize) {
-    let mut tmp = [0u8; 20];
-    let i = dec_digits(v, &mut tmp);
-    let n = tmp.len() - i;
-    buf.extend_from_slice(&tmp[i..]);
-    if n < width {
-        pad(buf, width - n);
-    }
-}
-
-/// `v` in decimal with exactly `digits` digits (zero-padded).
-#[inline]
-fn put_dec_zero(buf: &mut Vec<u8>, v: u64, digits: usize) {
-    let mut tmp = [0u8; 20];
-    let i = dec_digits(v, &mut tmp);
-    let n = tmp.len() - i;
-    for _ in n..digits {
-        buf.push(b'0');
-    }
-    buf.extend_from_slice(&tmp[i..]);
+    i
 }
 
 /// Hex digits of `v` (upper case) into the end of `tmp`, plus an optional `x`;
@@ -1099,16 +1148,6 @@ fn hex_digits(mut v: u32, tmp: &mut [u8; 12], x: bool) -> usize {
     }
 }
 
-/// The time field: seconds right-aligned in 4, a dot, 6 decimals, a space.
-#[inline]
-fn put_time(buf: &mut Vec<u8>, offset_ns: i64) {
-    let us = (offset_ns.max(0) as u64 + 500) / 1000;
-    put_dec_right(buf, us / 1_000_000, 4);
-    buf.push(b'.');
-    put_dec_zero(buf, us % 1_000_000, 6);
-    buf.push(b' ');
-}
-
 /// `Tue Nov 14 10:13:20.001 pm 2023` (UTC, milliseconds).
 fn put_date(buf: &mut Vec<u8>, ns: i64) {
     let secs = ns.div_euclid(NS_PER_SEC);
@@ -1117,29 +1156,20 @@ fn put_date(buf: &mut Vec<u8>, ns: i64) {
     let sod = secs.rem_euclid(SECS_PER_DAY);
     let (y, m, d) = civil_from_days(days);
     let wd = (days + 4).rem_euclid(7) as usize; // 1970-01-01 was a Thursday
-    buf.extend_from_slice(WEEKDAYS[wd]);
-    buf.push(b' ');
-    buf.extend_from_slice(MONTHS[(m - 1) as usize]);
-    buf.push(b' ');
-    put_dec_left(buf, d as u64, 0);
-    buf.push(b' ');
     let h24 = sod / 3600;
     let h12 = match h24 % 12 {
         0 => 12,
         h => h,
     };
-    put_dec_zero(buf, h12 as u64, 2);
-    buf.push(b':');
-    put_dec_zero(buf, ((sod / 60) % 60) as u64, 2);
-    buf.push(b':');
-    put_dec_zero(buf, (sod % 60) as u64, 2);
-    buf.push(b'.');
-    put_dec_zero(buf, ms as u64, 3);
-    buf.extend_from_slice(if h24 < 12 { b" am " } else { b" pm " });
-    if y < 0 {
-        buf.push(b'-');
-    }
-    put_dec_left(buf, y.unsigned_abs(), 0);
+    let half = if h24 < 12 { "am" } else { "pm" };
+    let text = format!(
+        "{} {} {d} {h12:02}:{:02}:{:02}.{ms:03} {half} {y}",
+        String::from_utf8_lossy(WEEKDAYS[wd]),
+        String::from_utf8_lossy(MONTHS[(m - 1) as usize]),
+        (sod / 60) % 60,
+        sod % 60,
+    );
+    buf.extend_from_slice(text.as_bytes());
 }
 
 /// `can3`/`vcan3` → 3.
@@ -1158,18 +1188,19 @@ pub struct Writer {
     path: PathBuf,
     out: Box<dyn Write + Send>,
     buf: Vec<u8>,
+    line: Box<[u8; LINE_CAP]>,
     appending: bool,
     /// The measurement start (first record, cut to the millisecond), once known.
     start: Option<i64>,
     /// Channel numbers given to names.
     names: Vec<(Arc<str>, u32)>,
-    /// The last name looked up, for the common run of one channel.
-    last: Option<(Arc<str>, u32)>,
+    /// Index in `names` of the last name looked up (runs of one channel are common).
+    last: usize,
     finished: bool,
 }
 
 impl Writer {
-    /// A writer over an opened output. No option is needed; the header is
+    /// A writer over an opened output. It takes no option; the header is
     /// written with the first record (or by `finish` for an empty log).
     pub fn new(out: Output, opts: &WriterOptions) -> Result<Writer> {
         if let Some(k) = opts.options.keys().next() {
@@ -1179,10 +1210,11 @@ impl Writer {
             path: out.path,
             out: out.writer,
             buf: Vec::with_capacity(1 << 16),
+            line: Box::new([0; LINE_CAP]),
             appending: out.appending,
             start: None,
             names: Vec::new(),
-            last: None,
+            last: 0,
             finished: false,
         })
     }
@@ -1203,9 +1235,7 @@ impl Writer {
         }
         buf.extend_from_slice(b"Begin Triggerblock ");
         put_date(buf, start);
-        buf.push(b'\n');
-        put_time(buf, 0);
-        buf.extend_from_slice(b"Start of measurement\n");
+        buf.extend_from_slice(b"\n   0.000000 Start of measurement\n");
         self.start = Some(start);
         start
     }
@@ -1216,29 +1246,27 @@ impl Writer {
             Channel::Number(n) => return *n,
             Channel::Name(name) => name,
         };
-        if let Some((last, n)) = &self.last {
-            if Arc::ptr_eq(last, name) || **last == **name {
+        if let Some((last, n)) = self.names.get(self.last) {
+            if **last == **name {
                 return *n;
             }
         }
-        let n = match self.names.iter().find(|(s, _)| **s == **name) {
-            Some((_, n)) => *n,
+        if let Some(i) = self.names.iter().position(|(s, _)| **s == **name) {
+            self.last = i;
+            return self.names[i].1;
+        }
+        let n = match can_index(name) {
+            Some(k) => k.saturating_add(1),
             None => {
-                let n = match can_index(name) {
-                    Some(k) => k.saturating_add(1),
-                    None => {
-                        let mut n = 1;
-                        while self.names.iter().any(|(_, m)| *m == n) {
-                            n += 1;
-                        }
-                        n
-                    }
-                };
-                self.names.push((name.clone(), n));
+                let mut n = 1;
+                while self.names.iter().any(|(_, m)| *m == n) {
+                    n += 1;
+                }
                 n
             }
         };
-        self.last = Some((name.clone(), n));
+        self.last = self.names.len();
+        self.names.push((name.clone(), n));
         n
     }
 
@@ -1251,18 +1279,19 @@ impl Writer {
     }
 }
 
-/// One event line for `r` at offset `offset_ns` on channel `ch`.
-fn put_record(buf: &mut Vec<u8>, offset_ns: i64, ch: u32, r: &Record) {
-    put_time(buf, offset_ns);
+/// One event line for `r` at offset `offset_ns` on channel `ch`; returns its length.
+fn put_record(b: &mut [u8; LINE_CAP], offset_ns: i64, ch: u32, r: &Record) -> usize {
+    let mut l = LineBuf { b, n: 0 };
+    l.time(offset_ns);
     let f = &r.frame;
     let dir: &[u8; 2] = match r.direction {
         Direction::Rx => b"Rx",
         Direction::Tx => b"Tx",
     };
     if f.is_error() {
-        put_dec_left(buf, ch as u64, 2);
-        buf.extend_from_slice(b" ErrorFrame\n");
-        return;
+        l.dec(ch as u64, 2, false);
+        l.bytes(b" ErrorFrame\n");
+        return l.n;
     }
     let id = f.id();
     let mut tmp = [0u8; 12];
@@ -1270,22 +1299,24 @@ fn put_record(buf: &mut Vec<u8>, offset_ns: i64, ch: u32, r: &Record) {
     let id_text = &tmp[i..];
     if let Some(fd) = f.fd_flags() {
         // CANFD <ch:>3> <dir:<4> <id:>8> <34 blanks: no name> brs esi dlc len bytes…
-        buf.extend_from_slice(b"CANFD ");
-        put_dec_right(buf, ch as u64, 3);
-        buf.push(b' ');
-        buf.extend_from_slice(dir);
-        buf.extend_from_slice(b"   ");
+        l.bytes(b"CANFD ");
+        l.dec(ch as u64, 3, true);
+        l.byte(b' ');
+        l.bytes(dir);
+        l.bytes(b"   ");
         if id_text.len() < 8 {
-            pad(buf, 8 - id_text.len());
+            l.spaces(8 - id_text.len());
         }
-        buf.extend_from_slice(id_text);
-        pad(buf, 35);
-        buf.push(b'0' + fd.brs as u8);
-        buf.push(b' ');
-        buf.push(b'0' + fd.esi as u8);
-        buf.push(b' ');
-        buf.push(HEX_LOWER[(f.dlc() & 15) as usize]);
-        buf.push(b' ');
+        l.bytes(id_text);
+        l.spaces(35);
+        l.bytes(&[
+            b'0' + fd.brs as u8,
+            b' ',
+            b'0' + fd.esi as u8,
+            b' ',
+            HEX_LOWER[(f.dlc() & 15) as usize],
+            b' ',
+        ]);
         let mut flags = FLAG_EDL;
         if fd.brs {
             flags |= FLAG_BRS;
@@ -1295,39 +1326,41 @@ fn put_record(buf: &mut Vec<u8>, offset_ns: i64, ch: u32, r: &Record) {
         }
         if f.is_remote() {
             flags |= FLAG_RTR;
-            buf.extend_from_slice(b" 0");
+            l.bytes(b" 0");
         } else {
-            put_dec_right(buf, f.len() as u64, 2);
-            for &b in f.data_bytes() {
-                buf.extend_from_slice(&BYTE_TEXT[b as usize]);
-            }
+            l.dec(f.len() as u64, 2, true);
+            l.data(f.data_bytes());
         }
         // duration, bit count, flags, crc and four bit-timing words
-        buf.extend_from_slice(b"        0    0 ");
+        l.bytes(b"        0    0 ");
         let mut ftmp = [0u8; 12];
         let fi = hex_digits(flags, &mut ftmp, false);
-        pad(buf, 8 - (ftmp.len() - fi));
-        buf.extend_from_slice(&ftmp[fi..]);
-        buf.extend_from_slice(b"        0        0        0        0        0\n");
-        return;
+        l.spaces(8 - (ftmp.len() - fi));
+        l.bytes(&ftmp[fi..]);
+        l.bytes(b"        0        0        0        0        0\n");
+        return l.n;
     }
     // <ch:<2> <id:<15> <dir:<4> d|r <dlc> bytes…
-    put_dec_left(buf, ch as u64, 2);
-    buf.push(b' ');
-    buf.extend_from_slice(id_text);
+    l.dec(ch as u64, 2, false);
+    l.byte(b' ');
+    l.bytes(id_text);
     if id_text.len() < 15 {
-        pad(buf, 15 - id_text.len());
+        l.spaces(15 - id_text.len());
     }
-    buf.push(b' ');
-    buf.extend_from_slice(dir);
-    buf.extend_from_slice(b"   ");
-    buf.push(if f.is_remote() { b'r' } else { b'd' });
-    buf.push(b' ');
-    buf.push(HEX_UPPER[(f.dlc() & 15) as usize]);
-    for &b in f.data_bytes() {
-        buf.extend_from_slice(&BYTE_TEXT[b as usize]);
-    }
-    buf.push(b'\n');
+    l.bytes(&[
+        b' ',
+        dir[0],
+        dir[1],
+        b' ',
+        b' ',
+        b' ',
+        if f.is_remote() { b'r' } else { b'd' },
+        b' ',
+        HEX_UPPER[(f.dlc() & 15) as usize],
+    ]);
+    l.data(f.data_bytes());
+    l.byte(b'\n');
+    l.n
 }
 
 impl RecordWriter for Writer {
@@ -1338,7 +1371,8 @@ impl RecordWriter for Writer {
             None => self.begin(ts),
         };
         let ch = self.channel_number(&r.channel);
-        put_record(&mut self.buf, ts.saturating_sub(start), ch, r);
+        let n = put_record(&mut self.line, ts.saturating_sub(start), ch, r);
+        self.buf.extend_from_slice(&self.line[..n]);
         if self.buf.len() >= 1 << 16 {
             self.write_out()?;
         }
@@ -1751,6 +1785,37 @@ Begin Triggerblock Tue Nov 14 10:13:20.001 pm 2023\n   \
 4.000458 1  3FF             Rx   d D 01 01 01 01 01 01 01 01\n\
 End TriggerBlock\n";
         assert_eq!(text, want);
+    }
+
+    #[test]
+    fn longest_lines_fit_the_line_buffer() {
+        let fd = FdFlags {
+            brs: true,
+            esi: true,
+        };
+        let id = Id::Extended(0x1FFF_FFFF);
+        for frame in [
+            Frame::fd(id, &[0xFF; 64], fd).unwrap(),
+            Frame::remote(id, 15).unwrap().with_fd_flags(fd),
+            Frame::data_with_dlc(id, &[0xFF; 8], 15).unwrap(),
+            Frame::error(0x1FFF_FFFF, &[0xFF; 8]).unwrap(),
+        ] {
+            let r = Record {
+                timestamp: Timestamp(i64::MAX),
+                channel: Channel::Number(u32::MAX),
+                direction: Direction::Tx,
+                frame,
+            };
+            let mut b = [0u8; LINE_CAP];
+            let n = put_record(&mut b, i64::MAX, u32::MAX, &r);
+            assert!(n < 400, "{n}");
+            let line = std::str::from_utf8(&b[..n]).unwrap();
+            assert!(line.starts_with("9223372036.854776 "), "{line}");
+            assert!(
+                line.contains(" 4294967295 ") && line.ends_with('\n'),
+                "{line}"
+            );
+        }
     }
 
     #[test]
