@@ -162,14 +162,50 @@ fn show(tok: &[u8]) -> String {
     s
 }
 
+/// The value of each hex digit character, 0xFF for other bytes.
+static HEX_VALUE: [u8; 256] = {
+    let mut t = [0xFFu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
+
 #[inline]
 fn hex_digit(c: u8) -> Option<u32> {
-    match c {
-        b'0'..=b'9' => Some((c - b'0') as u32),
-        b'a'..=b'f' => Some((c - b'a' + 10) as u32),
-        b'A'..=b'F' => Some((c - b'A' + 10) as u32),
-        _ => None,
+    match HEX_VALUE[c as usize] {
+        0xFF => None,
+        v => Some(v as u32),
     }
+}
+
+/// `"HH HH … HH"` (single spaces, then whitespace or the end) decoded into `out`;
+/// returns the bytes consumed, or `None` when the text has another shape.
+#[inline]
+fn hex_run(s: &[u8], out: &mut [u8]) -> Option<usize> {
+    let n = out.len();
+    let end = (3 * n).checked_sub(1)?;
+    let seg = s.get(..end)?;
+    if s.get(end).is_some_and(|&c| !is_space(c)) {
+        return None;
+    }
+    for (k, o) in out.iter_mut().enumerate() {
+        let p = 3 * k;
+        let (h, l) = (HEX_VALUE[seg[p] as usize], HEX_VALUE[seg[p + 1] as usize]);
+        if (h | l) == 0xFF || (k + 1 < n && seg[p + 2] != b' ') {
+            return None;
+        }
+        *o = h << 4 | l;
+    }
+    Some(end)
 }
 
 /// An unsigned number in base 16 or 10; `None` when empty, not a number or
@@ -927,6 +963,16 @@ fn parse_fd_dlc(tok: Option<&[u8]>, hex: bool) -> std::result::Result<u8, String
 }
 
 fn read_bytes(t: &mut Tokens<'_>, out: &mut [u8], hex: bool) -> std::result::Result<(), String> {
+    if hex {
+        let mut i = t.i;
+        while i < t.s.len() && is_space(t.s[i]) {
+            i += 1;
+        }
+        if let Some(k) = hex_run(&t.s[i..], out) {
+            t.i = i + k;
+            return Ok(());
+        }
+    }
     let want = out.len();
     for (i, slot) in out.iter_mut().enumerate() {
         let tok = t
@@ -1536,6 +1582,11 @@ mod tests {
         assert_eq!(r.direction, Direction::Tx);
         let r = one(" 0.000000 1  123x            Rx   d 40 00 01 02 03 04 05 06 07 08 09 0A\n");
         assert_eq!((r.frame.dlc(), r.frame.len()), (15, 8));
+        // one-digit bytes, tabs, several spaces: the slow path
+        let r = one("   1.0 1 1 Rx d 4 1 02\t3  fF Length = 1\n");
+        assert_eq!(r.frame.data_bytes(), &[1, 2, 3, 0xFF]);
+        let r = one("   1.0 1 1 Rx d 2 0102\n".replace("0102", "01 02").as_str());
+        assert_eq!(r.frame.data_bytes(), &[1, 2]);
         let r = one("     2.5010 2   C8             Tx   d 0\n");
         assert_eq!(r.timestamp.as_nanos(), 2_501_000_000);
         assert!(r.frame.is_empty() && r.frame.is_data());
@@ -1690,6 +1741,25 @@ mod tests {
         assert!(e.contains("line 1") && e.contains("Vector ASC"), "{e}");
         let e = err("LOGG\u{0}\u{0}\u{0}");
         assert!(e.contains("line 1"), "{e}");
+    }
+
+    #[test]
+    fn unreadable_dates_are_warnings() {
+        let mut r =
+            reader(b"date Xyz Foo 99 1:2 2017\nBegin Triggerblock Whenever\n   1.0 1 1 Rx d 0\n");
+        let a = r.read().unwrap().unwrap();
+        assert_eq!(a.timestamp.as_nanos(), 1_000_000_000);
+        assert_eq!(r.measurement_start(), None);
+        let w = r.take_warnings();
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(
+            w[0].contains("t.asc: line 1: cannot read the date"),
+            "{w:?}"
+        );
+        assert!(
+            w[1].contains("line 2") && w[1].contains("trigger block"),
+            "{w:?}"
+        );
     }
 
     #[test]
