@@ -13,7 +13,8 @@
 //! * `Begin Triggerblock <date>` (any case), which may repeat, and `End TriggerBlock`;
 //! * classic lines `<t> <ch> <id>[x] Rx|Tx d <dlc> <bytes…> [trailing fields]`,
 //!   remote frames `r` with or without a DLC, a DLC of 9 to 15 with 8 bytes
-//!   (and python-can's `d 40`, read as DLC 15);
+//!   (and python-can's `d 40`, read as DLC 15); a symbolic message name in the
+//!   id column when the line ends with the decimal `ID = <n>[x]` field;
 //! * error frames in every form (`ErrorFrame`, `ErrorFrame ECC: …`,
 //!   `ErrorFrame Flags = …`, `CANFD <ch> <dir> ErrorFrame …`);
 //! * `CANFD` lines of CANalyzer/CANoe 8.1 and later, with or without the symbolic
@@ -758,8 +759,8 @@ impl Reader {
             return Ok(Line::Nothing);
         }
         let channel = parse_channel(ch)?;
-        let id = parse_id(a, self.hex)?;
         let hex = self.hex;
+        let id = parse_id(a, hex);
         let frame = if remote {
             // `r`, `r 8`, `r Length = …`
             let dlc = match t.peek().and_then(|d| parse_num(d, hex)) {
@@ -767,7 +768,7 @@ impl Reader {
                 Some(d) => return Err(format!("remote frame DLC {d} is out of range (0-15)")),
                 None => 0,
             };
-            Frame::remote(id, dlc)
+            Frame::remote(id.or_else(|e| trailing_id(t).ok_or(e))?, dlc)
         } else {
             let dtok = t.next_token().ok_or("data frame without a DLC")?;
             let v = parse_num(dtok, hex)
@@ -783,6 +784,8 @@ impl Reader {
             let len = (dlc as usize).min(CAN_MAX_LEN);
             let mut data = [0u8; CAN_MAX_LEN];
             read_bytes(&mut t, &mut data[..len], hex)?;
+            // a symbolic name in the id column: the `ID = <dec>[x]` field has the number
+            let id = id.or_else(|e| trailing_id(t).ok_or(e))?;
             if dlc as usize > CAN_MAX_LEN {
                 Frame::data_with_dlc(id, &data, dlc)
             } else {
@@ -939,6 +942,16 @@ impl Reader {
         .map_err(|e| e.to_string())?;
         Ok(record(frame, dir))
     }
+}
+
+/// The `ID = <dec>[x]` trailing field of a classic line, if present and valid.
+fn trailing_id(mut t: Tokens<'_>) -> Option<Id> {
+    while let Some(tok) = t.next_token() {
+        if tok == b"ID" && t.next_token() == Some(b"=") {
+            return parse_id(t.next_token()?, false).ok();
+        }
+    }
+    None
 }
 
 fn parse_bit(tok: &[u8], what: &str) -> std::result::Result<bool, String> {
@@ -1587,6 +1600,13 @@ mod tests {
         assert_eq!(r.frame.data_bytes(), &[1, 2, 3, 0xFF]);
         let r = one("   1.0 1 1 Rx d 2 0102\n".replace("0102", "01 02").as_str());
         assert_eq!(r.frame.data_bytes(), &[1, 2]);
+        // symbolic name in the id column, number in the trailing field
+        let r = one(
+            "   1.0 2  EngineData      Tx   d 2 01 02  Length = 1 BitCount = 2 ID = 418119424x\n",
+        );
+        assert_eq!(r.frame.id(), Id::Extended(418_119_424));
+        let r = one("   1.0 2  Request   Tx   r 2  Length = 1 BitCount = 2 ID = 256\n");
+        assert_eq!((r.frame.id(), r.frame.dlc()), (Id::Standard(256), 2));
         let r = one("     2.5010 2   C8             Tx   d 0\n");
         assert_eq!(r.timestamp.as_nanos(), 2_501_000_000);
         assert!(r.frame.is_empty() && r.frame.is_data());
