@@ -1280,7 +1280,7 @@ impl Writer {
 
     /// Writes the header and opens the trigger block at `first` (ns since the epoch).
     fn begin(&mut self, first: i64) -> i64 {
-        let start = first - first.rem_euclid(1_000_000);
+        let start = first.saturating_sub(first.rem_euclid(1_000_000));
         let buf = &mut self.buf;
         if !self.appending {
             buf.extend_from_slice(b"date ");
@@ -1906,6 +1906,25 @@ End TriggerBlock\n";
                 "{line}"
             );
         }
+    }
+
+    #[test]
+    fn extreme_timestamps_do_not_panic() {
+        let f = Frame::data(Id::Standard(1), &[1]).unwrap();
+        for ts in [
+            [i64::MIN, 0, i64::MAX],
+            [i64::MAX, i64::MIN, 0],
+            [-1, -1_000_001, 1],
+        ] {
+            let recs: Vec<_> = ts.iter().map(|&t| Record::new(Timestamp(t), f)).collect();
+            let text = write_all(&recs);
+            assert!(text.contains("Begin Triggerblock"), "{text}");
+            let _ = read_all(text.as_bytes());
+        }
+        // times before 1970 round trip too
+        let recs = [Record::new(Timestamp(-86_400_000_000_000 + 123_456_000), f)];
+        let back = read_all(write_all(&recs).as_bytes()).unwrap();
+        assert_eq!(back[0].timestamp, recs[0].timestamp);
     }
 
     #[test]
