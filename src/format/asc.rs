@@ -65,7 +65,7 @@
 //! Begin Triggerblock Tue Nov 14 10:13:20.001 pm 2023
 //!    0.000000 Start of measurement
 //!    0.000458 1  B6              Rx   d 6 7E 83 65 D7 4D 5F
-//!    0.000792 CANFD   2 Tx  CF1F4C1x                                   1 0 f 64 57 1D … 0    0     3000 …
+//!    0.000792 CANFD   2 Tx   CF1F4C1x                                   1 0 f 64 57 1D …        0    0     3000 …
 //!    0.001923 1  ErrorFrame
 //! End TriggerBlock
 //! ```
@@ -77,8 +77,16 @@
 //! is `n`; `Name("canK")`/`Name("vcanK")` is `K+1`; other names get the lowest
 //! number no earlier name has, in order of appearance; no channel is 1. Error
 //! frames are written as `<ch>  ErrorFrame` (the only form every reader takes;
-//! direction, class and detail are lost). With `append`, a new trigger block is
-//! added after the existing content.
+//! direction, class and detail are lost). CAN FD frames are `CANFD` lines with
+//! the flags column set (EDL, BRS, ESI, and RTR for FD-flagged remote frames) and
+//! zero duration, bit count, CRC and bit timing, as python-can writes them.
+//! With `append`, a new trigger block is added after the existing content.
+//!
+//! Known limits of the other readers (not of the file): python-can reads a
+//! `CANFD` line of length 0 as a remote frame, so an empty FD data frame comes
+//! back remote there, and takes the DLC of a classic `r` line only when it is
+//! decimal (`r A` gives 0); can-utils 2020.11's `asc2log` drops classic lines
+//! with a DLC above 8 (`d D`), which newer versions read.
 
 use std::io::{BufRead, Read, Write};
 use std::path::PathBuf;
