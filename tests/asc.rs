@@ -835,6 +835,31 @@ fn appending_adds_a_trigger_block() {
 }
 
 #[test]
+fn gzip_asc_round_trips_through_the_generic_entry_points() {
+    let Some(fx) = common::fixtures() else { return };
+    let src = corpus_records(&fx);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.asc.gz");
+    write_file(&path, &src);
+    let raw = fs::read(&path).unwrap();
+    assert_eq!(&raw[..2], &[0x1f, 0x8b], "not gzip");
+    let mut r = open_reader(&path, None).unwrap();
+    let mut n = 0;
+    while let Some(b) = r.read().unwrap() {
+        let s = &src[n];
+        assert!(same_frame(&b.frame, &s.frame), "#{n}");
+        assert_eq!(b.timestamp, s.timestamp, "#{n}");
+        assert_eq!(
+            b.channel,
+            Channel::Number(iface_index(&s.channel) as u32 + 1),
+            "#{n}"
+        );
+        n += 1;
+    }
+    assert_eq!(n, src.len());
+}
+
+#[test]
 fn bad_files_fail_with_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
     for (name, body, line, what) in [
