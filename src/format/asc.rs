@@ -535,6 +535,8 @@ pub struct Reader {
     base: Option<i64>,
     /// The last event's offset from the base (for relative timestamps).
     offset: i64,
+    /// Inside `Begin Triggerblock` … `End TriggerBlock`.
+    in_block: bool,
     /// Lines skipped as events that are no CAN frames.
     skipped: u64,
     /// True once anything ASC-like was seen (a header line or an event).
@@ -564,6 +566,7 @@ impl Reader {
             relative: false,
             base: None,
             offset: 0,
+            in_block: false,
             skipped: 0,
             seen: false,
             warnings: Vec::new(),
@@ -616,10 +619,12 @@ impl Reader {
         if first.eq_ignore_ascii_case(b"date") {
             self.seen = true;
             match parse_date(t.clone()) {
-                // a trigger block's date wins over the header's
+                // a trigger block's date wins over the header's; outside a block a
+                // `date` line starts a new file (concatenated logs)
                 Some(ns) => {
-                    if self.base.is_none() {
-                        self.base = Some(ns)
+                    if !self.in_block {
+                        self.base = Some(ns);
+                        self.offset = 0;
                     }
                 }
                 None => self.warn(format!(
@@ -667,6 +672,7 @@ impl Reader {
             {
                 self.seen = true;
                 self.offset = 0;
+                self.in_block = true;
                 if t.peek().is_some() {
                     match parse_date(t) {
                         Some(ns) => self.base = Some(ns),
@@ -683,6 +689,7 @@ impl Reader {
                 .is_some_and(|k| k.eq_ignore_ascii_case(b"triggerblock"))
         {
             self.seen = true;
+            self.in_block = false;
             return Ok(Line::Nothing);
         }
         if !self.seen {
@@ -1712,6 +1719,20 @@ mod tests {
             v[1].timestamp.as_nanos(),
             utc(2017, 10, 1, 10, 0, 0, 0) + 250_000_000
         );
+    }
+
+    #[test]
+    fn concatenated_files_take_each_date() {
+        let part = |d: &str| {
+            format!("date Tue Nov 14 {d} 2023\nbase hex  timestamps absolute\nno internal events logged\n   0.5 1 1 Rx d 0\n")
+        };
+        let text = part("22:13:20") + &part("23:00:00");
+        let v = read_all(text.as_bytes()).unwrap();
+        assert_eq!(
+            v[0].timestamp.as_nanos(),
+            utc(2023, 11, 14, 22, 13, 20, 500)
+        );
+        assert_eq!(v[1].timestamp.as_nanos(), utc(2023, 11, 14, 23, 0, 0, 500));
     }
 
     #[test]
