@@ -769,8 +769,25 @@ proptest! {
     }
 
     #[test]
-    fn garbage_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..400), prefix in any::<bool>()) {
-        let mut input = if prefix { b"base hex  timestamps absolute\n   1.0 1 ".to_vec() } else { Vec::new() };
+    fn garbage_never_panics(
+        bytes in prop::collection::vec(any::<u8>(), 0..400),
+        prefix in prop::sample::select(vec![
+            "",
+            "base hex  timestamps absolute\n   1.0 1 ",
+            "base dec  timestamps relative\n   1.0 1 ",
+            "   1.0 1 123 Rx d ",
+            "   1.0 1 123 Rx r ",
+            "   1.0 CANFD 1 Rx ",
+            "   1.0 CANFD 1 Rx 123 ",
+            "   1.0 CANFD 1 Rx 123 1 0 f 64 ",
+            "   1.0 CANFD 1 123 Tx 1 0 d ",
+            "date ",
+            "Begin Triggerblock ",
+        ]),
+        text in "[0-9a-fA-FxrdRTX:. =\n]{0,80}",
+    ) {
+        let mut input = prefix.as_bytes().to_vec();
+        input.extend_from_slice(text.as_bytes());
         input.extend_from_slice(&bytes);
         let _ = from_asc(input);
     }
