@@ -51,7 +51,9 @@
 //!   Hand-made files write flags `0` on 64-byte frames: those stay FD. A `CANFD`
 //!   line with length 0 and a non-zero DLC is an FD-flagged remote frame, as
 //!   python-can reads it. A DLC that disagrees with the length keeps the length
-//!   (with a warning).
+//!   (with a warning). Under `base dec` their id and data bytes are decimal too,
+//!   as python-can reads them (`asc2log` always reads hex there); the DLC is a
+//!   hex digit either way and the length decimal.
 //!
 //! # Writing
 //!
