@@ -12,7 +12,9 @@
 //!
 //! Writing: `(sec.usec) iface frame R|T`, one line per record. Numbered channels
 //! become `can<N-1>` (python-can's convention: file channel 1 is `can0`), records
-//! without a channel `can0`. `digits=9` writes nanoseconds as `candump -N` does.
+//! without a channel `can0`. `digits=9` writes nanoseconds as `candump -N` does;
+//! the default 6 digits round to the nearest microsecond (as python-can writes
+//! its float times, so a python-can BLF converts to the same text).
 
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
@@ -21,7 +23,7 @@ use std::sync::Arc;
 use super::{read_err, write_err, Input, Output, RecordReader, RecordWriter, WriterOptions};
 use crate::error::{Error, Position, Result};
 use crate::frame::text::{parse_log_line, write_log_line};
-use crate::frame::{Channel, Direction, Record};
+use crate::frame::{Channel, Direction, Record, Timestamp};
 
 /// Reads a candump log.
 pub struct Reader {
@@ -190,18 +192,21 @@ impl RecordWriter for Writer {
     fn write(&mut self, r: &Record) -> Result<()> {
         let dir = self.direction.then_some(r.direction);
         let digits = self.digits;
+        let ts = if digits == 9 {
+            r.timestamp
+        } else {
+            Timestamp(r.timestamp.as_nanos().saturating_add(500).div_euclid(1000) * 1000)
+        };
         let mut buf = std::mem::take(&mut self.buf);
         match &r.channel {
-            Channel::Name(name) => {
-                write_log_line(&mut buf, r.timestamp, name, &r.frame, dir, digits)
-            }
+            Channel::Name(name) => write_log_line(&mut buf, ts, name, &r.frame, dir, digits),
             Channel::Number(n) => {
                 let name = self.numbered(n.saturating_sub(1) as usize);
-                write_log_line(&mut buf, r.timestamp, name, &r.frame, dir, digits)
+                write_log_line(&mut buf, ts, name, &r.frame, dir, digits)
             }
             Channel::None => {
                 let name = self.numbered(0);
-                write_log_line(&mut buf, r.timestamp, name, &r.frame, dir, digits)
+                write_log_line(&mut buf, ts, name, &r.frame, dir, digits)
             }
         }
         self.buf = buf;

@@ -901,7 +901,8 @@ fn inflate_worker(jobs: &Mutex<Receiver<Job>>, pool: &Pool) {
     }
 }
 
-/// Inflates one zlib container, keeping whatever comes out before damage.
+/// Inflates one zlib container, keeping what comes out of a cut-off one (not of
+/// a corrupt one).
 fn inflate(job: Job, pool: &Pool) -> Piece {
     let Job {
         offset,
@@ -957,6 +958,9 @@ fn inflate(job: Job, pool: &Pool) -> Piece {
                 }
             }
             Err(e) => {
+                // deflate notices damage only some way after it: what came out
+                // may already be garbage, so none of it is kept
+                out.truncate(HEADROOM);
                 error = Some(Error::format(
                     Position::Byte(offset),
                     format!("log container at byte {offset} holds corrupt zlib data ({e})"),
