@@ -23,7 +23,7 @@ use std::sync::Arc;
 use super::{read_err, write_err, Input, Output, RecordReader, RecordWriter, WriterOptions};
 use crate::error::{Error, Position, Result};
 use crate::frame::text::{parse_log_line, write_log_line};
-use crate::frame::{Channel, Direction, Record, Timestamp};
+use crate::frame::{Channel, Direction, FdFlags, Frame, Id, Record, Timestamp};
 
 /// Reads a candump log.
 pub struct Reader {
@@ -31,7 +31,8 @@ pub struct Reader {
     input: Box<dyn BufRead + Send>,
     line: Vec<u8>,
     line_no: u64,
-    last_iface: Option<Arc<str>>,
+    /// Interface names seen lately, shared by the records that name them.
+    ifaces: Vec<Arc<str>>,
     warnings: Vec<String>,
     done: bool,
     /// Set when the content turned out to be a BUSMASTER log.
@@ -46,12 +47,156 @@ impl Reader {
             input: input.reader,
             line: Vec::with_capacity(128),
             line_no: 0,
-            last_iface: None,
+            ifaces: Vec::with_capacity(IFACE_CACHE),
             warnings: Vec::new(),
             done: false,
             busmaster: None,
         }
     }
+}
+
+/// How many interface names a reader keeps shared (logs name a handful).
+const IFACE_CACHE: usize = 8;
+
+/// The shared name of an interface: no allocation for a name seen lately.
+fn shared_iface(cache: &mut Vec<Arc<str>>, name: &str) -> Arc<str> {
+    if let Some(i) = cache.iter().position(|a| &**a == name) {
+        if i > 0 {
+            cache.swap(i, i - 1); // frequent names move to the front
+            return cache[i - 1].clone();
+        }
+        return cache[0].clone();
+    }
+    let a: Arc<str> = Arc::from(name);
+    if cache.len() == IFACE_CACHE {
+        cache.pop();
+    }
+    cache.push(a.clone());
+    a
+}
+
+fn hex_digit(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Parses the usual shape of a line, `(sec.frac) iface ID#DATA[ R|T]` with
+/// `ID##FDATA` and `ID#R[n]`, straight from the bytes. Anything else (error
+/// frames, raw DLC suffixes, `.` separators, tabs, extra tokens, anything
+/// malformed) gives `None`, and [`parse_log_line`] decides: it accepts the same
+/// lines with the same result, only slower.
+fn parse_fast(line: &[u8]) -> Option<(Timestamp, &str, Frame, Option<Direction>)> {
+    let mut end = line.len();
+    while end > 0 && matches!(line[end - 1], b'\n' | b'\r') {
+        end -= 1;
+    }
+    let b = line.get(..end)?;
+    if b.first() != Some(&b'(') {
+        return None;
+    }
+    // (seconds.fraction)
+    let mut i = 1;
+    let mut secs: i64 = 0;
+    while i < b.len() && b[i].is_ascii_digit() && i <= 13 {
+        secs = secs * 10 + (b[i] - b'0') as i64;
+        i += 1;
+    }
+    // (more than 9e9 s would overflow the nanosecond time: the full parser says so)
+    if i == 1 || i > 13 || secs > 9_000_000_000 || b.get(i) != Some(&b'.') {
+        return None;
+    }
+    i += 1;
+    let f0 = i;
+    let mut nanos: u32 = 0;
+    while i < b.len() && b[i].is_ascii_digit() && i - f0 < 9 {
+        nanos = nanos * 10 + (b[i] - b'0') as u32;
+        i += 1;
+    }
+    let fd = i - f0;
+    if fd == 0 || fd > 9 || b.get(i) != Some(&b')') {
+        return None;
+    }
+    nanos *= 10u32.pow((9 - fd) as u32);
+    i += 1;
+    let ts = Timestamp::from_parts(secs, nanos);
+    // spaces, interface, spaces
+    let skip = |mut i: usize| {
+        while b.get(i) == Some(&b' ') {
+            i += 1;
+        }
+        i
+    };
+    let j = skip(i);
+    if j == i {
+        return None;
+    }
+    let mut k = j;
+    while k < b.len() && b[k] > b' ' && b[k] < 0x7F {
+        k += 1;
+    }
+    if k == j || (k < b.len() && b[k] != b' ') {
+        return None;
+    }
+    let iface = std::str::from_utf8(&b[j..k]).ok()?;
+    let j = skip(k);
+    if j == k {
+        return None;
+    }
+    // the frame token, then an optional direction and the end
+    let mut k = j;
+    while k < b.len() && b[k] != b' ' {
+        k += 1;
+    }
+    let dir = match &b[k..] {
+        [] => None,
+        [b' ', b'R' | b'r'] => Some(Direction::Rx),
+        [b' ', b'T' | b't'] => Some(Direction::Tx),
+        _ => return None,
+    };
+    let tok = &b[j..k];
+    let hash = tok.iter().position(|&c| c == b'#')?;
+    let mut raw: u32 = 0;
+    for &c in &tok[..hash] {
+        raw = (raw << 4) | hex_digit(c)? as u32;
+    }
+    let id = match hash {
+        3 => Id::standard(raw).ok()?,
+        8 if raw & 0x2000_0000 != 0 => return None, // error frames: the full parser
+        8 => Id::extended(raw).ok()?,
+        _ => return None,
+    };
+    let rest = &tok[hash + 1..];
+    let mut data = [0u8; 64];
+    let hex_pairs = |s: &[u8], data: &mut [u8; 64]| -> Option<usize> {
+        if s.len() % 2 != 0 || s.len() > 128 {
+            return None;
+        }
+        for (n, p) in s.chunks_exact(2).enumerate() {
+            data[n] = (hex_digit(p[0])? << 4) | hex_digit(p[1])?;
+        }
+        Some(s.len() / 2)
+    };
+    let frame = match rest {
+        [b'#', flags, d @ ..] => {
+            let n = hex_pairs(d, &mut data)?;
+            Frame::fd(id, &data[..n], FdFlags::from_nibble(hex_digit(*flags)?)).ok()?
+        }
+        [b'R' | b'r'] => Frame::remote(id, 0).ok()?,
+        [b'R' | b'r', n @ b'0'..=b'8'] => Frame::remote(id, n - b'0').ok()?,
+        [b'R' | b'r', ..] => return None,
+        d => {
+            let n = hex_pairs(d, &mut data)?;
+            if n > 8 {
+                return None;
+            }
+            Frame::data(id, &data[..n]).ok()?
+        }
+    };
+    Some((ts, iface, frame, dir))
 }
 
 impl RecordReader for Reader {
@@ -81,6 +226,14 @@ impl RecordReader for Reader {
                 return r;
             }
             let complete = self.line.last() == Some(&b'\n');
+            if let Some((timestamp, iface, frame, direction)) = parse_fast(&self.line) {
+                return Ok(Some(Record {
+                    timestamp,
+                    channel: Channel::Name(shared_iface(&mut self.ifaces, iface)),
+                    direction: direction.unwrap_or(Direction::Rx),
+                    frame,
+                }));
+            }
             let text = match std::str::from_utf8(&self.line) {
                 Ok(t) => t.trim(),
                 Err(_) => {
@@ -96,14 +249,7 @@ impl RecordReader for Reader {
             }
             match parse_log_line(text) {
                 Ok(l) => {
-                    let channel = match &self.last_iface {
-                        Some(a) if &**a == l.interface => a.clone(),
-                        _ => {
-                            let a: Arc<str> = Arc::from(l.interface);
-                            self.last_iface = Some(a.clone());
-                            a
-                        }
-                    };
+                    let channel = shared_iface(&mut self.ifaces, l.interface);
                     return Ok(Some(Record {
                         timestamp: l.timestamp,
                         channel: Channel::Name(channel),
@@ -244,6 +390,111 @@ mod tests {
             path: "t.log".into(),
             reader: Box::new(Cursor::new(text.as_bytes().to_vec())),
         })
+    }
+
+    /// The fast path agrees with the full parser on every line it accepts.
+    fn agree(line: &[u8]) -> bool {
+        let fast = parse_fast(line);
+        if let Some((ts, iface, frame, dir)) = fast {
+            let text = std::str::from_utf8(line).unwrap().trim();
+            let slow = parse_log_line(text).unwrap_or_else(|e| panic!("{text:?}: {e}"));
+            assert_eq!(
+                (slow.timestamp, slow.interface, slow.frame, slow.direction),
+                (ts, iface, frame, dir),
+                "{text:?}"
+            );
+        }
+        fast.is_some()
+    }
+
+    #[test]
+    fn fast_path_agrees_with_the_full_parser() {
+        for ok in [
+            "(1700000000.000162) can0 0CF4498D#8EF340BE0E3E332C R\n",
+            "(1.5) vcan12 123#\r\n",
+            "(0000000007.492000) can1 7FF#R8 t",
+            "(1.000000001) x 1FFFFFFF##3001122334455667788990011",
+            "(1.0) can0 123#r",
+        ] {
+            assert!(agree(ok.as_bytes()), "{ok}");
+        }
+        for other in [
+            "(1.0) can0 20000080#",              // error frame
+            "(1.0) can0 123#1122334455667788_9", // raw DLC
+            "(1.0) can0 123#11.22",
+            "(1.0)\tcan0 123#11",
+            "(1.0) can0 123#11 R extra",
+            "(1.0) can0 123#11 R ",
+            "(1.0) can0 800#11",
+            "(1.0) can0 3FFFFFFF#11",
+            "(1.0) can0 123#112",
+            "(1.0) can0 123#112233445566778899",
+            "(1.0) can0 123##",
+            "(1.0) can0 123##1112",
+            "(1.0) can0 123#R9",
+            "(1.0) can0 123#R_A",
+            "(1.0) can0 12#11",
+            "(1.0) can0 12345#11",
+            "(1.) can0 123#11",
+            "(.5) can0 123#11",
+            "(1.0000000001) can0 123#11",
+            "(9999999999.0) can0 123#11",
+            "(1.0) can\u{e9} 123#11",
+            " (1.0) can0 123#11",
+            "(1.0)can0 123#11",
+        ] {
+            assert!(!agree(other.as_bytes()), "{other}");
+        }
+        // every line the writer makes, and every one-byte change of it
+        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        let mut fast = 0;
+        for _ in 0..4000 {
+            let r = next();
+            let id = if r & 1 == 0 {
+                Id::Standard((r >> 8) as u16 & 0x7FF)
+            } else {
+                Id::Extended((r >> 8) as u32 & 0x1FFF_FFFF)
+            };
+            let data: Vec<u8> = (0..64).map(|_| next() as u8).collect();
+            let frame = match (r >> 40) % 5 {
+                0 => Frame::data(id, &data[..(r >> 44) as usize % 9]).unwrap(),
+                1 => Frame::data_with_dlc(id, &data[..8], 9 + (r >> 44) as u8 % 7).unwrap(),
+                2 => Frame::remote(id, (r >> 44) as u8 % 16).unwrap(),
+                3 => {
+                    let n = crate::frame::dlc_to_len((r >> 44) as u8 % 16);
+                    Frame::fd(id, &data[..n], FdFlags::from_nibble((r >> 50) as u8)).unwrap()
+                }
+                _ => Frame::error(
+                    (r >> 8) as u32 & 0x1FFF_FFFF,
+                    &data[..(r >> 44) as usize % 9],
+                )
+                .unwrap(),
+            };
+            let dir = [None, Some(Direction::Rx), Some(Direction::Tx)][(r >> 56) as usize % 3];
+            let mut line = Vec::new();
+            let ts = Timestamp((next() % 4_000_000_000_000_000_000) as i64);
+            let digits = if r >> 60 & 1 == 0 { 6 } else { 9 };
+            write_log_line(&mut line, ts, "can3", &frame, dir, digits);
+            if agree(&line) {
+                fast += 1;
+            }
+            let at = next() as usize % line.len();
+            let mut bad = line.clone();
+            bad[at] = b"0123456789abcdefABCDEF#.R ()_x\n"[next() as usize % 31];
+            if std::str::from_utf8(&bad).is_ok() {
+                agree(&bad);
+            }
+            let mut cut = line.clone();
+            cut.truncate(at);
+            agree(&cut);
+        }
+        assert!(fast > 2000, "only {fast} lines took the fast path");
     }
 
     #[test]

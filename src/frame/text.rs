@@ -316,6 +316,9 @@ fn parse_timestamp(s: &str) -> Result<Timestamp, TextError> {
         return Err(BAD);
     }
     let secs: i64 = sec.parse().map_err(|_| BAD)?;
+    if secs > i64::MAX / 1_000_000_000 - 1 {
+        return Err(TextError::BadLogLine("timestamp is too large"));
+    }
     let mut nanos: u32 = frac.parse().map_err(|_| BAD)?;
     for _ in frac.len()..9 {
         nanos *= 10;
