@@ -367,8 +367,8 @@ fn arb_id() -> impl Strategy<Value = Id> {
     ]
 }
 
-/// Frames of every kind; `fd_odd` adds the FD remote/error frames only Vector
-/// formats and our own can hold.
+/// Frames of every kind; `fd_odd` adds the FD remote and error frames that
+/// Vector logs hold.
 fn arb_frame(fd_odd: bool) -> BoxedStrategy<Frame> {
     let fd_len = prop::sample::select(vec![0usize, 1, 5, 8, 12, 16, 20, 24, 32, 48, 64]);
     let flags = (any::<bool>(), any::<bool>()).prop_map(|(brs, esi)| FdFlags { brs, esi });
@@ -396,6 +396,8 @@ fn arb_frame(fd_odd: bool) -> BoxedStrategy<Frame> {
             4 => common,
             1 => (arb_id(), 0u8..=15, flags.clone())
                 .prop_map(|(id, dlc, fl)| Frame::remote(id, dlc).unwrap().with_fd_flags(fl)),
+            1 => (0u32..=0x1FFF_FFFF, prop::collection::vec(any::<u8>(), 0..=8), flags)
+                .prop_map(|(c, d, fl)| Frame::error(c, &d).unwrap().with_fd_flags(fl)),
         ]
         .boxed()
     } else {
@@ -439,7 +441,7 @@ impl Pair {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(40))]
+    #![proptest_config(ProptestConfig::with_cases(48))]
     #[test]
     fn random_streams_round_trip_through_lossless_pairs(
         pair in prop::sample::select(vec![Pair::Blf, Pair::Jsonl, Pair::RichCsv, Pair::Log, Pair::Asc]),
@@ -461,8 +463,12 @@ proptest! {
                 t += if ns_ok && sub_us { dt + ns } else { dt / 1000 * 1000 };
                 let fd_odd = frame.is_fd() && !frame.is_data();
                 let frame = if fd_odd && matches!(pair, Pair::Log) {
-                    // candump has no FD remote frame: the classic one instead
-                    Frame::remote(frame.id(), frame.dlc().min(8)).unwrap()
+                    // candump has no FD remote or error frame: classic ones instead
+                    if frame.is_remote() {
+                        Frame::remote(frame.id(), frame.dlc().min(8)).unwrap()
+                    } else {
+                        Frame::error(frame.id().raw(), frame.data_bytes()).unwrap()
+                    }
                 } else {
                     frame
                 };
