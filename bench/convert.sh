@@ -178,7 +178,7 @@ if [ "$big" -gt 1 ]; then
   measure 1 "$conv" --force --no-progress -q "$bigbase.blf" "$out/big.log"; row "BLF->.log" cankit "$bign"
   measure 1 "$conv" --force --no-progress -q "$bigbase.asc" "$out/big.blf"; row "ASC->BLF" cankit "$bign"
   measure 1 "$reader" "$bigbase.blf" 1; row "read BLF" cankit "$bign"
-  rm -f "$out/big.asc" "$out/big.log" "$out/big.blf" "$bigbase.asc"
+  rm -f "$out/big.asc" "$out/big.log" "$out/big.blf" "$bigbase.asc" "$bigbase.blf"
 fi
 rm -f "$out"/a.* "$out"/p.* "$out"/l.* "$out/time.txt" "$out/stderr.txt"
 
