@@ -73,9 +73,14 @@ run_once() {
   rm -f "$out"/[apl].* "$out"/big.*
   ld=$(load)
   start=$(date +%s%N)
-  /usr/bin/time -f '%U %S %M' -o "$tfile" "$@" >/dev/null 2>"$out/stderr.txt" ||
+  /usr/bin/time -f '%U %S %M' -o "$tfile" "$@" >"$out/stdout.txt" 2>"$out/stderr.txt" ||
     { cat "$out/stderr.txt" >&2; die "failed: $*"; }
   end=$(date +%s%N)
+  # the tool must have seen every frame
+  if [ -n "$expect" ] && ! grep -q -- "$expect" "$out/stdout.txt" "$out/stderr.txt"; then
+    cat "$out/stdout.txt" "$out/stderr.txt" >&2
+    die "expected '$expect' from: $*"
+  fi
   wall=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
   read -r u s rss <"$tfile"
   cpu=$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.2f", u + s }')
@@ -114,12 +119,22 @@ header() {
   printf '%-16s %-11s %12s %8s %8s %10s %6s\n' task tool frames/s "wall s" "cpu s" "peak RSS" load
 }
 
-cankit() { measure "$rounds" "$conv" --force --no-progress -q "$@"; }
-python() { measure 1 "$py" -m can.logconvert "$@"; }
+# each sets `expect`, the count line its tool prints when it saw every frame
+expect=""
+cankit() { # ARGS...: can-convert, counting frames with -v
+  local n=$1; shift
+  expect="$n frame(s) read, $n written"
+  measure "$rounds" "$conv" --force --no-progress -v "$@"
+}
+readall() { # N FILE: the reading example, which prints its count
+  expect="$1 frames"
+  measure "$2" "$reader" "$3" 1
+}
+python() { expect=""; measure 1 "$py" -m can.logconvert "$@"; }
 pyread() {
+  expect="^$n\$"
   measure 1 "$py" -c 'import sys, can
-n = sum(1 for _ in can.LogReader(sys.argv[1]))
-assert n > 0' "$1"
+print(sum(1 for _ in can.LogReader(sys.argv[1])))' "$1"
 }
 
 n=$frames
@@ -131,26 +146,29 @@ echo
 header
 "$conv" --version >/dev/null
 
-cankit "$base.blf" "$out/a.asc"; row "BLF->ASC" cankit "$n"
+cankit "$n" "$base.blf" "$out/a.asc"; row "BLF->ASC" cankit "$n"
 [ $only_cankit = 1 ] || { python "$base.blf" "$out/p.asc"; row "BLF->ASC" python-can "$n"; }
 
-cankit "$base.log" "$out/a.asc"; row ".log->ASC" cankit "$n"
+cankit "$n" "$base.log" "$out/a.asc"; row ".log->ASC" cankit "$n"
 if [ $have_log2asc = 1 ]; then
+  expect=""
   measure "$rounds" log2asc -I "$base.log" -O "$out/l.asc" can0 can1; row ".log->ASC" log2asc "$n"
 fi
 [ $only_cankit = 1 ] || { python "$base.log" "$out/p.asc"; row ".log->ASC" python-can "$n"; }
 
-cankit "$base.blf" "$out/a.log"; row "BLF->.log" cankit "$n"
+cankit "$n" "$base.blf" "$out/a.log"; row "BLF->.log" cankit "$n"
 [ $only_cankit = 1 ] || { python "$base.blf" "$out/p.log"; row "BLF->.log" python-can "$n"; }
 
-cankit "$base.asc" "$out/a.blf"; row "ASC->BLF" cankit "$n"
+cankit "$n" "$base.asc" "$out/a.blf"; row "ASC->BLF" cankit "$n"
 [ $only_cankit = 1 ] || { python "$base.asc" "$out/p.blf"; row "ASC->BLF" python-can "$n"; }
 
-measure "$rounds" "$reader" "$base.blf" 1; row "read BLF" cankit "$n"
-cankit --output-format jsonl "$base.blf" -; row "BLF->jsonl" cankit "$n"
+readall "$n" "$rounds" "$base.blf"; row "read BLF" cankit "$n"
+expect="$n frame(s) read, $n written"
+measure "$rounds" sh -c 'exec "$0" "$@" >/dev/null' "$conv" --no-progress -v --output-format jsonl "$base.blf" -
+row "BLF->jsonl" cankit "$n"
 [ $only_cankit = 1 ] || { pyread "$base.blf"; row "read BLF" python-can "$n"; }
-measure "$rounds" "$reader" "$base.asc" 1; row "read ASC" cankit "$n"
-measure "$rounds" "$reader" "$base.log" 1; row "read .log" cankit "$n"
+readall "$n" "$rounds" "$base.asc"; row "read ASC" cankit "$n"
+readall "$n" "$rounds" "$base.log"; row "read .log" cankit "$n"
 
 echo
 for t in "BLF->ASC" ".log->ASC" "BLF->.log" "ASC->BLF" "read BLF"; do
@@ -172,15 +190,15 @@ if [ "$big" -gt 1 ]; then
   echo
   header
   rm -f "$bigbase.blf" "$bigbase.asc"
-  measure 1 "$conv" --force --no-progress -q "$bigbase.log" "$bigbase.blf"; row ".log->BLF" cankit "$bign"
-  measure 1 "$conv" --force --no-progress -q "$bigbase.blf" "$bigbase.asc"; row "BLF->ASC" cankit "$bign"
-  measure 1 "$conv" --force --no-progress -q "$bigbase.log" "$out/big.asc"; row ".log->ASC" cankit "$bign"
-  measure 1 "$conv" --force --no-progress -q "$bigbase.blf" "$out/big.log"; row "BLF->.log" cankit "$bign"
-  measure 1 "$conv" --force --no-progress -q "$bigbase.asc" "$out/big.blf"; row "ASC->BLF" cankit "$bign"
-  measure 1 "$reader" "$bigbase.blf" 1; row "read BLF" cankit "$bign"
+  rounds=1 cankit "$bign" "$bigbase.log" "$bigbase.blf"; row ".log->BLF" cankit "$bign"
+  rounds=1 cankit "$bign" "$bigbase.blf" "$bigbase.asc"; row "BLF->ASC" cankit "$bign"
+  rounds=1 cankit "$bign" "$bigbase.log" "$out/big.asc"; row ".log->ASC" cankit "$bign"
+  rounds=1 cankit "$bign" "$bigbase.blf" "$out/big.log"; row "BLF->.log" cankit "$bign"
+  rounds=1 cankit "$bign" "$bigbase.asc" "$out/big.blf"; row "ASC->BLF" cankit "$bign"
+  readall "$bign" 1 "$bigbase.blf"; row "read BLF" cankit "$bign"
   rm -f "$out/big.asc" "$out/big.log" "$out/big.blf" "$bigbase.asc" "$bigbase.blf"
 fi
-rm -f "$out"/a.* "$out"/p.* "$out"/l.* "$out/time.txt" "$out/stderr.txt"
+rm -f "$out"/a.* "$out"/p.* "$out"/l.* "$out/time.txt" "$out/stdout.txt" "$out/stderr.txt"
 
 echo
 echo "targets: BLF->ASC >= 25x python-can (~5 M frames/s); .log->ASC >= 3x log2asc; read BLF >= 10 M frames/s; peak RSS < 64 MiB at any size"
