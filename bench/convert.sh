@@ -101,13 +101,15 @@ measure() {
 }
 
 declare -A rate
+human() { awk -v f="$1" 'BEGIN { if (f == 0) print "-"; else if (f >= 1e6) printf "%.2f M", f / 1e6; else printf "%.0f k", f / 1e3 }'; }
 row() { # TASK TOOL FRAMES
   local fps
   fps=$(awk -v n="$3" -v w="$wall" 'BEGIN { printf "%.0f", n / w }')
   rate["$1/$2"]=$fps
-  printf '%-16s %-11s %12s %8s %8s %10s %6s\n' "$1" "$2" \
-    "$(awk -v f="$fps" 'BEGIN { if (f >= 1e6) printf "%.2f M", f / 1e6; else printf "%.0f k", f / 1e3 }')" \
-    "$wall" "$cpu" "$(awk -v k="$rss" 'BEGIN { printf "%.1f MiB", k / 1024 }')" "$ld"
+  printf '%-16s %-11s %12s %8s %8s %12s %10s %6s\n' "$1" "$2" \
+    "$(human "$fps")" "$wall" "$cpu" \
+    "$(human "$(awk -v n="$3" -v c="$cpu" 'BEGIN { if (c > 0) printf "%.0f", n / c; else print 0 }')")" \
+    "$(awk -v k="$rss" 'BEGIN { printf "%.1f MiB", k / 1024 }')" "$ld"
 }
 ratio() { # TASK A B
   local a=${rate["$1/$2"]:-} b=${rate["$1/$3"]:-}
@@ -116,7 +118,7 @@ ratio() { # TASK A B
 }
 
 header() {
-  printf '%-16s %-11s %12s %8s %8s %10s %6s\n' task tool frames/s "wall s" "cpu s" "peak RSS" load
+  printf '%-16s %-11s %12s %8s %8s %12s %10s %6s\n' task tool frames/s "wall s" "cpu s" "frames/cpu-s" "peak RSS" load
 }
 
 # each sets `expect`, the count line its tool prints when it saw every frame
@@ -141,7 +143,8 @@ n=$frames
 echo
 echo "cankit $(git -C "$repo" describe --always --dirty 2>/dev/null || echo '?') vs python-can $("$py" -c 'import can; print(can.__version__)')$([ $have_log2asc = 1 ] && echo ' vs can-utils log2asc')"
 echo "$(nproc) CPUs, $(uname -m); corpus: $n frames ($base.{blf,asc,log}); cankit best of $rounds runs, python-can 1 run"
-echo "frames/s from wall time; cpu = user+sys (the BLF reader and writer use worker threads); load = 1-min load average at the start"
+echo "frames/s from wall time; cpu = user+sys of all threads (the BLF reader and writer use workers); frames/cpu-s = frames per CPU second, which"
+echo "depends less on other processes (cpu under 0.01 s shows as -); load = 1-min load average at the start"
 echo
 header
 "$conv" --version >/dev/null
