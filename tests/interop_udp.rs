@@ -439,21 +439,7 @@ fn a_burst_is_received_in_order_and_losses_are_reported() {
     assert_eq!(received + dropped, N as u64);
 }
 
-/// A tool with a clean environment (no CAN_* variables, no config file).
-fn tool(name: &str) -> Command {
-    let mut c = Command::new(common::bin(name));
-    for v in [
-        "CAN_INTERFACE",
-        "CAN_CHANNEL",
-        "CAN_BITRATE",
-        "CAN_CONFIG",
-        "RUST_LOG",
-    ] {
-        c.env_remove(v);
-    }
-    c.env("XDG_CONFIG_HOME", "/nonexistent-cankit-test");
-    c
-}
+use common::tools::tool;
 
 #[test]
 fn python_can_sends_and_can_logger_records_identical_frames() {
