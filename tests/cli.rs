@@ -256,7 +256,7 @@ fn bad_input_gives_one_line_and_the_right_exit_code() {
         (
             vec!["--filter", "123:zz", "123#11"],
             "can-send",
-            1,
+            2,
             "bad filter",
         ),
         (

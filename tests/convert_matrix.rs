@@ -675,13 +675,12 @@ fn filters_and_time_window() {
     assert!(!want.is_empty());
     same(&read(&out).0, &want, "absolute --start with --filter");
 
-    // bad values: an error naming the value, no output file (times are usage
-    // errors, exit 2; a bad filter exits 1 as in the other tools)
+    // bad values: usage errors (exit 2) naming the value, no output file
     let src = corpus(&fx);
     for (bad, code) in [
         (&["--start", "-1"][..], 2),
         (&["--end", "yesterday"], 2),
-        (&["--filter", "12345:7FF"], 1),
+        (&["--filter", "12345:7FF"], 2),
     ] {
         let mut args = bad.to_vec();
         let q = dir.path().join("bad.jsonl");

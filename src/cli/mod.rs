@@ -82,7 +82,14 @@ pub fn main<C: Parser>(tool: &'static str, run: fn(C) -> anyhow::Result<()>) -> 
         Ok(()) => ExitCode::from(exit::OK),
         Err(e) if is_broken_pipe(&e) => ExitCode::from(exit::OK),
         Err(e) => {
-            let usage = e.downcast_ref::<UsageError>().is_some();
+            // A bad filter expression is a usage error wherever it was written.
+            let usage = e.chain().any(|c| {
+                c.downcast_ref::<UsageError>().is_some()
+                    || matches!(
+                        c.downcast_ref::<crate::Error>(),
+                        Some(crate::Error::Filter { .. })
+                    )
+            });
             let msg = format!("{e:#}").replace('\n', " ");
             eprintln!("{tool}: error: {msg}");
             ExitCode::from(if usage { exit::USAGE } else { exit::ERROR })
