@@ -6,6 +6,15 @@
 //! writes. A full queue makes the readers wait (the backends buffer meanwhile),
 //! so no frame is dropped by the logger itself. The file is flushed at least once
 //! a second, so a killed logger loses at most the last second.
+//!
+//! On SocketCAN the logger outlives its interfaces: one taken down is waited for
+//! on the same socket, one deleted is opened again every second; each outage is
+//! reported on stderr as a gap with its start, end and length. Frames the kernel
+//! dropped (socket queue overflow) are reported as warnings with running totals,
+//! and the run ends with a summary line (a warning when anything was lost).
+//! Formats that number channels (BLF, ASC, TRC) get the `-c` channels as 1, 2, ...
+//! in the order given; interfaces seen through `-c any` are numbered as they
+//! first appear.
 
 use std::path::PathBuf;
 use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
@@ -16,9 +25,9 @@ use clap::Parser;
 
 use super::args::{open_bus, parse_duration, BusArgs, Verbosity};
 use super::{StopFlag, UsageError};
-use crate::bus::Bus;
+use crate::bus::{Bus, BusSettings};
 use crate::format::{self, Format, RecordWriter, WriterOptions};
-use crate::frame::{Channel, Record};
+use crate::frame::{Channel, Record, Timestamp};
 
 /// Record CAN traffic to a file or stdout.
 #[derive(Parser, Debug)]
@@ -105,40 +114,262 @@ pub fn numbers_channels(f: Format) -> bool {
 }
 
 enum Msg {
-    Record(Record),
+    /// A record from the bus with this index.
+    Record(usize, Record),
     Failed(usize, anyhow::Error),
 }
 
+/// What one reader thread saw besides frames, for the final summary.
+#[derive(Default)]
+struct ReaderStats {
+    /// Frames the backend reported lost (the kernel's socket-queue overflows).
+    dropped: u64,
+    /// Times the interface went away (down or deleted) and came back.
+    gaps: u32,
+    /// Their total length.
+    gap_time: Duration,
+}
+
+/// How often a vanished (deleted) interface is looked for again.
+const REOPEN_EVERY: Duration = Duration::from_secs(1);
+/// Dropped-frame warnings are grouped so an overloaded bus is not a flood of them.
+const DROP_REPORT_EVERY: Duration = Duration::from_secs(1);
+
+/// `2026-11-25 00:12:03.123456 UTC`.
+fn utc(t: Timestamp) -> String {
+    let secs = t.secs();
+    let (y, m, d) = crate::format::trc::civil_from_days(secs.div_euclid(86_400));
+    let s = secs.rem_euclid(86_400);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{:06} UTC",
+        s / 3600,
+        s / 60 % 60,
+        s % 60,
+        t.subsec_nanos() / 1000
+    )
+}
+
+/// True if network interface `name` is administratively up (from sysfs); true
+/// when that cannot be read, so that only a frame decides then.
+fn interface_up(name: &str) -> bool {
+    match std::fs::read_to_string(format!("/sys/class/net/{name}/flags")) {
+        Ok(text) => {
+            let t = text.trim().trim_start_matches("0x");
+            u32::from_str_radix(t, 16).map_or(true, |f| f & 1 != 0)
+        }
+        Err(_) => true,
+    }
+}
+
+/// How a receive error is handled: a socketcan interface that went down or
+/// away is waited for; anything else ends the logger.
+enum Outage {
+    /// `ENETDOWN`: the socket stays bound; frames resume when it is up again.
+    Down,
+    /// `ENODEV`: the interface was deleted; the bus must be opened again.
+    Gone,
+}
+
+#[cfg(target_os = "linux")]
+fn outage(settings: &BusSettings, e: &crate::Error) -> Option<Outage> {
+    use crate::bus::socketcan::{is_interface_down, is_interface_gone};
+    if settings.interface != "socketcan" {
+        None
+    } else if is_interface_down(e) {
+        Some(Outage::Down)
+    } else if is_interface_gone(e) {
+        Some(Outage::Gone)
+    } else {
+        None
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn outage(_settings: &BusSettings, _e: &crate::Error) -> Option<Outage> {
+    None
+}
+
+/// Reads one bus until `stop`, riding out interface outages: an interface taken
+/// down is waited for on the same socket (warned once); a deleted one is opened
+/// again every second. Each outage is reported as a gap with its start, end and
+/// length; frames the kernel dropped are reported with running totals.
 fn reader_thread(
     idx: usize,
-    mut bus: Box<dyn Bus>,
-    numbered: bool,
+    bus: Box<dyn Bus>,
+    settings: BusSettings,
     tx: SyncSender<Msg>,
     stop: StopFlag,
-) {
-    let channel = Channel::Number(idx as u32 + 1);
+) -> ReaderStats {
+    let name = settings.channel.clone();
+    let mut stats = ReaderStats::default();
+    let mut bus = Some(bus);
+    // Start of the current outage (wall clock and monotonic).
+    let mut outage_since: Option<(Timestamp, Instant)> = None;
+    let mut last_reopen: Option<Instant> = None;
+    let mut unreported_drops: u64 = 0;
+    let mut last_drop_report: Option<Instant> = None;
+    let end_outage = |stats: &mut ReaderStats, since: (Timestamp, Instant)| {
+        let took = since.1.elapsed();
+        stats.gaps += 1;
+        stats.gap_time += took;
+        log::warn!(
+            "'{name}' is back: no frames could be recorded from {} to {} ({:.3} s)",
+            utc(since.0),
+            utc(Timestamp::now()),
+            took.as_secs_f64()
+        );
+    };
     while !stop.is_set() {
-        match bus.recv(Some(Duration::from_millis(100))) {
-            Ok(Some(mut rec)) => {
-                if numbered {
-                    rec.channel = channel.clone();
+        let Some(b) = bus.as_mut() else {
+            // Deleted: look for it again every second, staying responsive to a stop.
+            if last_reopen.is_some_and(|t| t.elapsed() < REOPEN_EVERY) {
+                std::thread::sleep(Duration::from_millis(50));
+                continue;
+            }
+            last_reopen = Some(Instant::now());
+            match crate::bus::open(&settings) {
+                Ok(b) => {
+                    bus = Some(b);
+                    if let Some(since) = outage_since.take() {
+                        end_outage(&mut stats, since);
+                    }
                 }
-                if tx.send(Msg::Record(rec)).is_err() {
+                Err(e) => log::debug!("reopening '{}': {e}", settings.channel),
+            }
+            continue;
+        };
+        match b.recv(Some(Duration::from_millis(100))) {
+            Ok(Some(rec)) => {
+                if let Some(since) = outage_since.take() {
+                    end_outage(&mut stats, since);
+                }
+                if tx.send(Msg::Record(idx, rec)).is_err() {
                     break;
                 }
             }
-            Ok(None) => {}
-            Err(e) => {
-                let name = bus.channel().to_string();
-                let _ = tx.send(Msg::Failed(
-                    idx,
-                    anyhow::Error::new(e).context(format!("receiving on '{name}'")),
-                ));
-                break;
+            Ok(None) => {
+                if outage_since.is_some() && interface_up(&settings.channel) {
+                    if let Some(since) = outage_since.take() {
+                        end_outage(&mut stats, since);
+                    }
+                }
+            }
+            Err(e) => match outage(&settings, &e) {
+                Some(kind) => {
+                    let first = outage_since.is_none();
+                    if first {
+                        outage_since = Some((Timestamp::now(), Instant::now()));
+                    }
+                    let at = outage_since.map(|s| utc(s.0)).unwrap_or_default();
+                    match kind {
+                        Outage::Down if first => log::warn!(
+                            "'{}' went down at {at}; still running, recording resumes when it is up",
+                            settings.channel
+                        ),
+                        Outage::Down => {}
+                        Outage::Gone => {
+                            log::warn!(
+                                "'{}' was deleted (down since {at}); trying to open it again every second",
+                                settings.channel
+                            );
+                            if let Some(mut old) = bus.take() {
+                                stats.dropped += old.take_dropped();
+                                let _ = old.close();
+                            }
+                            last_reopen = Some(Instant::now());
+                            continue;
+                        }
+                    }
+                }
+                None => {
+                    let _ = tx.send(Msg::Failed(
+                        idx,
+                        anyhow::Error::new(e)
+                            .context(format!("receiving on '{}'", settings.channel)),
+                    ));
+                    break;
+                }
+            },
+        }
+        if let Some(b) = bus.as_mut() {
+            let d = b.take_dropped();
+            stats.dropped += d;
+            unreported_drops += d;
+        }
+        if unreported_drops > 0 && last_drop_report.is_none_or(|t| t.elapsed() >= DROP_REPORT_EVERY)
+        {
+            log::warn!(
+                "the kernel dropped {unreported_drops} frame(s) on '{}' (receive queue full); {} so far",
+                settings.channel,
+                stats.dropped
+            );
+            unreported_drops = 0;
+            last_drop_report = Some(Instant::now());
+        }
+    }
+    if let Some(mut b) = bus {
+        let d = b.take_dropped();
+        stats.dropped += d;
+        unreported_drops += d;
+        let _ = b.close();
+    }
+    if unreported_drops > 0 {
+        log::warn!(
+            "the kernel dropped {unreported_drops} frame(s) on '{}' (receive queue full); {} in all",
+            settings.channel,
+            stats.dropped
+        );
+    }
+    if let Some((at, since)) = outage_since {
+        stats.gaps += 1;
+        stats.gap_time += since.elapsed();
+        log::warn!(
+            "'{}' was still unavailable at the end (since {}, {:.3} s)",
+            settings.channel,
+            utc(at),
+            since.elapsed().as_secs_f64()
+        );
+    }
+    stats
+}
+
+/// Numbers channels for formats that number them (BLF, ASC, TRC): the channels
+/// given with `-c` are 1, 2, ... in the order given; the interfaces a `-c any`
+/// bus reports get the next numbers as they first appear.
+struct Numbering {
+    /// The fixed number of each bus, none for an `any` bus.
+    fixed: Vec<Option<u32>>,
+    /// Channel names by number - 1.
+    known: Vec<Channel>,
+}
+
+impl Numbering {
+    fn new(settings: &[BusSettings]) -> Numbering {
+        let mut known = Vec::new();
+        let mut fixed = Vec::new();
+        for s in settings {
+            if s.interface == "socketcan" && s.channel == "any" {
+                fixed.push(None);
+            } else {
+                known.push(Channel::name(&s.channel));
+                fixed.push(Some(known.len() as u32));
+            }
+        }
+        Numbering { fixed, known }
+    }
+
+    fn number(&mut self, idx: usize, channel: &Channel) -> u32 {
+        if let Some(Some(n)) = self.fixed.get(idx) {
+            return *n;
+        }
+        match self.known.iter().position(|c| c == channel) {
+            Some(i) => i as u32 + 1,
+            None => {
+                self.known.push(channel.clone());
+                self.known.len() as u32
             }
         }
     }
-    let _ = bus.close();
 }
 
 /// Runs the tool.
@@ -183,18 +414,24 @@ pub fn run(cli: Cli) -> Result<()> {
 
     let stop = StopFlag::install();
     let (tx, rx) = mpsc::sync_channel::<Msg>(8192);
-    let numbered = numbers_channels(fmt);
+    let mut numbering = numbers_channels(fmt).then(|| Numbering::new(&settings));
     let mut threads = Vec::new();
     for (i, bus) in buses.into_iter().enumerate() {
-        let (tx, stop) = (tx.clone(), stop.clone());
+        let (tx, stop, s) = (tx.clone(), stop.clone(), settings[i].clone());
         threads.push(
             std::thread::Builder::new()
                 .name(format!("rx-{i}"))
-                .spawn(move || reader_thread(i, bus, numbered, tx, stop))
+                .spawn(move || reader_thread(i, bus, s, tx, stop))
                 .context("starting a receive thread")?,
         );
     }
     drop(tx);
+    let mut write = |writer: &mut Box<dyn RecordWriter>, idx: usize, mut rec: Record| {
+        if let Some(n) = numbering.as_mut() {
+            rec.channel = Channel::Number(n.number(idx, &rec.channel));
+        }
+        writer.write(&rec)
+    };
 
     let start = Instant::now();
     let end = cli.duration.map(|d| start + d);
@@ -217,8 +454,8 @@ pub fn run(cli: Cli) -> Result<()> {
             .unwrap_or(Duration::from_millis(200))
             .min(Duration::from_millis(200));
         match rx.recv_timeout(wait) {
-            Ok(Msg::Record(rec)) => {
-                writer.write(&rec)?;
+            Ok(Msg::Record(idx, rec)) => {
+                write(&mut writer, idx, rec)?;
                 count += 1;
                 pending_stdout = to_stdout;
             }
@@ -246,15 +483,20 @@ pub fn run(cli: Cli) -> Result<()> {
             if cli.count.is_some_and(|n| count >= n) {
                 break;
             }
-            if let Msg::Record(rec) = msg {
-                writer.write(&rec)?;
+            if let Msg::Record(idx, rec) = msg {
+                write(&mut writer, idx, rec)?;
                 count += 1;
             }
         }
     }
     drop(rx);
+    let mut stats = ReaderStats::default();
     for t in threads {
-        let _ = t.join();
+        if let Ok(s) = t.join() {
+            stats.dropped += s.dropped;
+            stats.gaps += s.gaps;
+            stats.gap_time += s.gap_time;
+        }
     }
     let finished = writer.finish();
     if let Some(e) = failure {
@@ -262,6 +504,21 @@ pub fn run(cli: Cli) -> Result<()> {
         return Err(e);
     }
     finished.with_context(|| format!("finishing {}", path.display()))?;
-    log::info!("{count} frame(s) recorded");
+    let summary = format!(
+        "{count} frame(s) recorded in {:.1} s; {} dropped by the kernel; {} gap(s){}",
+        start.elapsed().as_secs_f64(),
+        stats.dropped,
+        stats.gaps,
+        if stats.gaps > 0 {
+            format!(" totalling {:.3} s", stats.gap_time.as_secs_f64())
+        } else {
+            String::new()
+        }
+    );
+    if stats.dropped > 0 || stats.gaps > 0 {
+        log::warn!("{summary}");
+    } else {
+        log::info!("{summary}");
+    }
     Ok(())
 }
