@@ -37,6 +37,21 @@ fn shared_lock() -> RwLockReadGuard<'static, ()> {
     TIMING.read().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Prints how long a test took, past libtest's output capture (so that it is in
+/// the VM's log, `CANKIT_VM_LOG`, whatever the verdict).
+fn timing(what: &str, since: Instant) {
+    note(&format!(
+        "[time] {what}: {:.1} s",
+        since.elapsed().as_secs_f64()
+    ));
+}
+
+/// A line on stderr past libtest's capture, for measured figures.
+fn note(text: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{text}");
+}
+
 /// Runs a shell command, failing the test with its output if it fails.
 fn sh(cmd: &str) -> String {
     let out = Command::new("sh")
@@ -379,7 +394,7 @@ vm_test! {
         assert!(err.contains("0 dropped by the kernel; 0 gap(s)"), "summary: {err}");
         let (st, _, err) = to_stdout.interrupt();
         assert!(st.success(), "{err}");
-        eprintln!("[time] cansend -> can-logger: {:.1} s", started.elapsed().as_secs_f64());
+        timing("cansend -> can-logger", started);
     }
 
     fn can_send_frames_reach_candump_exactly() {
@@ -403,7 +418,7 @@ vm_test! {
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(err.contains("ckcs1") && err.contains("FD"), "{err}");
         assert!(dump.lines(1, Duration::from_millis(300)).is_empty());
-        eprintln!("[time] can-send -> candump: {:.1} s", started.elapsed().as_secs_f64());
+        timing("can-send -> candump", started);
     }
 
     fn can_player_replays_in_order_and_on_time() {
@@ -453,11 +468,13 @@ vm_test! {
             .map(|(p, want_us)| ((p.timestamp.as_nanos() - t0) / 1000 - want_us).abs())
             .collect();
         let worst = errors.iter().copied().max().unwrap_or(0);
-        eprintln!("can-player on socketcan: timing errors (µs) {errors:?}, worst {worst}");
+        note(&format!(
+            "can-player on socketcan: timing errors (µs) {errors:?}, worst {worst}"
+        ));
         for (i, e) in errors.iter().enumerate() {
             assert!(*e <= 5000, "frame {i} off by {e} µs: {errors:?}");
         }
-        eprintln!("[time] can-player -> candump: {:.1} s", started.elapsed().as_secs_f64());
+        timing("can-player -> candump", started);
     }
 
     fn can_bridge_forwards_and_both_ways_has_no_echo() {
@@ -512,7 +529,7 @@ vm_test! {
             both.wait(Duration::from_secs(5))
         };
         assert!(st.success());
-        eprintln!("[time] can-bridge: {:.1} s", started.elapsed().as_secs_f64());
+        timing("can-bridge", started);
     }
 
     fn logger_filter_keeps_other_frames_out() {
@@ -533,7 +550,7 @@ vm_test! {
         assert!(st.success(), "{err}");
         assert!(took < Duration::from_secs(2), "Ctrl-C took {took:?}");
         assert!(err.contains("0 dropped by the kernel"), "{err}");
-        eprintln!("[time] logger --filter: {:.1} s", started.elapsed().as_secs_f64());
+        timing("logger --filter", started);
     }
 
     fn logger_survives_the_interface_going_down_and_away() {
@@ -588,7 +605,44 @@ vm_test! {
             .filter(|fr| *fr != f(PROBE))
             .collect();
         assert_eq!(recs, vec![f("100#01"), f("100#02"), f("100#03"), f("100#04")]);
-        eprintln!("[time] logger outage: {:.1} s", started.elapsed().as_secs_f64());
+        timing("logger outage", started);
+    }
+
+    fn logger_reports_what_the_kernel_dropped() {
+        let _s = shared_lock();
+        let started = Instant::now();
+        let _i = Iface::vcan("ckdr0", false);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("rec.log");
+        let log = file_logger(&["ckdr0"], &file);
+        // A stopped logger reads nothing: 3000 frames overflow its socket queue.
+        // SAFETY: kill(2) on our own child.
+        unsafe { libc::kill(log.child.id() as libc::pid_t, libc::SIGSTOP) };
+        sh("cangen ckdr0 -g 0 -p 10 -I 7 -L 8 -n 3000");
+        // SAFETY: as above.
+        unsafe { libc::kill(log.child.id() as libc::pid_t, libc::SIGCONT) };
+        // The kernel's counter rides on the next frame queued after the drops.
+        std::thread::sleep(Duration::from_millis(500));
+        sh("cansend ckdr0 7FF#FF");
+        log.wait_stderr("the kernel dropped", 1);
+        let (st, _, err) = log.interrupt();
+        assert!(st.success(), "{err}");
+        let recorded = read_records(&file).len();
+        let summary = err
+            .lines()
+            .find(|l| l.contains(" frame(s) recorded in "))
+            .unwrap_or_else(|| panic!("no summary in {err}"));
+        let dropped: usize = summary
+            .split("; ")
+            .find_map(|p| p.strip_suffix(" dropped by the kernel"))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no drop count in {summary}"));
+        eprintln!("recorded {recorded}, dropped {dropped}: {summary}");
+        assert!(dropped > 0, "{err}");
+        assert_eq!(recorded + dropped, 3001, "{err}");
+        assert!(summary.contains(&format!("{recorded} frame(s) recorded")), "{summary}");
+        assert!(summary.contains(": warn: "), "a loss is a warning: {summary}");
+        timing("logger drops", started);
     }
 
     fn multi_channel_logging_into_one_blf() {
@@ -653,7 +707,7 @@ vm_test! {
         let (st, _, err) = watch.interrupt();
         assert!(st.success(), "{err}");
         drop(any);
-        eprintln!("[time] multi-channel BLF: {:.1} s", started.elapsed().as_secs_f64());
+        timing("multi-channel BLF", started);
     }
 
     fn can_send_period_uses_the_kernel_timer() {
@@ -685,7 +739,9 @@ vm_test! {
         let mut periods = d[1..].to_vec();
         periods.sort_by(f64::total_cmp);
         let median = periods[periods.len() / 2];
-        eprintln!("can-send --period 10ms via BCM: median {median:.6} s, periods {periods:?}");
+        note(&format!(
+            "can-send --period 10ms via BCM: median {median:.6} s, periods {periods:?}"
+        ));
         // The kernel timer re-arms from when it fired: under a loaded emulator
         // single periods stretch, but the median stays and none is short.
         assert!((median - 0.010).abs() <= 0.002, "median period {median} in {d:?}");
@@ -705,6 +761,6 @@ vm_test! {
             .collect();
         assert_eq!(frames, ["400", "500", "400"]);
         assert!(dump.lines(1, Duration::from_millis(300)).is_empty());
-        eprintln!("[time] can-send BCM: {:.1} s", started.elapsed().as_secs_f64());
+        timing("can-send BCM", started);
     }
 }

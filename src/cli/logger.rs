@@ -240,8 +240,12 @@ fn reader_thread(
         };
         match b.recv(Some(Duration::from_millis(100))) {
             Ok(Some(rec)) => {
-                if let Some(since) = outage_since.take() {
-                    end_outage(&mut stats, since);
+                // Frames queued before the interface went down still arrive:
+                // the outage ends only once the interface is up again.
+                if outage_since.is_some() && interface_up(&settings.channel) {
+                    if let Some(since) = outage_since.take() {
+                        end_outage(&mut stats, since);
+                    }
                 }
                 if tx.send(Msg::Record(idx, rec)).is_err() {
                     break;
