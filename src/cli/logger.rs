@@ -526,3 +526,33 @@ pub fn run(cli: Cli) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_times() {
+        let t = Timestamp::from_parts(1_764_029_523, 123_456_789);
+        assert_eq!(utc(t), "2025-11-25 00:12:03.123456 UTC");
+        assert_eq!(utc(Timestamp(0)), "1970-01-01 00:00:00.000000 UTC");
+    }
+
+    #[test]
+    fn channels_are_numbered_in_the_order_given_then_as_seen() {
+        let s = |c: &str| BusSettings::new("socketcan", c);
+        let mut n = Numbering::new(&[s("vcan1"), s("any"), s("vcan0")]);
+        let name = Channel::name;
+        assert_eq!(n.number(0, &name("vcan1")), 1);
+        assert_eq!(n.number(2, &name("vcan0")), 2);
+        // Through `any`: a given channel keeps its number, others come next.
+        assert_eq!(n.number(1, &name("vcan0")), 2);
+        assert_eq!(n.number(1, &name("can7")), 3);
+        assert_eq!(n.number(1, &name("can5")), 4);
+        assert_eq!(n.number(1, &name("can7")), 3);
+        // `any` alone: first seen is 1.
+        let mut n = Numbering::new(&[s("any")]);
+        assert_eq!(n.number(0, &name("vcan9")), 1);
+        assert_eq!(n.number(0, &name("vcan3")), 2);
+    }
+}
