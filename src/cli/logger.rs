@@ -375,8 +375,21 @@ fn reader_thread(
             Ok(None) => {}
             Err(e) => {
                 let _ = tx.send(Msg::Failed(idx, e));
-                break;
+                return reader.finish();
             }
+        }
+    }
+    // Stopped: what the kernel already queued for us is recorded too (for at
+    // most 200 ms, should the bus keep going).
+    let end = Instant::now() + Duration::from_millis(200);
+    while Instant::now() < end {
+        match reader.next(Duration::ZERO) {
+            Ok(Some(rec)) => {
+                if tx.send(Msg::Record(idx, rec)).is_err() {
+                    break;
+                }
+            }
+            _ => break,
         }
     }
     reader.finish()
