@@ -18,6 +18,7 @@
 //! remote frame, an FD error frame); [`Frame::with_fd_flags`] builds them so that
 //! readers keep what the file holds, and buses refuse to send them.
 
+pub mod error_class;
 pub mod text;
 
 use std::fmt;

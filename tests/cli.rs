@@ -434,3 +434,41 @@ fn config_profiles_and_environment_pick_the_bus() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert_eq!(text.matches("321#0").count(), 2, "{text}");
 }
+
+#[test]
+fn can_player_maps_logged_channels_to_buses() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("two.log");
+    std::fs::write(
+        &log,
+        "(1.000000) can0 100#01\n(1.001000) can1 200#02\n(1.002000) can0 101#03\n(1.003000) can2 300#04\n",
+    )
+    .unwrap();
+    let (a, b) = (channel("mapa"), channel("mapb"));
+    let on_a = tool("can-logger")
+        .args(["-c", &a, "-n", "2"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let on_b = tool("can-logger")
+        .args(["-c", &b, "-n", "1"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_peers(&a, 1);
+    wait_for_peers(&b, 1);
+    let o = run(tool("can-player")
+        .args(["--map", &format!("{a}=can0"), "--map", &format!("{b}=can1")])
+        .arg(&log));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let frames = |c: Child| -> Vec<String> {
+        String::from_utf8(c.wait_with_output().unwrap().stdout)
+            .unwrap()
+            .lines()
+            .map(|l| l.split(' ').nth(2).unwrap().to_string())
+            .collect()
+    };
+    // can2 is not mapped: its frame is not played
+    assert_eq!(frames(on_a), ["100#01", "101#03"]);
+    assert_eq!(frames(on_b), ["200#02"]);
+}

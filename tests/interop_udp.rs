@@ -438,3 +438,83 @@ fn a_burst_is_received_in_order_and_losses_are_reported() {
     );
     assert_eq!(received + dropped, N as u64);
 }
+
+use common::tools::tool;
+
+#[test]
+fn python_can_sends_and_can_logger_records_identical_frames() {
+    if !in_netns("python_can_sends_and_can_logger_records_identical_frames") {
+        return;
+    }
+    let Some(py) = common::python() else { return };
+    let want = frames();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("from-python.jsonl");
+    let mut logger = tool("can-logger")
+        .args(["-v", "-i", "udp_multicast", "-c", DEFAULT_GROUP_V4, "-n"])
+        .arg(want.len().to_string())
+        .arg("-f")
+        .arg(&out)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // "recording ..." is printed once the group is joined.
+    let mut err = BufReader::new(logger.stderr.take().unwrap()).lines();
+    let first = err.next().unwrap().unwrap();
+    assert!(first.contains("recording"), "{first}");
+    let script = format!(
+        "{PY_MESSAGE}\nbus = can.Bus(interface='udp_multicast', channel=sys.argv[2])\n\
+         for f in json.loads(sys.argv[1]):\n    bus.send(message(f))\nbus.shutdown()\n"
+    );
+    let st = Command::new(&py)
+        .args(["-c", &script, &all_fields(), DEFAULT_GROUP_V4])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    assert!(logger.wait().unwrap().success());
+    let mut reader = cankit::format::open_reader(&out, None).unwrap();
+    for f in &want {
+        let r = reader
+            .read()
+            .unwrap()
+            .expect("a frame missing from the log");
+        assert_eq!(r.frame, *f);
+        assert_eq!(r.channel, Channel::name(DEFAULT_GROUP_V4));
+    }
+    assert!(reader.read().unwrap().is_none());
+}
+
+#[test]
+fn can_send_sends_and_python_can_receives_identical_frames() {
+    if !in_netns("can_send_sends_and_python_can_receives_identical_frames") {
+        return;
+    }
+    let Some(py) = common::python() else { return };
+    let want = frames();
+    let script = format!(
+        "{PY_MESSAGE}\nbus = can.Bus(interface='udp_multicast', channel=sys.argv[1])\n\
+         print('ready', flush=True)\n\
+         for _ in range(int(sys.argv[2])):\n    m = bus.recv(timeout=10)\n    \
+         print(json.dumps(fields(m) if m else None), flush=True)\nbus.shutdown()\n"
+    );
+    let mut child = Command::new(&py)
+        .args(["-c", &script, DEFAULT_GROUP_V4, &want.len().to_string()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "ready");
+    let texts: Vec<String> = want.iter().map(|f| f.to_string()).collect();
+    let o = tool("can-send")
+        .args(["-i", "udp_multicast", "-c", DEFAULT_GROUP_V4])
+        .args(&texts)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for f in &want {
+        let line = lines.next().expect("python-can output").unwrap();
+        let got: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(got, fields(f), "python-can received something else for {f}");
+    }
+    assert!(child.wait().unwrap().success());
+}

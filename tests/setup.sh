@@ -2,7 +2,7 @@
 # Installs what the test suite needs on a fresh machine (Debian, as root or with
 # sudo). Idempotent: a second run only checks.
 #   - can-utils (asc2log/log2asc peers; cansend/candump/cangen inside the VM)
-#   - util-linux + iproute2 (network namespaces for the UDP tests)
+#   - util-linux + iproute2 (network namespaces for the UDP tests), tmux (viewer)
 #   - a Python venv with python-can 4.6.1, msgpack and cantools at
 #     ${CANKIT_VENV:-/tmp/cankit-venv}
 #   - the QEMU VM for the SocketCAN tests (tests/vm/setup.sh, when present)
@@ -15,6 +15,7 @@ need=()
 command -v asc2log >/dev/null || need+=(can-utils)
 command -v unshare >/dev/null || need+=(util-linux)
 command -v ip >/dev/null || need+=(iproute2)
+command -v tmux >/dev/null || need+=(tmux)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive

@@ -16,7 +16,7 @@ use crate::config::{self, CliBus};
 #[command(next_help_heading = "Bus options")]
 pub struct BusArgs {
     /// Interface: virtual, udp_multicast or socketcan [default: virtual]
-    #[arg(short = 'i', long, value_name = "INTERFACE")]
+    #[arg(short = 'i', long, alias = "bustype", value_name = "INTERFACE")]
     pub interface: Option<String>,
 
     /// Channel: a virtual bus name, a multicast group, a network interface [default: vcan0]
@@ -32,7 +32,7 @@ pub struct BusArgs {
     pub fd: bool,
 
     /// CAN FD data-phase bitrate in bit/s
-    #[arg(long, value_name = "BITRATE")]
+    #[arg(long, alias = "data_bitrate", value_name = "BITRATE")]
     pub data_bitrate: Option<u32>,
 
     /// Backend option (repeatable), e.g. --bus-opt port=43113

@@ -23,12 +23,10 @@
 //! decimal; ids and data follow the number base. J1939 and LIN logs are refused.
 //! A new header block (a second logging session) resets the settings.
 
-use std::io::BufRead;
-use std::path::PathBuf;
-
-use super::read_err;
+use super::lines::{split_spans, LineReader};
 use super::trc::{days_from_civil, hex_digit, parse_dec, parse_hex};
-use crate::error::{Error, Position, Result};
+use super::Input;
+use crate::error::Result;
 use crate::frame::{dlc_to_len, Channel, Direction, Frame, Id, Record, Timestamp};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -40,10 +38,7 @@ enum TimeMode {
 
 /// Reads a BUSMASTER log.
 pub struct Reader {
-    path: PathBuf,
-    input: Box<dyn BufRead + Send>,
-    line: Vec<u8>,
-    line_no: u64,
+    lines: LineReader,
     hex: bool,
     mode: TimeMode,
     /// Start date (ns of its midnight) and time of day (ns), when given.
@@ -55,21 +50,20 @@ pub struct Reader {
     /// Relative mode: the running time.
     running_ns: i64,
     toks: Vec<(usize, usize)>,
-    warnings: Vec<String>,
-    done: bool,
 }
 
 const DAY_NS: i64 = 86_400_000_000_000;
 
 impl Reader {
-    /// A reader over `input`, whose first line (`***BUSMASTER Ver ...***`,
-    /// line 1) the caller has already consumed.
-    pub fn after_first_line(path: PathBuf, input: Box<dyn BufRead + Send>) -> Reader {
-        Reader {
-            path,
-            input,
-            line: Vec::with_capacity(256),
-            line_no: 1,
+    /// A reader over `input`, which must start with BUSMASTER's header line
+    /// (`***BUSMASTER Ver ...***`; see [`Reader::is_header`]).
+    pub fn new(input: Input) -> Result<Reader> {
+        let mut lines = LineReader::new(input);
+        if !lines.next_line()? || !Reader::is_header(lines.line()) {
+            return Err(lines.error("not a BUSMASTER log: no '***BUSMASTER' header"));
+        }
+        Ok(Reader {
+            lines,
             hex: true,
             mode: TimeMode::System,
             start_day_ns: None,
@@ -78,9 +72,7 @@ impl Reader {
             last_tod_ns: None,
             running_ns: 0,
             toks: Vec::with_capacity(80),
-            warnings: Vec::new(),
-            done: false,
-        }
+        })
     }
 
     /// True if `line` is the first line of a BUSMASTER log.
@@ -88,10 +80,6 @@ impl Reader {
         let t = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
         let t = t.trim_ascii_start();
         t.len() >= 12 && t[..12].eq_ignore_ascii_case(b"***BUSMASTER")
-    }
-
-    fn err(&self, msg: impl Into<String>) -> Error {
-        Error::format(Position::Line(self.line_no), msg).in_file(&self.path)
     }
 
     fn header_line(&mut self, t: &[u8]) -> std::result::Result<(), String> {
@@ -154,7 +142,7 @@ impl Reader {
 
     fn tok(&self, i: usize) -> &[u8] {
         let (s, e) = self.toks[i];
-        &self.line[s..e]
+        &self.lines.line()[s..e]
     }
 
     fn num(&self, tok: &[u8], what: &str) -> std::result::Result<u32, String> {
@@ -167,21 +155,7 @@ impl Reader {
     }
 
     fn message(&mut self) -> std::result::Result<Record, String> {
-        self.toks.clear();
-        let mut i = 0;
-        let b = &self.line;
-        while i < b.len() {
-            while i < b.len() && b[i].is_ascii_whitespace() {
-                i += 1;
-            }
-            let s = i;
-            while i < b.len() && !b[i].is_ascii_whitespace() {
-                i += 1;
-            }
-            if i > s {
-                self.toks.push((s, i));
-            }
-        }
+        split_spans(self.lines.line(), &mut self.toks);
         let n = self.toks.len();
         if n < 5 {
             return Err(format!(
@@ -309,62 +283,42 @@ fn parse_time(t: &[u8]) -> Option<i64> {
 
 impl super::RecordReader for Reader {
     fn read(&mut self) -> Result<Option<Record>> {
-        while !self.done {
-            self.line.clear();
-            let n = self
-                .input
-                .read_until(b'\n', &mut self.line)
-                .map_err(|e| read_err(&self.path, e))?;
-            if n == 0 {
-                self.done = true;
-                break;
-            }
-            self.line_no += 1;
-            let complete = self.line.last() == Some(&b'\n');
-            let t = self.line.trim_ascii();
+        while self.lines.next_line()? {
+            let t = self.lines.line().trim_ascii();
             if t.is_empty() {
                 continue;
             }
             if t.starts_with(b"***") {
                 let t = t.to_vec();
                 if let Err(m) = self.header_line(&t) {
-                    return Err(self.err(m));
+                    return Err(self.lines.error(m));
                 }
                 continue;
             }
             match self.message() {
                 Ok(r) => return Ok(Some(r)),
-                Err(m) if !complete => {
-                    self.warnings.push(format!(
-                        "{}: line {}: last line is cut off ({m}); stopped there",
-                        self.path.display(),
-                        self.line_no
-                    ));
-                    self.done = true;
-                }
-                Err(m) => return Err(self.err(m)),
+                Err(m) => self.lines.reject(m)?,
             }
         }
         Ok(None)
     }
 
     fn take_warnings(&mut self) -> Vec<String> {
-        std::mem::take(&mut self.warnings)
+        self.lines.take_warnings()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::format::{Input, RecordReader};
     use crate::frame::text::parse_frame;
-    use std::io::Cursor;
 
     fn read_all(text: &str) -> Result<Vec<Record>> {
-        let mut r = crate::format::candump::Reader::new(Input {
-            path: "b.log".into(),
-            reader: Box::new(Cursor::new(text.as_bytes().to_vec())),
-        });
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("b.log");
+        std::fs::write(&path, text).unwrap();
+        // through open_reader: a .log file, recognised by its content
+        let mut r = crate::format::open_reader(&path, None)?;
         let mut v = Vec::new();
         while let Some(x) = r.read()? {
             v.push(x);

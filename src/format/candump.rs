@@ -7,88 +7,44 @@
 //! an error naming its line number.
 //!
 //! A `.log` file whose first line is a BUSMASTER header (`***BUSMASTER ...`) is
-//! read by [`super::busmaster`] instead: the suffix is shared, the content
-//! decides.
+//! read by [`super::busmaster`] instead ([`super::open_reader`] looks at the
+//! content: the suffix is shared).
 //!
 //! Writing: `(sec.usec) iface frame R|T`, one line per record. Numbered channels
 //! become `can<N-1>` (python-can's convention: file channel 1 is `can0`), records
 //! without a channel `can0`. `digits=9` writes nanoseconds as `candump -N` does.
 
-use std::io::{BufRead, Write};
-use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::{read_err, write_err, Input, Output, RecordReader, RecordWriter, WriterOptions};
-use crate::error::{Error, Position, Result};
+use super::lines::{LineReader, TextSink};
+use super::{Input, Output, RecordReader, RecordWriter, WriterOptions};
+use crate::error::{Error, Result};
 use crate::frame::text::{parse_log_line, write_log_line};
 use crate::frame::{Channel, Direction, Record};
 
 /// Reads a candump log.
 pub struct Reader {
-    path: PathBuf,
-    input: Box<dyn BufRead + Send>,
-    line: Vec<u8>,
-    line_no: u64,
+    lines: LineReader,
     last_iface: Option<Arc<str>>,
-    warnings: Vec<String>,
-    done: bool,
-    /// Set when the content turned out to be a BUSMASTER log.
-    busmaster: Option<Box<super::busmaster::Reader>>,
 }
 
 impl Reader {
     /// A reader over an opened input.
     pub fn new(input: Input) -> Reader {
         Reader {
-            path: input.path,
-            input: input.reader,
-            line: Vec::with_capacity(128),
-            line_no: 0,
+            lines: LineReader::new(input),
             last_iface: None,
-            warnings: Vec::new(),
-            done: false,
-            busmaster: None,
         }
     }
 }
 
 impl RecordReader for Reader {
     fn read(&mut self) -> Result<Option<Record>> {
-        if let Some(b) = self.busmaster.as_mut() {
-            return b.read();
-        }
-        while !self.done {
-            self.line.clear();
-            let n = self
-                .input
-                .read_until(b'\n', &mut self.line)
-                .map_err(|e| read_err(&self.path, e))?;
-            if n == 0 {
-                self.done = true;
-                break;
-            }
-            self.line_no += 1;
-            if self.line_no == 1 && super::busmaster::Reader::is_header(&self.line) {
-                let input = std::mem::replace(&mut self.input, Box::new(std::io::empty()));
-                let mut b = Box::new(super::busmaster::Reader::after_first_line(
-                    self.path.clone(),
-                    input,
-                ));
-                let r = b.read();
-                self.busmaster = Some(b);
-                return r;
-            }
-            let complete = self.line.last() == Some(&b'\n');
-            let text = match std::str::from_utf8(&self.line) {
-                Ok(t) => t.trim(),
-                Err(_) => {
-                    return Err(Error::format(
-                        Position::Line(self.line_no),
-                        "not UTF-8 text: is this a candump log?",
-                    )
-                    .in_file(&self.path))
-                }
+        while self.lines.next_line()? {
+            let Ok(text) = std::str::from_utf8(self.lines.line()) else {
+                return Err(self.lines.error("not UTF-8 text: is this a candump log?"));
             };
+            let text = text.trim();
             if !text.starts_with('(') {
                 continue; // blank, comment, DROPCOUNT
             }
@@ -109,37 +65,20 @@ impl RecordReader for Reader {
                         frame: l.frame,
                     }));
                 }
-                Err(e) if !complete => {
-                    self.warnings.push(format!(
-                        "{}: line {}: last line is cut off ({e}); stopped there",
-                        self.path.display(),
-                        self.line_no
-                    ));
-                    self.done = true;
-                }
-                Err(e) => {
-                    return Err(Error::format(Position::Line(self.line_no), e.to_string())
-                        .in_file(&self.path))
-                }
+                Err(e) => self.lines.reject(e)?,
             }
         }
         Ok(None)
     }
 
     fn take_warnings(&mut self) -> Vec<String> {
-        let mut w = std::mem::take(&mut self.warnings);
-        if let Some(b) = self.busmaster.as_mut() {
-            w.extend(b.take_warnings());
-        }
-        w
+        self.lines.take_warnings()
     }
 }
 
 /// Writes a candump log.
 pub struct Writer {
-    path: PathBuf,
-    out: Box<dyn Write + Send>,
-    buf: Vec<u8>,
+    sink: TextSink,
     digits: u8,
     direction: bool,
     names: Vec<String>,
@@ -168,63 +107,48 @@ impl Writer {
             }
         };
         Ok(Writer {
-            path: out.path,
-            out: out.writer,
-            buf: Vec::with_capacity(1 << 16),
+            sink: TextSink::new(out),
             digits,
             direction,
             names: Vec::new(),
         })
     }
+}
 
-    fn numbered(&mut self, n: usize) -> &str {
-        while self.names.len() <= n {
-            let k = self.names.len();
-            self.names.push(format!("can{k}"));
-        }
-        &self.names[n]
+/// The name `can<n>`, made once and kept.
+fn numbered(names: &mut Vec<String>, n: usize) -> &str {
+    while names.len() <= n {
+        let k = names.len();
+        names.push(format!("can{k}"));
     }
+    &names[n]
 }
 
 impl RecordWriter for Writer {
     fn write(&mut self, r: &Record) -> Result<()> {
         let dir = self.direction.then_some(r.direction);
-        let digits = self.digits;
-        let mut buf = std::mem::take(&mut self.buf);
-        match &r.channel {
-            Channel::Name(name) => {
-                write_log_line(&mut buf, r.timestamp, name, &r.frame, dir, digits)
-            }
-            Channel::Number(n) => {
-                let name = self.numbered(n.saturating_sub(1) as usize);
-                write_log_line(&mut buf, r.timestamp, name, &r.frame, dir, digits)
-            }
-            Channel::None => {
-                let name = self.numbered(0);
-                write_log_line(&mut buf, r.timestamp, name, &r.frame, dir, digits)
-            }
-        }
-        self.buf = buf;
-        if self.buf.len() >= 1 << 16 {
-            self.out
-                .write_all(&self.buf)
-                .map_err(|e| write_err(&self.path, e))?;
-            self.buf.clear();
-        }
-        Ok(())
+        let name: &str = match &r.channel {
+            Channel::Name(name) => name,
+            Channel::Number(n) => numbered(&mut self.names, n.saturating_sub(1) as usize),
+            Channel::None => numbered(&mut self.names, 0),
+        };
+        write_log_line(
+            &mut self.sink.buf,
+            r.timestamp,
+            name,
+            &r.frame,
+            dir,
+            self.digits,
+        );
+        self.sink.commit()
     }
 
     fn flush(&mut self) -> Result<()> {
-        self.out
-            .write_all(&self.buf)
-            .and_then(|_| self.out.flush())
-            .map_err(|e| write_err(&self.path, e))?;
-        self.buf.clear();
-        Ok(())
+        self.sink.flush()
     }
 
     fn finish(&mut self) -> Result<()> {
-        self.flush()
+        self.sink.flush()
     }
 }
 

@@ -47,16 +47,17 @@
 //! Errors name the file and line; a cut-off last line ends the stream with a
 //! warning.
 
-use std::io::{BufRead, Write};
-use std::path::PathBuf;
+use std::io::Write;
+
+use super::lines::{LineReader, TextSink};
 
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
 use base64::engine::DecodePaddingMode;
 use base64::Engine;
 
 use super::trc::{hex_digit, parse_dec, parse_fixed, parse_hex, push_u64};
-use super::{read_err, write_err, Input, Output, RecordReader, RecordWriter, WriterOptions};
-use crate::error::{Error, Position, Result};
+use super::{Input, Output, RecordReader, RecordWriter, WriterOptions};
+use crate::error::{Error, Result};
 use crate::frame::{dlc_to_len, Channel, Direction, FdFlags, Frame, Id, Record, Timestamp};
 
 /// The python-can header.
@@ -289,38 +290,27 @@ struct Cols {
 
 /// Reads a CSV log (python-can, rich or SavvyCAN layout).
 pub struct Reader {
-    path: PathBuf,
-    input: Box<dyn BufRead + Send>,
-    line: Vec<u8>,
-    line_no: u64,
+    lines: LineReader,
     layout: Layout,
     cols: Cols,
     fields: Vec<(usize, usize)>,
     last_name: Option<std::sync::Arc<str>>,
-    warnings: Vec<String>,
-    done: bool,
 }
 
 impl Reader {
     /// A reader over an opened input; reads the header line to choose the layout.
     pub fn new(input: Input) -> Result<Reader> {
         let mut r = Reader {
-            path: input.path,
-            input: input.reader,
-            line: Vec::with_capacity(256),
-            line_no: 0,
+            lines: LineReader::new(input),
             layout: Layout::Python,
             cols: Cols::default(),
             fields: Vec::with_capacity(80),
             last_name: None,
-            warnings: Vec::new(),
-            done: false,
         };
-        if !r.next_line()? {
-            r.done = true; // an empty file holds no records
-            return Ok(r);
+        if !r.lines.next_line()? {
+            return Ok(r); // an empty file holds no records
         }
-        let header = String::from_utf8_lossy(trim_eol(&r.line)).into_owned();
+        let header = String::from_utf8_lossy(r.lines.line()).into_owned();
         let header = header.trim_start_matches('\u{feff}');
         let names: Vec<String> = header.split(',').map(|s| s.trim().to_string()).collect();
         let find = |n: &str| names.iter().position(|x| x.eq_ignore_ascii_case(n));
@@ -328,7 +318,8 @@ impl Reader {
             r.layout = Layout::Python;
         } else if find("Time Stamp").is_some() && find("ID").is_some() && find("LEN").is_some() {
             r.layout = Layout::Savvy;
-            let d1 = find("D1").ok_or_else(|| r.err("SavvyCAN header without a D1 column"))?;
+            let d1 =
+                find("D1").ok_or_else(|| r.lines.error("SavvyCAN header without a D1 column"))?;
             let ndata = names[d1..]
                 .iter()
                 .enumerate()
@@ -366,34 +357,17 @@ impl Reader {
             };
         } else {
             let shown: String = header.chars().take(80).collect();
-            return Err(r.err(format!(
+            return Err(r.lines.error(format!(
                 "unknown CSV header '{shown}': expected python-can's '{PYTHON_HEADER}', cankit's rich layout or a SavvyCAN 'Time Stamp,ID,...' export"
             )));
         }
         Ok(r)
     }
 
-    fn err(&self, msg: impl Into<String>) -> Error {
-        Error::format(Position::Line(self.line_no), msg).in_file(&self.path)
-    }
-
-    fn next_line(&mut self) -> Result<bool> {
-        self.line.clear();
-        let n = self
-            .input
-            .read_until(b'\n', &mut self.line)
-            .map_err(|e| read_err(&self.path, e))?;
-        if n == 0 {
-            return Ok(false);
-        }
-        self.line_no += 1;
-        Ok(true)
-    }
-
-    /// Splits `self.line` into fields (CSV quoting allowed).
+    /// Splits the current line into fields (CSV quoting allowed).
     fn split(&mut self) {
         self.fields.clear();
-        let b = trim_eol(&self.line);
+        let b = self.lines.line();
         let mut i = 0;
         loop {
             if i < b.len() && b[i] == b'"' {
@@ -430,7 +404,7 @@ impl Reader {
 
     fn field(&self, i: usize) -> &[u8] {
         match self.fields.get(i) {
-            Some(&(s, e)) => self.line[s..e].trim_ascii(),
+            Some(&(s, e)) => self.lines.line()[s..e].trim_ascii(),
             None => b"",
         }
     }
@@ -662,14 +636,6 @@ impl Reader {
     }
 }
 
-fn trim_eol(b: &[u8]) -> &[u8] {
-    let mut e = b.len();
-    while e > 0 && (b[e - 1] == b'\n' || b[e - 1] == b'\r') {
-        e -= 1;
-    }
-    &b[..e]
-}
-
 fn decode_b64(s: &[u8], out: &mut [u8; 72]) -> std::result::Result<usize, String> {
     if s.is_empty() {
         return Ok(0);
@@ -701,41 +667,27 @@ fn decode_hex(s: &[u8], out: &mut [u8; 64]) -> std::result::Result<usize, String
 
 impl RecordReader for Reader {
     fn read(&mut self) -> Result<Option<Record>> {
-        loop {
-            if self.done || !self.next_line()? {
-                self.done = true;
-                return Ok(None);
-            }
-            let complete = self.line.last() == Some(&b'\n');
-            if trim_eol(&self.line).trim_ascii().is_empty() {
+        while self.lines.next_line()? {
+            if self.lines.line().trim_ascii().is_empty() {
                 continue;
             }
             self.split();
             match self.parse_row() {
                 Ok(r) => return Ok(Some(r)),
-                Err(m) if !complete => {
-                    self.warnings.push(format!(
-                        "{}: line {}: last line is cut off ({m}); stopped there",
-                        self.path.display(),
-                        self.line_no
-                    ));
-                    self.done = true;
-                }
-                Err(m) => return Err(self.err(m)),
+                Err(m) => self.lines.reject(m)?,
             }
         }
+        Ok(None)
     }
 
     fn take_warnings(&mut self) -> Vec<String> {
-        std::mem::take(&mut self.warnings)
+        self.lines.take_warnings()
     }
 }
 
 /// Writes a CSV log in python-can's or the rich layout.
 pub struct Writer {
-    path: PathBuf,
-    out: Box<dyn Write + Send>,
-    buf: Vec<u8>,
+    sink: TextSink,
     rich: bool,
 }
 
@@ -751,25 +703,14 @@ impl Writer {
                 )))
             }
         };
-        let mut buf = Vec::with_capacity(1 << 16);
-        if !out.appending {
-            buf.extend_from_slice(if rich { RICH_HEADER } else { PYTHON_HEADER }.as_bytes());
-            buf.push(b'\n');
+        let appending = out.appending;
+        let mut sink = TextSink::new(out);
+        if !appending {
+            let header = if rich { RICH_HEADER } else { PYTHON_HEADER };
+            sink.buf.extend_from_slice(header.as_bytes());
+            sink.buf.push(b'\n');
         }
-        Ok(Writer {
-            path: out.path,
-            out: out.writer,
-            buf,
-            rich,
-        })
-    }
-
-    fn spill(&mut self) -> Result<()> {
-        self.out
-            .write_all(&self.buf)
-            .map_err(|e| write_err(&self.path, e))?;
-        self.buf.clear();
-        Ok(())
+        Ok(Writer { sink, rich })
     }
 }
 
@@ -838,23 +779,19 @@ pub fn write_rich_row(buf: &mut Vec<u8>, r: &Record) {
 impl RecordWriter for Writer {
     fn write(&mut self, r: &Record) -> Result<()> {
         if self.rich {
-            write_rich_row(&mut self.buf, r);
+            write_rich_row(&mut self.sink.buf, r);
         } else {
-            write_python_row(&mut self.buf, r);
+            write_python_row(&mut self.sink.buf, r);
         }
-        if self.buf.len() >= 1 << 16 {
-            self.spill()?;
-        }
-        Ok(())
+        self.sink.commit()
     }
 
     fn flush(&mut self) -> Result<()> {
-        self.spill()?;
-        self.out.flush().map_err(|e| write_err(&self.path, e))
+        self.sink.flush()
     }
 
     fn finish(&mut self) -> Result<()> {
-        self.flush()
+        self.sink.flush()
     }
 }
 

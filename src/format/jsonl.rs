@@ -13,31 +13,25 @@
 //! is the code 0-15 as on the wire; `data` lowercase hex (empty for remote frames).
 //! Keys may come in any order on input; unknown keys are ignored.
 
-use std::io::{BufRead, Write};
-use std::path::PathBuf;
+use std::io::Write;
 
 use serde::Deserialize;
 
-use super::{read_err, write_err, Input, Output, RecordReader, RecordWriter};
-use crate::error::{Error, Position, Result};
+use super::lines::{LineReader, TextSink};
+use super::{Input, Output, RecordReader, RecordWriter};
+use crate::error::Result;
 use crate::frame::{dlc_to_len, Channel, Direction, FdFlags, Frame, Id, Record, Timestamp};
 
 /// Reads JSON Lines.
 pub struct Reader {
-    path: PathBuf,
-    input: Box<dyn BufRead + Send>,
-    line: String,
-    line_no: u64,
+    lines: LineReader,
 }
 
 impl Reader {
     /// A reader over an opened input.
     pub fn new(input: Input) -> Reader {
         Reader {
-            path: input.path,
-            input: input.reader,
-            line: String::new(),
-            line_no: 0,
+            lines: LineReader::new(input),
         }
     }
 }
@@ -178,44 +172,40 @@ fn to_record(l: Line<'_>) -> std::result::Result<Record, String> {
 
 impl RecordReader for Reader {
     fn read(&mut self) -> Result<Option<Record>> {
-        loop {
-            self.line.clear();
-            let n = self
-                .input
-                .read_line(&mut self.line)
-                .map_err(|e| read_err(&self.path, e))?;
-            if n == 0 {
-                return Ok(None);
-            }
-            self.line_no += 1;
-            let text = self.line.trim();
+        while self.lines.next_line()? {
+            let Ok(text) = std::str::from_utf8(self.lines.line()) else {
+                return Err(self.lines.error("not UTF-8 text"));
+            };
+            let text = text.trim();
             if text.is_empty() {
                 continue;
             }
-            let pos = Position::Line(self.line_no);
-            let parsed: Line<'_> = serde_json::from_str(text)
-                .map_err(|e| Error::format(pos, e.to_string()).in_file(&self.path))?;
-            return to_record(parsed)
-                .map(Some)
-                .map_err(|m| Error::format(pos, m).in_file(&self.path));
+            let parsed = serde_json::from_str::<Line<'_>>(text)
+                .map_err(|e| e.to_string())
+                .and_then(to_record);
+            match parsed {
+                Ok(r) => return Ok(Some(r)),
+                Err(m) => self.lines.reject(m)?,
+            }
         }
+        Ok(None)
+    }
+
+    fn take_warnings(&mut self) -> Vec<String> {
+        self.lines.take_warnings()
     }
 }
 
 /// Writes JSON Lines.
 pub struct Writer {
-    path: PathBuf,
-    out: Box<dyn Write + Send>,
-    buf: Vec<u8>,
+    sink: TextSink,
 }
 
 impl Writer {
     /// A writer over an opened output.
     pub fn new(out: Output) -> Writer {
         Writer {
-            path: out.path,
-            out: out.writer,
-            buf: Vec::with_capacity(1 << 16),
+            sink: TextSink::new(out),
         }
     }
 }
@@ -268,27 +258,16 @@ pub fn write_json(buf: &mut Vec<u8>, r: &Record) {
 
 impl RecordWriter for Writer {
     fn write(&mut self, r: &Record) -> Result<()> {
-        write_json(&mut self.buf, r);
-        if self.buf.len() >= 1 << 16 {
-            self.out
-                .write_all(&self.buf)
-                .map_err(|e| write_err(&self.path, e))?;
-            self.buf.clear();
-        }
-        Ok(())
+        write_json(&mut self.sink.buf, r);
+        self.sink.commit()
     }
 
     fn flush(&mut self) -> Result<()> {
-        self.out
-            .write_all(&self.buf)
-            .and_then(|_| self.out.flush())
-            .map_err(|e| write_err(&self.path, e))?;
-        self.buf.clear();
-        Ok(())
+        self.sink.flush()
     }
 
     fn finish(&mut self) -> Result<()> {
-        self.flush()
+        self.sink.flush()
     }
 }
 
@@ -352,7 +331,14 @@ mod tests {
             e.contains("t.jsonl: line 2") && e.contains("11 bits"),
             "{e}"
         );
-        assert!(read_all("{\"timestamp\":1.0,\"id\":1,\"data\":\"abc\"}").is_err());
-        assert!(read_all("not json").is_err());
+        assert!(read_all("{\"timestamp\":1.0,\"id\":1,\"data\":\"abc\"}\n").is_err());
+        assert!(read_all("not json\n").is_err());
+        // a cut-off last line ends the stream (the reader warns) instead
+        assert_eq!(
+            read_all("{\"timestamp\":1.0,\"id\":1,\"data\":\"\"}\n{\"timest")
+                .unwrap()
+                .len(),
+            1
+        );
     }
 }

@@ -21,6 +21,7 @@ pub mod busmaster;
 pub mod candump;
 pub mod csv;
 pub mod jsonl;
+pub mod lines;
 pub mod sqlite;
 pub mod trc;
 
@@ -232,7 +233,19 @@ pub fn open_reader_counted(
     Ok(match format {
         Format::Blf => Box::new(blf::Reader::new(input)?),
         Format::Asc => Box::new(asc::Reader::new(input)?),
-        Format::Candump => Box::new(candump::Reader::new(input)),
+        Format::Candump => {
+            // BUSMASTER logs share the .log suffix: the content decides.
+            let mut input = input;
+            let head = input
+                .reader
+                .fill_buf()
+                .map_err(|e| read_err(&input.path, e))?;
+            if busmaster::Reader::is_header(head) {
+                Box::new(busmaster::Reader::new(input)?)
+            } else {
+                Box::new(candump::Reader::new(input))
+            }
+        }
         Format::Csv => Box::new(csv::Reader::new(input)?),
         Format::Sqlite => unreachable!("handled above"),
         Format::Trc => Box::new(trc::Reader::new(input)?),
@@ -312,6 +325,10 @@ pub fn create_writer(
     let (format, gz) = resolve_format(path, format)?;
     if format == Format::Sqlite {
         return Ok(Box::new(sqlite::Writer::create(path, opts)?));
+    }
+    if format == Format::Blf && !gz && path != Path::new("-") {
+        // a seekable file: the header statistics are rewritten in place
+        return Ok(Box::new(blf::Writer::create(path, opts)?));
     }
     let out = open_output(path, gz, opts)?;
     Ok(match format {

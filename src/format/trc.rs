@@ -41,10 +41,11 @@
 //! (see above). Buses: `Channel::Number(n)` is bus n, `canN`-style names are bus
 //! N+1, anything else bus 1. Appending to an existing TRC is refused.
 
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::path::PathBuf;
 
-use super::{read_err, write_err, Input, Output, RecordReader, RecordWriter, WriterOptions};
+use super::lines::{split_spans, LineReader};
+use super::{write_err, Input, Output, RecordReader, RecordWriter, WriterOptions};
 use crate::error::{Error, Position, Result};
 use crate::frame::{dlc_to_len, Channel, Direction, FdFlags, Frame, Id, Record, Timestamp};
 
@@ -265,18 +266,14 @@ enum LineKind {
 
 /// Reads a PEAK trace.
 pub struct Reader {
-    path: PathBuf,
-    input: Box<dyn BufRead + Send>,
-    line: Vec<u8>,
-    line_no: u64,
+    lines: LineReader,
     v2: bool,
     cols: [Col; MAX_COLS],
     ncols: usize,
     start_ns: i64,
     toks: Vec<(usize, usize)>,
+    /// The header loop stopped on a message line, not yet parsed.
     pending: bool,
-    done: bool,
-    warnings: Vec<String>,
 }
 
 fn v1_cols(minor: u32) -> &'static [Col] {
@@ -294,33 +291,24 @@ impl Reader {
     /// message line) and fails if the file is not a PEAK trace.
     pub fn new(input: Input) -> Result<Reader> {
         let mut r = Reader {
-            path: input.path,
-            input: input.reader,
-            line: Vec::with_capacity(256),
-            line_no: 0,
+            lines: LineReader::new(input),
             v2: false,
             cols: [Col::D; MAX_COLS],
             ncols: 0,
             start_ns: 0,
             toks: Vec::with_capacity(80),
             pending: false,
-            done: false,
-            warnings: Vec::new(),
         };
         r.set_cols(v1_cols(0));
         let mut version: Option<(u32, u32)> = None;
         let mut columns: Option<(String, u64)> = None;
-        loop {
-            if !r.next_line()? {
-                r.done = true;
-                break;
-            }
-            let t = r.line.trim_ascii();
+        while r.lines.next_line()? {
+            let t = r.lines.line().trim_ascii();
             if t.is_empty() {
                 continue;
             }
             if t.starts_with(b"@ TEXT @") {
-                return Err(r.err(
+                return Err(r.lines.error(
                     "not a PEAK trace: this is a Car Bus Analyzer text file ('@ TEXT @'), which cankit does not read",
                 ));
             }
@@ -343,7 +331,7 @@ impl Reader {
                         Some((1, m)) if m <= 3 => version = v,
                         Some((2, m)) if m <= 1 => version = v,
                         _ => {
-                            return Err(r.err(format!(
+                            return Err(r.lines.error(format!(
                                 "unsupported TRC file version '{value}' (known: 1.0 to 2.1)"
                             )))
                         }
@@ -352,9 +340,9 @@ impl Reader {
                 "STARTTIME" => {
                     r.start_ns = ole_to_unix_us(value.trim_end_matches(';'))
                         .and_then(|us| us.checked_mul(1000))
-                        .ok_or_else(|| r.err(format!("bad $STARTTIME '{value}'")))?;
+                        .ok_or_else(|| r.lines.error(format!("bad $STARTTIME '{value}'")))?;
                 }
-                "COLUMNS" => columns = Some((value.to_string(), r.line_no)),
+                "COLUMNS" => columns = Some((value.to_string(), r.lines.line_no())),
                 _ => {}
             }
         }
@@ -389,7 +377,7 @@ impl Reader {
                                 Position::Line(at),
                                 format!("unknown column '{other}' in $COLUMNS={text}"),
                             )
-                            .in_file(&r.path))
+                            .in_file(r.lines.path()))
                         }
                     });
                 }
@@ -406,7 +394,7 @@ impl Reader {
                         Position::Line(at),
                         format!("$COLUMNS={text} lacks O, T, I, d or l/L, or has D before the end"),
                     )
-                    .in_file(&r.path));
+                    .in_file(r.lines.path()));
                 }
                 if !has(Col::D) {
                     cols.push(Col::D);
@@ -423,45 +411,9 @@ impl Reader {
         self.ncols = cols.len();
     }
 
-    fn err(&self, msg: impl Into<String>) -> Error {
-        Error::format(Position::Line(self.line_no), msg).in_file(&self.path)
-    }
-
-    /// Reads the next line into `self.line`; false at the end.
-    fn next_line(&mut self) -> Result<bool> {
-        self.line.clear();
-        let n = self
-            .input
-            .read_until(b'\n', &mut self.line)
-            .map_err(|e| read_err(&self.path, e))?;
-        if n == 0 {
-            return Ok(false);
-        }
-        self.line_no += 1;
-        Ok(true)
-    }
-
-    fn tokenize(&mut self) {
-        self.toks.clear();
-        let b = &self.line;
-        let mut i = 0;
-        while i < b.len() {
-            while i < b.len() && b[i].is_ascii_whitespace() {
-                i += 1;
-            }
-            let s = i;
-            while i < b.len() && !b[i].is_ascii_whitespace() {
-                i += 1;
-            }
-            if i > s {
-                self.toks.push((s, i));
-            }
-        }
-    }
-
     fn tok(&self, i: usize) -> &[u8] {
         let (s, e) = self.toks[i];
-        &self.line[s..e]
+        &self.lines.line()[s..e]
     }
 
     fn parse_line(&self) -> std::result::Result<LineKind, String> {
@@ -808,39 +760,24 @@ fn peak_error_bytes(f: &Frame) -> [u8; 5] {
 impl RecordReader for Reader {
     fn read(&mut self) -> Result<Option<Record>> {
         loop {
-            if self.done {
+            if !std::mem::take(&mut self.pending) && !self.lines.next_line()? {
                 return Ok(None);
             }
-            if self.pending {
-                self.pending = false;
-            } else if !self.next_line()? {
-                self.done = true;
-                return Ok(None);
-            }
-            let complete = self.line.last() == Some(&b'\n');
-            let t = self.line.trim_ascii();
+            let t = self.lines.line().trim_ascii();
             if t.is_empty() || t[0] == b';' {
                 continue;
             }
-            self.tokenize();
+            split_spans(self.lines.line(), &mut self.toks);
             match self.parse_line() {
                 Ok(LineKind::Skip) => continue,
                 Ok(LineKind::Frame(r)) => return Ok(Some(r)),
-                Err(m) if !complete => {
-                    self.warnings.push(format!(
-                        "{}: line {}: last line is cut off ({m}); stopped there",
-                        self.path.display(),
-                        self.line_no
-                    ));
-                    self.done = true;
-                }
-                Err(m) => return Err(self.err(m)),
+                Err(m) => self.lines.reject(m)?,
             }
         }
     }
 
     fn take_warnings(&mut self) -> Vec<String> {
-        std::mem::take(&mut self.warnings)
+        self.lines.take_warnings()
     }
 }
 

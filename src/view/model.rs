@@ -111,11 +111,24 @@ impl Model {
     }
 }
 
-/// The data column: hex bytes separated by spaces, `R<n>` for remote frames.
+/// The data column: hex bytes separated by spaces; for remote frames the
+/// requested DLC; for error frames the decoded cause after the bytes.
 pub fn data_text(f: &Frame) -> String {
     if f.is_remote() {
         return format!("remote request, DLC {}", f.dlc());
     }
+    if f.is_error() {
+        let mut s = hex_bytes(f);
+        if !s.is_empty() {
+            s.push_str("  ");
+        }
+        s.push_str(&crate::frame::error_class::describe_error(f));
+        return s;
+    }
+    hex_bytes(f)
+}
+
+fn hex_bytes(f: &Frame) -> String {
     let mut s = String::with_capacity(f.len() * 3);
     for (i, b) in f.data_bytes().iter().enumerate() {
         if i > 0 {
@@ -186,5 +199,9 @@ mod tests {
         );
         assert_eq!(period_text(Some(12_340_000)), "12.3");
         assert_eq!(period_text(None), "-");
+        assert_eq!(
+            data_text(&parse_frame("20000040#0000000000000000").unwrap()),
+            "00 00 00 00 00 00 00 00  bus-off"
+        );
     }
 }

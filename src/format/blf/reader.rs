@@ -1,0 +1,1025 @@
+//! BLF reading: a thread walks the top-level objects and hands containers to a
+//! small pool of inflaters; the caller's thread parses the object stream in order.
+//!
+//! The pipeline is bounded (a few containers in flight), so memory stays constant
+//! whatever the file size. The parser allocates nothing per frame: it works on the
+//! inflated container bytes in place and only copies the tail of an object that
+//! continues in the next container.
+
+use std::io::{self, BufRead, Read};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::{Arc, Mutex};
+
+use flate2::{Decompress, FlushDecompress, Status};
+
+use super::{
+    systemtime_to_nanos, u16_at, u32_at, u64_at, FileHeader, CAN_ERROR, CAN_ERROR_EXT,
+    CAN_FD_ERROR_64, CAN_FD_MESSAGE, CAN_FD_MESSAGE_64, CAN_MESSAGE, CAN_MESSAGE2, HEADER_SIZE,
+    ID_EXT, LOG_CONTAINER, MAX_CONTAINER, OBJ_SIGNATURE, RESTORE_POINT,
+};
+use crate::error::{Error, Position, Result};
+use crate::format::{read_err, Input, RecordReader};
+use crate::frame::{
+    fd_padded_len, len_to_dlc, Channel, Direction, FdFlags, Frame, FrameError, Id, Record,
+    Timestamp,
+};
+
+/// Bytes of a CAN object the decoder looks at (every fixed part and 64 data bytes
+/// fit); the rest of a larger object is skipped.
+const DECODE_LIMIT: usize = 512;
+/// Warnings kept before only counting them.
+const MAX_WARNINGS: usize = 50;
+/// Free bytes before each container's payload, where the parser puts the tail
+/// of an object that started in the previous container (never more than
+/// DECODE_LIMIT bytes), so that no container is copied whole.
+const HEADROOM: usize = DECODE_LIMIT;
+/// Container buffers kept for reuse.
+const POOL_SIZE: usize = 16;
+
+/// Spent container buffers, reused so that big buffers are not allocated (and
+/// page-faulted in) for every container.
+type Pool = Arc<Mutex<Vec<Vec<u8>>>>;
+
+/// A buffer from the pool holding HEADROOM zero bytes.
+fn take_buf(pool: &Pool) -> Vec<u8> {
+    let mut v = pool
+        .lock()
+        .ok()
+        .and_then(|mut p| p.pop())
+        .unwrap_or_default();
+    v.clear();
+    v.resize(HEADROOM, 0);
+    v
+}
+
+fn give_back(pool: &Pool, v: Vec<u8>) {
+    if v.capacity() == 0 {
+        return;
+    }
+    if let Ok(mut p) = pool.lock() {
+        if p.len() < POOL_SIZE {
+            p.push(v);
+        }
+    }
+}
+
+/// Inflated (or stored) container bytes, in file order.
+struct Piece {
+    /// File offset of the container.
+    offset: u64,
+    /// Stored (method 0): payload offsets map straight to file offsets.
+    stored: bool,
+    /// HEADROOM free bytes, then the payload.
+    data: Vec<u8>,
+    warning: Option<String>,
+    /// An error that comes after `data` (a corrupt zlib stream after some output).
+    error: Option<Error>,
+}
+
+enum Item {
+    Ready(Piece),
+    Pending(Receiver<Piece>),
+    Warning(String),
+    Error(Error),
+}
+
+struct Job {
+    offset: u64,
+    compressed: Vec<u8>,
+    declared: u64,
+    truncated: Option<String>,
+    reply: SyncSender<Piece>,
+}
+
+/// Reads BLF.
+pub struct Reader {
+    path: PathBuf,
+    items: Option<Receiver<Item>>,
+    buf: Vec<u8>,
+    spare: Vec<u8>,
+    pool: Pool,
+    pos: usize,
+    /// Bytes of the current (skipped) object still to drop.
+    skip: u64,
+    start_ns: i64,
+    /// Where in `buf` the newest container's bytes begin, and that container.
+    seg_base: usize,
+    seg_offset: u64,
+    seg_stored: bool,
+    pending_error: Option<Error>,
+    warnings: Vec<String>,
+    suppressed: usize,
+    bad_versions: u32,
+    unknown_types: u32,
+    objects: u64,
+    done: bool,
+}
+
+/// Reads until `buf` is full or the input ends; returns the count read.
+fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+impl Reader {
+    /// A reader over an opened input: reads the header, then starts the
+    /// container threads.
+    pub fn new(input: Input) -> Result<Reader> {
+        let path = input.path;
+        let mut src = input.reader;
+        let mut head = [0u8; HEADER_SIZE];
+        let n = read_full(&mut src, &mut head).map_err(|e| read_err(&path, e))?;
+        if n < 4 || &head[0..4] != super::FILE_SIGNATURE {
+            return Err(Error::format(
+                Position::Byte(0),
+                "not a BLF file: it does not start with LOGG",
+            )
+            .in_file(&path));
+        }
+        if n < HEADER_SIZE {
+            return Err(Error::format(
+                Position::Byte(n as u64),
+                format!("the file ends inside its {HEADER_SIZE}-byte header"),
+            )
+            .in_file(&path));
+        }
+        let header = FileHeader::parse(&head)
+            .ok_or_else(|| Error::format(Position::Byte(0), "not a BLF file").in_file(&path))?;
+        let mut warnings = Vec::new();
+        let mut offset = HEADER_SIZE as u64;
+        if (header.header_size as usize) < HEADER_SIZE {
+            warnings.push(format!(
+                "{}: header size {} is below {HEADER_SIZE}; reading objects from byte {HEADER_SIZE}",
+                path.display(),
+                header.header_size
+            ));
+        } else if header.header_size as usize > HEADER_SIZE {
+            let extra = header.header_size as u64 - HEADER_SIZE as u64;
+            let got = io::copy(&mut (&mut src).take(extra), &mut io::sink())
+                .map_err(|e| read_err(&path, e))?;
+            offset += got;
+        }
+        let start_ns = systemtime_to_nanos(&header.start).unwrap_or(0);
+
+        let inflaters = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .clamp(1, 4);
+        let depth = 2 * inflaters + 2;
+        let (item_tx, item_rx) = sync_channel::<Item>(depth);
+        let (job_tx, job_rx) = sync_channel::<Job>(depth);
+        let job_rx = Arc::new(Mutex::new(job_rx));
+        let pool: Pool = Arc::default();
+        let spawn_err = |e| Error::io("starting a BLF reader thread", e);
+        for i in 0..inflaters {
+            let rx = Arc::clone(&job_rx);
+            let pool = Arc::clone(&pool);
+            std::thread::Builder::new()
+                .name(format!("blf-inflate-{i}"))
+                .spawn(move || inflate_worker(&rx, &pool))
+                .map_err(spawn_err)?;
+        }
+        let read_pool = Arc::clone(&pool);
+        std::thread::Builder::new()
+            .name("blf-read".into())
+            .spawn(move || {
+                if let Err(e) = top_level(src, offset, &item_tx, &job_tx, &read_pool) {
+                    let _ = item_tx.send(Item::Error(e));
+                }
+            })
+            .map_err(spawn_err)?;
+
+        Ok(Reader {
+            path,
+            items: Some(item_rx),
+            buf: Vec::new(),
+            spare: Vec::new(),
+            pool,
+            pos: 0,
+            skip: 0,
+            start_ns,
+            seg_base: 0,
+            seg_offset: offset,
+            seg_stored: true,
+            pending_error: None,
+            warnings,
+            suppressed: 0,
+            bad_versions: 0,
+            unknown_types: 0,
+            objects: 0,
+            done: false,
+        })
+    }
+
+    /// Objects seen in the stream so far (restore points excluded), as the
+    /// header's objectCount counts them.
+    pub(crate) fn objects_seen(&self) -> u64 {
+        self.objects
+    }
+
+    fn warn(&mut self, msg: String) {
+        if self.warnings.len() < MAX_WARNINGS {
+            self.warnings
+                .push(format!("{}: {msg}", self.path.display()));
+        } else {
+            self.suppressed += 1;
+        }
+    }
+
+    /// Where `pos` is, for messages: an exact byte offset inside stored
+    /// containers, else the container's offset (and the offset in its payload).
+    fn locate(&self, pos: usize) -> (Position, String) {
+        if pos < self.seg_base {
+            let p = Position::Byte(self.seg_offset);
+            return (
+                p,
+                format!("the end of the container before byte {}", self.seg_offset),
+            );
+        }
+        let rel = (pos - self.seg_base) as u64;
+        if self.seg_stored {
+            let at = self.seg_offset + 32 + rel;
+            (Position::Byte(at), format!("byte {at}"))
+        } else {
+            (
+                Position::Byte(self.seg_offset),
+                format!("offset {rel} of the container at byte {}", self.seg_offset),
+            )
+        }
+    }
+
+    /// Appends the next container's bytes; false at the end of the file.
+    fn refill(&mut self) -> Result<bool> {
+        if let Some(e) = self.pending_error.take() {
+            return Err(e);
+        }
+        loop {
+            let Some(rx) = self.items.as_ref() else {
+                return Ok(false);
+            };
+            let item = match rx.recv() {
+                Ok(i) => i,
+                Err(_) => {
+                    self.items = None;
+                    return Ok(false);
+                }
+            };
+            let piece = match item {
+                Item::Warning(w) => {
+                    self.warn(w);
+                    continue;
+                }
+                Item::Error(e) => {
+                    self.items = None;
+                    return Err(e);
+                }
+                Item::Ready(p) => p,
+                Item::Pending(prx) => match prx.recv() {
+                    Ok(p) => p,
+                    Err(_) => {
+                        self.items = None;
+                        return Err(Error::format(
+                            Position::Byte(self.seg_offset),
+                            "internal error: a BLF inflater thread stopped",
+                        ));
+                    }
+                },
+            };
+            if let Some(w) = piece.warning {
+                self.warn(w);
+            }
+            self.pending_error = piece.error;
+            let mut data = piece.data;
+            let empty = data.len() <= HEADROOM;
+            let tail = self.buf.len() - self.pos;
+            if data.len() < HEADROOM {
+                data.resize(HEADROOM, 0); // only from a bug; keep the layout
+            }
+            if tail <= HEADROOM {
+                // the unfinished object goes into the headroom: no big copy
+                data[HEADROOM - tail..HEADROOM].copy_from_slice(&self.buf[self.pos..]);
+                let old = std::mem::replace(&mut self.buf, data);
+                give_back(&self.pool, old);
+                self.pos = HEADROOM - tail;
+                self.seg_base = HEADROOM;
+            } else {
+                self.spare.clear();
+                self.spare.extend_from_slice(&self.buf[self.pos..]);
+                self.spare.extend_from_slice(&data[HEADROOM..]);
+                std::mem::swap(&mut self.buf, &mut self.spare);
+                give_back(&self.pool, data);
+                self.pos = 0;
+                self.seg_base = tail;
+            }
+            self.seg_offset = piece.offset;
+            self.seg_stored = piece.stored;
+            if empty && self.pending_error.is_none() {
+                continue;
+            }
+            return Ok(true);
+        }
+    }
+
+    /// The end of the stream: warns about a cut-off last object.
+    fn end(&mut self) -> Result<Option<Record>> {
+        self.done = true;
+        if self.skip > 0 {
+            let missing = self.skip;
+            self.warn(format!(
+                "the file ends inside an object ({missing} bytes missing); it was cut off"
+            ));
+        } else if self.buf[self.pos..].iter().any(|&b| b != 0) {
+            let left = self.buf.len() - self.pos;
+            let (_, desc) = self.locate(self.pos);
+            self.warn(format!(
+                "the file ends inside an object at {desc} ({left} bytes left); it was cut off"
+            ));
+        }
+        Ok(None)
+    }
+
+    /// Skips to the next `LOBJ` in the buffer (padding or damage).
+    fn resync(&mut self) {
+        let start = self.pos;
+        let b = &self.buf[start..];
+        let found = b[1..]
+            .windows(4)
+            .position(|w| w == OBJ_SIGNATURE)
+            .map(|i| i + 1);
+        let skip_to = match found {
+            Some(i) => start + i,
+            None => self.buf.len() - 3, // an `LOBJ` may straddle the next container
+        };
+        let garbage = self.buf[start..skip_to].iter().any(|&b| b != 0);
+        if garbage {
+            let (_, desc) = self.locate(start);
+            let n = skip_to - start;
+            self.warn(format!(
+                "skipped {n} bytes of unknown data at {desc} looking for the next object"
+            ));
+        }
+        self.pos = skip_to;
+    }
+
+    fn read_inner(&mut self) -> Result<Option<Record>> {
+        loop {
+            let avail = self.buf.len() - self.pos;
+            if self.skip > 0 {
+                let n = self.skip.min(avail as u64) as usize;
+                self.pos += n;
+                self.skip -= n as u64;
+                if self.skip > 0 && !self.refill()? {
+                    return self.end();
+                }
+                continue;
+            }
+            if avail < 16 {
+                if !self.refill()? {
+                    return self.end();
+                }
+                continue;
+            }
+            let b = &self.buf[self.pos..];
+            if &b[0..4] != OBJ_SIGNATURE {
+                self.resync();
+                continue;
+            }
+            let hsize = u16_at(b, 4) as usize;
+            let osize = u32_at(b, 8) as usize;
+            let otype = u32_at(b, 12);
+            if hsize < 16 || osize < hsize {
+                let (p, desc) = self.locate(self.pos);
+                return Err(Error::format(
+                    p,
+                    format!(
+                        "object of type {otype} at {desc} has size {osize}, smaller than its {hsize}-byte header: the file is corrupt"
+                    ),
+                ));
+            }
+            let decodable = matches!(
+                otype,
+                CAN_MESSAGE
+                    | CAN_ERROR
+                    | CAN_ERROR_EXT
+                    | CAN_MESSAGE2
+                    | CAN_FD_MESSAGE
+                    | CAN_FD_MESSAGE_64
+                    | CAN_FD_ERROR_64
+            );
+            let want = if decodable {
+                osize.min(DECODE_LIMIT)
+            } else {
+                16
+            };
+            if avail < want {
+                if !self.refill()? {
+                    return self.end();
+                }
+                continue;
+            }
+            let decoded = if decodable {
+                decode(otype, &b[..want], hsize, osize, self.start_ns)
+            } else {
+                Decoded::Skip
+            };
+            let at = self.pos;
+            if osize <= avail {
+                self.pos += osize;
+            } else {
+                self.skip = (osize - avail) as u64;
+                self.pos = self.buf.len();
+            }
+            if otype != RESTORE_POINT {
+                self.objects += 1;
+            }
+            // Vector's type numbers end at 131; anything else is unknown or damage
+            if (otype == 0 || otype > 131) && otype != RESTORE_POINT {
+                self.unknown_types += 1;
+                if self.unknown_types == 1 {
+                    let (_, desc) = self.locate(at);
+                    self.warn(format!(
+                        "object at {desc} has unknown type {otype}: skipped (and any more like it)"
+                    ));
+                }
+            }
+            match decoded {
+                Decoded::Record(r) => return Ok(Some(r)),
+                Decoded::Skip => {}
+                Decoded::Short => {
+                    let (_, desc) = self.locate(at);
+                    self.warn(format!(
+                        "object of type {otype} at {desc} is too short ({osize} bytes): skipped"
+                    ));
+                }
+                Decoded::BadVersion(v) => {
+                    self.bad_versions += 1;
+                    if self.bad_versions == 1 {
+                        let (_, desc) = self.locate(at);
+                        self.warn(format!(
+                            "object at {desc} has unknown header version {v}: skipped (and any more like it)"
+                        ));
+                    }
+                }
+                Decoded::Unrepresentable(e) => {
+                    let (_, desc) = self.locate(at);
+                    self.warn(format!("object at {desc} skipped: {e}"));
+                }
+            }
+        }
+    }
+}
+
+impl RecordReader for Reader {
+    fn read(&mut self) -> Result<Option<Record>> {
+        if self.done {
+            return Ok(None);
+        }
+        match self.read_inner() {
+            Ok(r) => Ok(r),
+            Err(e) => {
+                self.done = true;
+                self.items = None;
+                Err(e.in_file(&self.path))
+            }
+        }
+    }
+
+    fn take_warnings(&mut self) -> Vec<String> {
+        let mut w = std::mem::take(&mut self.warnings);
+        if self.suppressed > 0 {
+            w.push(format!(
+                "{}: {} more warnings not shown",
+                self.path.display(),
+                self.suppressed
+            ));
+            self.suppressed = 0;
+        }
+        w
+    }
+}
+
+/// What one object gave.
+enum Decoded {
+    Record(Record),
+    Skip,
+    Short,
+    BadVersion(u16),
+    Unrepresentable(FrameError),
+}
+
+/// An identifier from a BLF id field (bit 31 = 29-bit). An 11-bit-flagged id
+/// above 0x7FF cannot be a standard id; it is read as a 29-bit one.
+fn make_id(raw: u32) -> Id {
+    let v = raw & 0x1FFF_FFFF;
+    if raw & ID_EXT != 0 || v > 0x7FF {
+        Id::Extended(v)
+    } else {
+        Id::Standard(v as u16)
+    }
+}
+
+/// A classic data frame with a raw DLC (clamped to 15); `data` holds min(dlc, 8) bytes.
+fn classic(id: Id, data: &[u8], dlc: u8) -> Result<Frame, FrameError> {
+    let dlc = dlc.min(15);
+    if dlc as usize == data.len() || (dlc > 8 && data.len() == 8) {
+        Frame::data_with_dlc(id, data, dlc)
+    } else {
+        Frame::data(id, data)
+    }
+}
+
+/// Calls `f` with the first `len` (at most 64) payload bytes: `stored` of them
+/// from `src` (as far as it reaches), the rest zero. Borrows `src` when it holds
+/// them all, the common case.
+fn with_payload<T>(src: &[u8], stored: usize, len: usize, f: impl FnOnce(&[u8]) -> T) -> T {
+    let len = len.min(64);
+    if stored >= len && src.len() >= len {
+        return f(&src[..len]);
+    }
+    let mut buf = [0u8; 64];
+    let n = stored.min(len).min(src.len());
+    buf[..n].copy_from_slice(&src[..n]);
+    f(&buf[..len])
+}
+
+/// A frame from an FD-capable object (types 100 and 101); `data` holds the
+/// valid bytes (at most 64).
+fn fd_like(
+    id: Id,
+    remote: bool,
+    edl: bool,
+    flags: FdFlags,
+    dlc: u8,
+    data: &[u8],
+) -> Result<Frame, FrameError> {
+    if remote {
+        let f = Frame::remote(id, dlc.min(15))?;
+        return Ok(if edl { f.with_fd_flags(flags) } else { f });
+    }
+    let valid = data.len();
+    if !edl {
+        return classic(id, &data[..valid.min(8)], dlc);
+    }
+    if len_to_dlc(valid).is_some() {
+        return Frame::fd(id, data, flags);
+    }
+    // a length CAN FD cannot carry: zero-pad to the next valid one
+    let mut buf = [0u8; 64];
+    buf[..valid].copy_from_slice(data);
+    Frame::fd(id, &buf[..fd_padded_len(valid).unwrap_or(64)], flags)
+}
+
+/// Decodes one CAN object; `obj` is its first min(size, DECODE_LIMIT) bytes.
+fn decode(otype: u32, obj: &[u8], hsize: usize, osize: usize, start_ns: i64) -> Decoded {
+    let version = u16_at(obj, 6);
+    if !(1..=3).contains(&version) {
+        return Decoded::BadVersion(version);
+    }
+    if hsize < 32 || obj.len() < hsize {
+        return Decoded::Short;
+    }
+    // versions 1, 2 and 3 all keep objectFlags at 16 and the timestamp at 24
+    let unit_flags = u32_at(obj, 16);
+    let raw_ts = u64_at(obj, 24);
+    let rel = if unit_flags == 1 {
+        raw_ts.saturating_mul(10_000)
+    } else {
+        raw_ts
+    };
+    let timestamp = Timestamp(start_ns.saturating_add(i64::try_from(rel).unwrap_or(i64::MAX)));
+    let body = &obj[hsize..];
+    let tx = |t: bool| if t { Direction::Tx } else { Direction::Rx };
+    let (channel, direction, frame) = match otype {
+        CAN_MESSAGE | CAN_MESSAGE2 => {
+            if body.len() < 8 {
+                return Decoded::Short;
+            }
+            let flags = body[2];
+            let dlc = body[3];
+            let id = make_id(u32_at(body, 4));
+            // CAN_MESSAGE2 holds objectSize - headerSize - 16 data bytes (normally 8)
+            let stored = if otype == CAN_MESSAGE2 {
+                (osize - hsize).saturating_sub(16).min(8)
+            } else {
+                8
+            };
+            let n = (dlc as usize).min(8);
+            let f = if flags & 0x80 != 0 {
+                Frame::remote(id, dlc.min(15))
+            } else {
+                with_payload(&body[8..], stored, n, |d| classic(id, d, dlc))
+            };
+            (u16_at(body, 0) as u32, tx(flags & 1 != 0), f)
+        }
+        CAN_FD_MESSAGE => {
+            if body.len() < 20 {
+                return Decoded::Short;
+            }
+            let flags = body[2];
+            let fd_flags = body[13];
+            let valid = (body[14] as usize).min(64);
+            let f = with_payload(&body[20..], valid, valid, |d| {
+                fd_like(
+                    make_id(u32_at(body, 4)),
+                    flags & 0x80 != 0,
+                    fd_flags & 1 != 0,
+                    FdFlags {
+                        brs: fd_flags & 2 != 0,
+                        esi: fd_flags & 4 != 0,
+                    },
+                    body[3],
+                    d,
+                )
+            });
+            (u16_at(body, 0) as u32, tx(flags & 1 != 0), f)
+        }
+        CAN_FD_MESSAGE_64 => {
+            if body.len() < 40 {
+                return Decoded::Short;
+            }
+            let valid = (body[2] as usize).min(64);
+            let flags = u32_at(body, 12);
+            let ext_off = body[35] as usize;
+            // data stops at the ext data (offset from the object start) or the end;
+            // missing bytes are zero (python-can issue 1905, as CANoe does)
+            let end = if ext_off != 0 { ext_off } else { osize };
+            let stored = end.saturating_sub(hsize + 40);
+            let f = with_payload(&body[40..], stored, valid, |d| {
+                fd_like(
+                    make_id(u32_at(body, 4)),
+                    flags & 0x10 != 0,
+                    flags & 0x1000 != 0,
+                    FdFlags {
+                        brs: flags & 0x2000 != 0,
+                        esi: flags & 0x4000 != 0,
+                    },
+                    body[1],
+                    d,
+                )
+            });
+            (body[0] as u32, tx(body[34] != 0), f)
+        }
+        CAN_ERROR_EXT => {
+            if body.len() < 24 {
+                return Decoded::Short;
+            }
+            let dlc = body[10];
+            let n = (dlc as usize).min(8);
+            let f = with_payload(&body[24..], n, n, |d| {
+                Frame::error_with_dlc(u32_at(body, 16) & 0x1FFF_FFFF, d, dlc.min(15))
+            });
+            // flagsExt bits 12-13: 3 = error while transmitting
+            let dir = (u16_at(body, 20) >> 12) & 3 == 3;
+            (u16_at(body, 0) as u32, tx(dir), f)
+        }
+        CAN_ERROR => {
+            if body.len() < 2 {
+                return Decoded::Short;
+            }
+            (u16_at(body, 0) as u32, Direction::Rx, Frame::error(0, &[]))
+        }
+        CAN_FD_ERROR_64 => {
+            if body.len() < 44 {
+                return Decoded::Short;
+            }
+            let dlc = body[1];
+            let valid = (body[2] as usize).min(64);
+            let ext_off = body[10] as usize;
+            let end = if ext_off != 0 { ext_off } else { osize };
+            let n = valid.min(8);
+            let stored = end.saturating_sub(hsize + 44);
+            let ext_flags = u16_at(body, 8);
+            let class = u32_at(body, 12) & 0x1FFF_FFFF;
+            let f = with_payload(&body[44..], stored, n, |d| {
+                if dlc.min(15) as usize == n || (dlc > 8 && n == 8) {
+                    Frame::error_with_dlc(class, d, dlc.min(15))
+                } else {
+                    Frame::error(class, d)
+                }
+            });
+            let f = f.map(|f| {
+                if ext_flags & 1 != 0 {
+                    f.with_fd_flags(FdFlags {
+                        brs: ext_flags & 2 != 0,
+                        esi: ext_flags & 4 != 0,
+                    })
+                } else {
+                    f
+                }
+            });
+            let dir = (u16_at(body, 6) >> 12) & 3 == 3;
+            (body[0] as u32, tx(dir), f)
+        }
+        _ => return Decoded::Skip,
+    };
+    match frame {
+        Ok(frame) => Decoded::Record(Record {
+            timestamp,
+            channel: Channel::Number(channel),
+            direction,
+            frame,
+        }),
+        Err(e) => Decoded::Unrepresentable(e),
+    }
+}
+
+/// The reader thread: walks the top-level objects, sends stored containers as
+/// they are and zlib ones to the inflaters, in file order.
+fn top_level(
+    mut src: Box<dyn BufRead + Send>,
+    mut offset: u64,
+    items: &SyncSender<Item>,
+    jobs: &SyncSender<Job>,
+    pool: &Pool,
+) -> Result<()> {
+    let io_err = |e: io::Error| Error::io("reading the BLF file", e);
+    let mut outside_warned = false;
+    let mut hdr = [0u8; 16];
+    'objects: loop {
+        let n = read_full(&mut src, &mut hdr).map_err(io_err)?;
+        if n == 0 {
+            return Ok(());
+        }
+        // find the next `LOBJ`: padding (zeros) is normal, anything else is damage
+        let mut skipped = 0u64;
+        let mut garbage = false;
+        let mut have = n;
+        while have < 16 || &hdr[0..4] != OBJ_SIGNATURE {
+            if have < 16 {
+                let k = read_full(&mut src, &mut hdr[have..]).map_err(io_err)?;
+                if k == 0 {
+                    // the file ends: trailing padding is fine, anything else was cut off
+                    if hdr[..have].iter().any(|&b| b != 0) || garbage {
+                        let _ = items.send(Item::Warning(format!(
+                            "the file ends inside an object header at byte {}; it was cut off",
+                            offset + skipped
+                        )));
+                    }
+                    return Ok(());
+                }
+                have += k;
+                continue;
+            }
+            garbage |= hdr[0] != 0;
+            hdr.copy_within(1..16, 0);
+            have = 15;
+            skipped += 1;
+        }
+        if garbage {
+            let _ = items.send(Item::Warning(format!(
+                "skipped {skipped} bytes of unknown data at byte {offset} looking for the next object"
+            )));
+        }
+        offset += skipped;
+        let obj_at = offset;
+        let hsize = u16_at(&hdr, 4) as u64;
+        let osize = u32_at(&hdr, 8) as u64;
+        let otype = u32_at(&hdr, 12);
+        offset += 16;
+        if hsize < 16 || osize < hsize.max(16) {
+            return Err(Error::format(
+                Position::Byte(obj_at),
+                format!("object of type {otype} has size {osize}, smaller than its {hsize}-byte header: the file is corrupt"),
+            ));
+        }
+        if otype != LOG_CONTAINER {
+            let rest = osize - 16;
+            let got = io::copy(&mut (&mut src).take(rest), &mut io::sink()).map_err(io_err)?;
+            offset += got;
+            if got < rest {
+                let _ = items.send(Item::Warning(format!(
+                    "the file ends inside the object at byte {obj_at}; it was cut off"
+                )));
+                return Ok(());
+            }
+            if matches!(
+                otype,
+                CAN_MESSAGE | CAN_MESSAGE2 | CAN_FD_MESSAGE | CAN_FD_MESSAGE_64 | CAN_ERROR_EXT
+            ) && !outside_warned
+            {
+                outside_warned = true;
+                let _ = items.send(Item::Warning(format!(
+                    "CAN object at byte {obj_at} lies outside any log container: skipped (and any more like it)"
+                )));
+            }
+            continue 'objects;
+        }
+        if osize < 32 {
+            return Err(Error::format(
+                Position::Byte(obj_at),
+                format!("log container has size {osize}, below the 32-byte minimum"),
+            ));
+        }
+        let mut ch = [0u8; 16];
+        let k = read_full(&mut src, &mut ch).map_err(io_err)?;
+        offset += k as u64;
+        if k < 16 {
+            let _ = items.send(Item::Warning(format!(
+                "the file ends inside the log container header at byte {obj_at}; it was cut off"
+            )));
+            return Ok(());
+        }
+        let method = u16_at(&ch, 0);
+        let declared = u32_at(&ch, 8) as u64;
+        let len = osize - 32;
+        if len > MAX_CONTAINER || declared > MAX_CONTAINER {
+            return Err(Error::format(
+                Position::Byte(obj_at),
+                format!(
+                    "log container of {len} bytes ({declared} uncompressed) exceeds the {} MiB limit: the file is corrupt",
+                    MAX_CONTAINER >> 20
+                ),
+            ));
+        }
+        // grows with the bytes actually present, not with the size field
+        let mut data = take_buf(pool);
+        data.reserve((len as usize).min(1 << 20));
+        (&mut src)
+            .take(len)
+            .read_to_end(&mut data)
+            .map_err(io_err)?;
+        let got = (data.len() - HEADROOM) as u64;
+        offset += got;
+        let truncated = got < len;
+        let warning = truncated.then(|| {
+            format!(
+                "the file ends inside the log container at byte {obj_at} ({got} of {len} bytes present); it was cut off"
+            )
+        });
+        let sent = match method {
+            0 => items.send(Item::Ready(Piece {
+                offset: obj_at,
+                stored: true,
+                data,
+                warning,
+                error: None,
+            })),
+            2 => {
+                let (reply, pending) = sync_channel(1);
+                if jobs
+                    .send(Job {
+                        offset: obj_at,
+                        compressed: data,
+                        declared,
+                        truncated: warning,
+                        reply,
+                    })
+                    .is_err()
+                {
+                    return Ok(());
+                }
+                items.send(Item::Pending(pending))
+            }
+            m => items.send(Item::Warning(format!(
+                "log container at byte {obj_at} uses unknown compression method {m}: skipped"
+            ))),
+        };
+        if sent.is_err() || truncated {
+            return Ok(()); // the reader was dropped, or the file ends here
+        }
+    }
+}
+
+fn inflate_worker(jobs: &Mutex<Receiver<Job>>, pool: &Pool) {
+    loop {
+        let job = match jobs.lock() {
+            Ok(rx) => rx.recv(),
+            Err(_) => return,
+        };
+        let Ok(job) = job else { return };
+        let reply = job.reply.clone();
+        let _ = reply.send(inflate(job, pool));
+    }
+}
+
+/// Inflates one zlib container, keeping whatever comes out before damage.
+fn inflate(job: Job, pool: &Pool) -> Piece {
+    let Job {
+        offset,
+        compressed,
+        declared,
+        truncated,
+        ..
+    } = job;
+    let input_all = &compressed[HEADROOM.min(compressed.len())..];
+    let mut out = take_buf(pool);
+    out.reserve((declared as usize).min(input_all.len().saturating_mul(64) + 4096));
+    let mut z = Decompress::new(true);
+    let mut warning = truncated;
+    let mut error = None;
+    loop {
+        if out.len() == out.capacity() {
+            if (out.len() - HEADROOM) as u64 >= MAX_CONTAINER {
+                error = Some(Error::format(
+                    Position::Byte(offset),
+                    format!(
+                        "log container at byte {offset} inflates past the {} MiB limit: the file is corrupt",
+                        MAX_CONTAINER >> 20
+                    ),
+                ));
+                break;
+            }
+            out.reserve(out.len().max(1 << 16));
+        }
+        let in_before = z.total_in();
+        let out_before = z.total_out();
+        let input = &input_all[(in_before as usize).min(input_all.len())..];
+        match z.decompress_vec(input, &mut out, FlushDecompress::None) {
+            Ok(Status::StreamEnd) => {
+                let produced = (out.len() - HEADROOM) as u64;
+                if warning.is_none() && produced != declared {
+                    warning = Some(format!(
+                        "log container at byte {offset} holds {produced} bytes, its header says {declared}"
+                    ));
+                }
+                break;
+            }
+            Ok(_) => {
+                let stalled = z.total_in() == in_before && z.total_out() == out_before;
+                if stalled && out.len() < out.capacity() {
+                    // no progress with room to spare: the input ran out
+                    if warning.is_none() {
+                        error = Some(Error::format(
+                            Position::Byte(offset),
+                            format!("log container at byte {offset}: the compressed data ends early: the file is corrupt"),
+                        ));
+                    }
+                    break;
+                }
+            }
+            Err(e) => {
+                error = Some(Error::format(
+                    Position::Byte(offset),
+                    format!("log container at byte {offset} holds corrupt zlib data ({e})"),
+                ));
+                break;
+            }
+        }
+    }
+    give_back(pool, compressed);
+    Piece {
+        offset,
+        stored: false,
+        data: out,
+        warning,
+        error,
+    }
+}
+
+/// Walks a BLF file's top-level objects (after its header) and returns the
+/// offset just after its last complete object (padding included) and the
+/// uncompressed size of its containers (32 + payload each), for appending.
+pub(crate) fn scan_containers(
+    file: &mut dyn Read,
+    header_size: u64,
+    file_len: u64,
+) -> io::Result<(u64, u64)> {
+    let mut at = header_size;
+    let mut end = at;
+    let mut uncompressed = 0u64;
+    loop {
+        let mut hdr = [0u8; 32];
+        if read_full(file, &mut hdr[..16])? < 16 || &hdr[0..4] != OBJ_SIGNATURE {
+            return Ok((end, uncompressed));
+        }
+        let osize = u32_at(&hdr, 8) as u64;
+        let otype = u32_at(&hdr, 12);
+        if osize < 32 || at + osize > file_len {
+            return Ok((end, uncompressed));
+        }
+        if read_full(file, &mut hdr[16..])? < 16 {
+            return Ok((end, uncompressed));
+        }
+        if otype == LOG_CONTAINER {
+            let declared = u32_at(&hdr, 24) as u64;
+            uncompressed += 32
+                + if u16_at(&hdr, 16) == 0 {
+                    osize - 32
+                } else {
+                    declared
+                };
+        }
+        let pad = (osize % 4).min(file_len - at - osize);
+        io::copy(&mut file.take(osize - 32 + pad), &mut io::sink())?;
+        at += osize + pad;
+        end = at;
+    }
+}
+
+/// Counts the objects of a BLF file (restore points excluded), for appending to
+/// a file whose header statistics were never completed.
+pub(crate) fn count_objects(path: &Path) -> Result<u64> {
+    let input = crate::format::open_input(path, false)?;
+    let mut r = Reader::new(input)?;
+    while r.read()?.is_some() {}
+    Ok(r.objects_seen())
+}
