@@ -143,7 +143,10 @@ pub fn run(cli: Cli) -> Result<()> {
             reader = open_reader(&cli.input, fmt)?;
         }
         pass += 1;
-        let mut sched = Scheduler::new(timing, Instant::now());
+        // The clock starts when the first record is in hand: a slow first read
+        // (opening a compressed container, a cold cache) must not make the
+        // first frames late and bunched.
+        let mut sched: Option<Scheduler> = None;
         while let Some(rec) = reader
             .read()
             .with_context(|| format!("reading {}", cli.input.display()))?
@@ -151,7 +154,9 @@ pub fn run(cli: Cli) -> Result<()> {
             if cli.count.is_some_and(|n| sent >= n) || stop.is_set() {
                 break 'outer;
             }
-            let due = sched.due(rec.timestamp);
+            let due = sched
+                .get_or_insert_with(|| Scheduler::new(timing, Instant::now()))
+                .due(rec.timestamp);
             if rec.frame.is_error() && !cli.error_frames {
                 continue;
             }

@@ -1,6 +1,11 @@
 //! `can-send`: sends frames written in can-utils' syntax, once, periodically
 //! (one frame per period, cycling through the list, as python-can's
 //! `send_periodic` with a list), or from stdin (bare frames or candump log lines).
+//!
+//! With `--period` on SocketCAN (frames given as arguments, at most 256, all
+//! classic or all FD) the kernel's broadcast manager sends them, so the period is
+//! kept by a kernel timer; elsewhere a user-space loop schedules each frame from
+//! the start time (no drift).
 
 use std::io::BufRead;
 use std::time::{Duration, Instant};
@@ -120,6 +125,20 @@ pub fn run(cli: Cli) -> Result<()> {
         (None, Some(_)) => None,
         (None, None) => Some(frames.len() as u64),
     };
+    #[cfg(target_os = "linux")]
+    if let Some(period) = cli.period {
+        if !stdin && settings.interface == "socketcan" && bcm_fits(&frames) {
+            drop(bus);
+            return send_by_kernel(
+                &settings.channel,
+                &frames,
+                period,
+                total,
+                cli.duration,
+                &stop,
+            );
+        }
+    }
     let start = Instant::now();
     let end = cli.duration.map(|d| start + d);
     let mut sent: u64 = 0;
@@ -148,5 +167,79 @@ pub fn run(cli: Cli) -> Result<()> {
     }
     log::info!("{sent} frame(s) sent");
     bus.close()?;
+    Ok(())
+}
+
+/// True if the kernel's broadcast manager can cycle through `frames`: at most
+/// its limit, all classic or all CAN FD.
+#[cfg(target_os = "linux")]
+fn bcm_fits(frames: &[Frame]) -> bool {
+    use crate::bus::socketcan::bcm::MAX_FRAMES;
+    let fd = frames.first().is_some_and(Frame::is_fd);
+    frames.len() <= MAX_FRAMES && frames.iter().all(|f| f.is_fd() == fd)
+}
+
+/// `--period` on SocketCAN: the kernel's broadcast manager sends the frames, so
+/// the period does not depend on this process being scheduled. The same frames
+/// go out as with the user-space loop: the first at once, then one per period,
+/// `total` in all, or as many as are due before `duration` ends, or until
+/// Ctrl-C.
+#[cfg(target_os = "linux")]
+fn send_by_kernel(
+    channel: &str,
+    frames: &[Frame],
+    period: Duration,
+    total: Option<u64>,
+    duration: Option<Duration>,
+    stop: &StopFlag,
+) -> Result<()> {
+    use crate::bus::socketcan::bcm;
+    // Frames due before the end: at 0, p, 2p, ... while k*p < duration.
+    let by_duration = duration.map(|d| d.as_nanos().div_ceil(period.as_nanos()).max(1) as u64);
+    let count = match (total, by_duration) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    if count == Some(0) {
+        return Ok(());
+    }
+    // Counts beyond the kernel's 32-bit counter run uncounted and are stopped here.
+    let kernel_count = count.and_then(|n| u32::try_from(n).ok());
+    let started = Instant::now();
+    let task = bcm::send_periodic(channel, frames, period, kernel_count)
+        .with_context(|| format!("starting the periodic send on socketcan '{channel}'"))?;
+    log::info!(
+        "the kernel sends {} frame(s) every {period:?} on '{channel}'{}",
+        frames.len(),
+        match count {
+            Some(n) => format!(", {n} in all"),
+            None => " until stopped".to_string(),
+        }
+    );
+    // Without a kernel count, stop after the last due frame went out.
+    let end = match (count, kernel_count) {
+        (Some(n), None) => {
+            Some(started + period.saturating_mul((n - 1).min(u32::MAX as u64) as u32) + period / 2)
+        }
+        _ => None,
+    };
+    loop {
+        if stop.is_set() || end.is_some_and(|e| Instant::now() >= e) {
+            break;
+        }
+        if task
+            .wait(Some(Duration::from_millis(100)))
+            .with_context(|| format!("periodic send on socketcan '{channel}'"))?
+        {
+            log::info!("{} frame(s) sent by the kernel", count.unwrap_or(0));
+            return Ok(());
+        }
+    }
+    task.stop()
+        .with_context(|| format!("stopping the periodic send on socketcan '{channel}'"))?;
+    log::info!(
+        "periodic send stopped after {:.3} s",
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
