@@ -418,19 +418,34 @@ fn a_burst_is_received_in_order_and_losses_are_reported() {
             tx.send(&Frame::data(Id::Extended(i), &i.to_le_bytes()).unwrap())
                 .unwrap();
         }
+        tx
     });
     // A reader that starts late: the kernel queue overflows.
     std::thread::sleep(Duration::from_millis(300));
     let mut received = 0u64;
     let mut last: Option<u32> = None;
-    while let Some(r) = rx.recv(Some(Duration::from_millis(500))).unwrap() {
+    let mut drain = |rx: &mut Box<dyn Bus>, until_marker: bool| loop {
+        let Some(r) = rx.recv(Some(Duration::from_millis(500))).unwrap() else {
+            assert!(!until_marker, "the marker frame never arrived");
+            return;
+        };
         let id = r.frame.id().raw();
+        if id == MARKER {
+            return;
+        }
         assert!(last.is_none_or(|l| id > l), "{id} after {last:?}");
         assert_eq!(r.frame.data_bytes(), &id.to_le_bytes());
         last = Some(id);
         received += 1;
-    }
-    sender.join().unwrap();
+    };
+    drain(&mut rx, false);
+    let mut tx = sender.join().unwrap();
+    // The kernel reports its drop count with the next datagram it delivers, so
+    // one more frame after the burst carries the count of everything lost.
+    const MARKER: u32 = 0x1FFF_FFFF;
+    tx.send(&Frame::data(Id::Extended(MARKER), &[]).unwrap())
+        .unwrap();
+    drain(&mut rx, true);
     let dropped = rx.take_dropped();
     eprintln!(
         "udp burst: {received} of {N} received, {dropped} reported dropped, {:?}",
