@@ -26,7 +26,7 @@ use crate::frame::{dlc_to_len, Channel, Direction, FdFlags, Frame, Id, Record, T
 pub struct Reader {
     path: PathBuf,
     input: Box<dyn BufRead + Send>,
-    line: String,
+    line: Vec<u8>,
     line_no: u64,
 }
 
@@ -36,7 +36,7 @@ impl Reader {
         Reader {
             path: input.path,
             input: input.reader,
-            line: String::new(),
+            line: Vec::new(),
             line_no: 0,
         }
     }
@@ -182,17 +182,19 @@ impl RecordReader for Reader {
             self.line.clear();
             let n = self
                 .input
-                .read_line(&mut self.line)
+                .read_until(b'\n', &mut self.line)
                 .map_err(|e| read_err(&self.path, e))?;
             if n == 0 {
                 return Ok(None);
             }
             self.line_no += 1;
-            let text = self.line.trim();
+            let pos = Position::Line(self.line_no);
+            let text = std::str::from_utf8(&self.line)
+                .map_err(|_| Error::format(pos, "not UTF-8 text").in_file(&self.path))?
+                .trim();
             if text.is_empty() {
                 continue;
             }
-            let pos = Position::Line(self.line_no);
             let parsed: Line<'_> = serde_json::from_str(text)
                 .map_err(|e| Error::format(pos, e.to_string()).in_file(&self.path))?;
             return to_record(parsed)

@@ -1,0 +1,80 @@
+//! Inputs the fuzz targets in `fuzz/` found, cut down to a few bytes: each must
+//! read to records or to one error naming the file and a position, without a
+//! panic, a hang or a huge allocation.
+
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+
+use cankit::error::{Error, Position};
+use cankit::format::{self, Format, Input, RecordReader};
+use cankit::Record;
+
+fn input(name: &str, bytes: &[u8]) -> Input {
+    Input {
+        path: PathBuf::from(name),
+        reader: Box::new(Cursor::new(bytes.to_vec())),
+    }
+}
+
+/// Opens a streaming reader of `format` over `bytes`, as `open_reader` would.
+fn open(format: Format, name: &str, bytes: &[u8]) -> cankit::Result<Box<dyn RecordReader>> {
+    let i = input(name, bytes);
+    Ok(match format {
+        Format::Blf => Box::new(format::blf::Reader::new(i)?),
+        Format::Asc => Box::new(format::asc::Reader::new(i)?),
+        Format::Candump => Box::new(format::candump::Reader::new(i)),
+        Format::Csv => Box::new(format::csv::Reader::new(i)?),
+        Format::Trc => Box::new(format::trc::Reader::new(i)?),
+        Format::Jsonl => Box::new(format::jsonl::Reader::new(i)),
+        Format::Sqlite => unreachable!("SQLite reads files"),
+    })
+}
+
+/// Reads everything: the records before the first error, and that error.
+fn read_all(format: Format, name: &str, bytes: &[u8]) -> (Vec<Record>, Option<Error>) {
+    let mut recs = Vec::new();
+    let mut r = match open(format, name, bytes) {
+        Ok(r) => r,
+        Err(e) => return (recs, Some(e)),
+    };
+    loop {
+        match r.read() {
+            Ok(Some(x)) => recs.push(x),
+            Ok(None) => return (recs, None),
+            Err(e) => return (recs, Some(e)),
+        }
+    }
+}
+
+/// Asserts a format error in `file` at `pos`, whose text says `what`.
+fn assert_format_error(e: &Error, file: &str, pos: Position, what: &str) {
+    match e {
+        Error::Format {
+            path: Some(p),
+            position,
+            message,
+        } => {
+            assert_eq!(p, Path::new(file));
+            assert_eq!(*position, pos, "{e}");
+            assert!(message.contains(what), "{e}");
+        }
+        other => panic!("expected a format error naming {file}, got {other:?}"),
+    }
+}
+
+#[test]
+fn jsonl_non_utf8_line_is_a_format_error_at_its_line() {
+    // found by read_jsonl: a byte sequence that is not UTF-8 came out as an I/O
+    // error without a line number
+    let good = br#"{"timestamp":1.5,"id":291,"dlc":1,"data":"aa"}"#;
+    let mut bytes = good.to_vec();
+    bytes.extend_from_slice(b"\n{\"timestamp\":1.5,\"id\":\x98\x93}\n");
+    let (recs, err) = read_all(Format::Jsonl, "bad.jsonl", &bytes);
+    assert_eq!(recs.len(), 1);
+    assert_format_error(
+        &err.expect("an error"),
+        "bad.jsonl",
+        Position::Line(2),
+        "UTF-8",
+    );
+}
