@@ -78,3 +78,24 @@ fn jsonl_non_utf8_line_is_a_format_error_at_its_line() {
         "UTF-8",
     );
 }
+
+#[test]
+fn trc_columns_line_with_ten_columns_and_no_d_is_refused() {
+    // found by read_trc: ten columns passed the count check, then the implied
+    // D column made eleven and indexing the fixed column table panicked
+    let text = b";$FILEVERSION=2.1\n;$COLUMNS=N,O,T,B,I,d,R,l,L,N\n";
+    let (recs, err) = read_all(Format::Trc, "cols.trc", text);
+    assert!(recs.is_empty());
+    assert_format_error(
+        &err.expect("an error"),
+        "cols.trc",
+        Position::Line(2),
+        "columns",
+    );
+    // ten with D is still the limit, nine plus the implied D reads
+    let ok = b";$FILEVERSION=2.1\n;$COLUMNS=N,O,T,B,I,d,R,l,L\n 1 0.500 DT 1 0123 Rx - 2 2 11 22\n";
+    let (recs, err) = read_all(Format::Trc, "ok.trc", ok);
+    assert!(err.is_none(), "{err:?}");
+    assert_eq!(recs.len(), 1);
+    assert_eq!(recs[0].frame.data_bytes(), &[0x11, 0x22]);
+}
