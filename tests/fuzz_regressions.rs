@@ -99,3 +99,57 @@ fn trc_columns_line_with_ten_columns_and_no_d_is_refused() {
     assert_eq!(recs.len(), 1);
     assert_eq!(recs[0].frame.data_bytes(), &[0x11, 0x22]);
 }
+
+#[test]
+fn sqlite_damaged_page_mid_read_is_a_format_error_at_a_row() {
+    // found by read_sqlite: a database whose schema is intact but whose data
+    // pages are damaged failed with an I/O error naming no row
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("damaged.db");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "PRAGMA page_size=1024; CREATE TABLE messages (ts REAL, arbitration_id INTEGER, \
+             extended INTEGER, remote INTEGER, error INTEGER, dlc INTEGER, data BLOB);",
+        )
+        .unwrap();
+        let tx = conn.unchecked_transaction().unwrap();
+        for i in 0..3000 {
+            tx.execute(
+                "INSERT INTO messages VALUES (?, ?, 0, 0, 0, 8, ?)",
+                rusqlite::params![1.0 + i as f64, i % 0x800, [i as u8; 8]],
+            )
+            .unwrap();
+        }
+        tx.commit().unwrap();
+    }
+    let mut bytes = std::fs::read(&path).unwrap();
+    let pages = bytes.len() / 1024;
+    assert!(pages > 20, "{pages} pages");
+    // damage the last leaf page: rows near the end cannot be read
+    let last = (pages - 1) * 1024;
+    bytes[last..last + 1024].fill(0xA5);
+    std::fs::write(&path, &bytes).unwrap();
+
+    let mut r = format::open_reader(&path, None).expect("schema and table are intact");
+    let mut n = 0u64;
+    let err = loop {
+        match r.read() {
+            Ok(Some(_)) => n += 1,
+            Ok(None) => panic!("read {n} rows of a damaged database without an error"),
+            Err(e) => break e,
+        }
+    };
+    match &err {
+        Error::Format {
+            path: Some(p),
+            position: Position::Row(row),
+            message,
+        } => {
+            assert_eq!(p, &path);
+            assert!(*row > n && *row <= 3000, "row {row} after {n} rows: {err}");
+            assert!(message.contains("malformed"), "{err}");
+        }
+        other => panic!("expected a format error at a row, got {other:?}"),
+    }
+}
