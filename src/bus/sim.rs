@@ -510,8 +510,9 @@ fn encode(frame: &Frame, buf: &mut [u8; MAX_DATAGRAM]) -> usize {
     HEADER + data.len()
 }
 
-/// Decodes a datagram into a frame and the sender's drop count for us.
-fn decode(d: &[u8]) -> std::result::Result<(Frame, u32), String> {
+/// Decodes a datagram into a frame and the sender's drop count for us; the
+/// error says what is wrong. Public for the fuzz targets.
+pub fn decode(d: &[u8]) -> std::result::Result<(Frame, u32), String> {
     if d.len() < HEADER {
         return Err(format!("{} bytes, shorter than the header", d.len()));
     }

@@ -170,12 +170,12 @@ impl Reader {
         let mut stmt = self
             .conn
             .prepare_cached(SELECT)
-            .map_err(|e| db_err(path, "reading", e))?;
+            .map_err(|e| damaged(path, self.last_rowid, e))?;
         let mut rows = stmt
             .query(params![self.last_rowid, CHUNK])
-            .map_err(|e| db_err(path, "reading", e))?;
-        while let Some(row) = rows.next().map_err(|e| db_err(path, "reading", e))? {
-            let rowid: i64 = row.get(0).map_err(|e| db_err(path, "reading", e))?;
+            .map_err(|e| damaged(path, self.last_rowid, e))?;
+        while let Some(row) = rows.next().map_err(|e| damaged(path, self.last_rowid, e))? {
+            let rowid: i64 = row.get(0).map_err(|e| damaged(path, self.last_rowid, e))?;
             let record = decode(row);
             self.last_rowid = rowid;
             self.buf.push_back(Row { rowid, record });
@@ -185,6 +185,21 @@ impl Reader {
         }
         Ok(())
     }
+}
+
+/// A database that fails mid-read (damaged pages): names the row after the
+/// last one read.
+fn damaged(path: &Path, last_rowid: i64, e: rusqlite::Error) -> Error {
+    let at = if last_rowid == i64::MIN {
+        1
+    } else {
+        last_rowid.max(0) as u64 + 1
+    };
+    Error::format(
+        Position::Row(at),
+        format!("cannot read the messages table: {e}"),
+    )
+    .in_file(path)
 }
 
 fn int(v: ValueRef<'_>, what: &str) -> std::result::Result<i64, String> {

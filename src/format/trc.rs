@@ -382,7 +382,8 @@ impl Reader {
                     });
                 }
                 let has = |c: Col| cols.contains(&c);
-                if cols.len() > MAX_COLS
+                // the D column appended below counts too
+                if cols.len() + usize::from(!has(Col::D)) > MAX_COLS
                     || !(has(Col::O) && has(Col::T) && has(Col::I) && has(Col::Dir))
                     || !(has(Col::LenBytes) || has(Col::LenDlc))
                     || cols
@@ -392,7 +393,7 @@ impl Reader {
                 {
                     return Err(Error::format(
                         Position::Line(at),
-                        format!("$COLUMNS={text} lacks O, T, I, d or l/L, or has D before the end"),
+                        format!("$COLUMNS={text} lacks O, T, I, d or l/L, has D before the end, or has more than {MAX_COLS} columns"),
                     )
                     .in_file(r.lines.path()));
                 }

@@ -36,6 +36,9 @@ const MAX_WARNINGS: usize = 50;
 const HEADROOM: usize = DECODE_LIMIT;
 /// Container buffers kept for reuse.
 const POOL_SIZE: usize = 16;
+/// Largest buffer kept for reuse: real containers hold 128 KiB; a hostile file
+/// of highly compressed 64 MiB containers must not leave 16 of them parked.
+const POOL_MAX_CAPACITY: usize = 4 << 20;
 
 /// Spent container buffers, reused so that big buffers are not allocated (and
 /// page-faulted in) for every container.
@@ -54,7 +57,7 @@ fn take_buf(pool: &Pool) -> Vec<u8> {
 }
 
 fn give_back(pool: &Pool, v: Vec<u8>) {
-    if v.capacity() == 0 {
+    if v.capacity() == 0 || v.capacity() > POOL_MAX_CAPACITY {
         return;
     }
     if let Ok(mut p) = pool.lock() {

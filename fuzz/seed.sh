@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Builds the seed corpora in fuzz/corpus/<target>/ from the shared fixtures
+# (never committed: they are generated at run time) plus a few tiny synthetic
+# datagrams for the bus decoders. Usage: fuzz/seed.sh [FIXTURES_DIR]
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+fix=${1:-${CANKIT_FIXTURES:-/work/shared/fixtures}}
+corpus=$here/corpus
+[ -d "$fix" ] || { echo "no fixtures at $fix" >&2; exit 1; }
+
+# copy each fixture of the given extensions (max 256 KiB: libFuzzer prefers
+# small inputs) into corpus/<target>, named by content hash
+seed() {
+    local target=$1; shift
+    mkdir -p "$corpus/$target"
+    for ext in "$@"; do
+        find "$fix" -type f -name "*.$ext" -size -256k -not -path '*/expected/*' -print0 |
+            while IFS= read -r -d '' f; do
+                cp "$f" "$corpus/$target/$(sha1sum "$f" | cut -c1-16)"
+            done
+    done
+    echo "$target: $(ls "$corpus/$target" | wc -l) seeds"
+}
+seed read_blf blf
+seed read_asc asc
+seed read_candump log
+seed read_csv csv
+seed read_trc trc
+seed read_jsonl jsonl
+seed read_sqlite db
+# jsonl has no fixture of its own: the expected outputs are JSON lines too
+mkdir -p "$corpus/read_jsonl"
+find "$fix/expected" -type f -name '*.jsonl' -size -16k | sed -n 1,40p | while read -r f; do
+    cp "$f" "$corpus/read_jsonl/$(sha1sum "$f" | cut -c1-16)"
+done
+printf '{"timestamp":1700000000.123456789,"channel":"can0","id":291,"extended":false,"remote":false,"error":false,"fd":true,"brs":true,"esi":false,"dlc":9,"data":"00112233445566778899aabb","direction":"tx"}\n' \
+    >"$corpus/read_jsonl/synthetic-fd"
+
+python3 - "$corpus" <<'PY'
+import os, struct, sys
+corpus = sys.argv[1]
+
+def mp(v):
+    """A minimal msgpack encoder for the python-can message map."""
+    if v is None: return b"\xc0"
+    if v is True: return b"\xc3"
+    if v is False: return b"\xc2"
+    if isinstance(v, float): return b"\xcb" + struct.pack(">d", v)
+    if isinstance(v, int):
+        if v < 0x80: return bytes([v])
+        if v <= 0xFF: return b"\xcc" + bytes([v])
+        if v <= 0xFFFF: return b"\xcd" + struct.pack(">H", v)
+        return b"\xce" + struct.pack(">I", v)
+    if isinstance(v, bytes): return b"\xc4" + bytes([len(v)]) + v
+    if isinstance(v, str):
+        b = v.encode(); return bytes([0xA0 | len(b)]) + b
+    if isinstance(v, dict):
+        out = bytes([0x80 | len(v)])
+        for k, x in v.items(): out += mp(k) + mp(x)
+        return out
+    raise TypeError(v)
+
+def msg(id, ext, data, rtr=False, err=False, fd=False, brs=False, esi=False, dlc=None):
+    return mp({"timestamp": 1700000000.5, "arbitration_id": id, "is_extended_id": ext,
+               "is_remote_frame": rtr, "is_error_frame": err, "channel": None,
+               "dlc": len(data) if dlc is None else dlc, "data": data, "is_fd": fd,
+               "bitrate_switch": brs, "error_state_indicator": esi})
+
+udp = os.path.join(corpus, "decode_udp"); os.makedirs(udp, exist_ok=True)
+for i, d in enumerate([
+    msg(0x123, False, b"\x11\x22\x33"),
+    msg(0x1ABCDEF0, True, bytes(range(8))),
+    msg(0x7FF, False, b"", rtr=True, dlc=4),
+    msg(0x20000004, True, bytes(8), err=True),
+    msg(0x18DAF110, True, bytes(range(64)), fd=True, brs=True),
+    msg(0x10, False, bytes(12), fd=True, esi=True),
+]):
+    open(os.path.join(udp, f"synthetic-{i}"), "wb").write(d)
+
+def sim(kind, flags, id, dlc, data, lost=0):
+    return bytes([0xC7, 1, kind, flags]) + struct.pack("<I", id) + bytes([dlc, len(data)]) \
+        + struct.pack("<I", lost) + b"\0\0" + data
+
+s = os.path.join(corpus, "decode_sim"); os.makedirs(s, exist_ok=True)
+for i, d in enumerate([
+    sim(0, 0, 0x123, 3, b"\x01\x02\x03"),
+    sim(0, 1, 0x1ABCDEF0, 8, bytes(range(8)), lost=7),
+    sim(1, 0, 0x7FF, 4, b""),
+    sim(2, 1, 0x20000004, 8, bytes(8)),
+    sim(0, 0x02 | 0x04, 0x55, 13, bytes(range(32))),
+    sim(0, 0, 0x100, 12, bytes(8)),
+]):
+    open(os.path.join(s, f"synthetic-{i}"), "wb").write(d)
+print("decode_udp: 6 seeds\ndecode_sim: 6 seeds")
+PY
