@@ -62,7 +62,11 @@ pub(crate) const RESTORE_POINT: u32 = 115;
 pub(crate) const ID_EXT: u32 = 0x8000_0000;
 
 /// Largest container accepted (compressed or declared uncompressed size).
-pub(crate) const MAX_CONTAINER: u64 = 64 << 20;
+/// Vector's tools and python-can write 128 KiB containers; the reader keeps up
+/// to about 15 containers in flight (inflater queues and workers), so this
+/// bounds its memory at about 60 MiB even for a hostile file of highly
+/// compressible containers.
+pub(crate) const MAX_CONTAINER: u64 = 4 << 20;
 
 /// Earliest time the writer stores as an absolute start (1990-01-01, as python-can).
 pub(crate) const ABSOLUTE_MIN_SECS: i64 = 631_152_000;

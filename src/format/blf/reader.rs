@@ -173,10 +173,12 @@ impl Reader {
         }
         let start_ns = systemtime_to_nanos(&header.start).unwrap_or(0);
 
+        // Two inflaters keep up with the parser; with the queue depth below and
+        // MAX_CONTAINER this bounds the containers in flight, and so memory.
         let inflaters = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)
-            .clamp(1, 4);
+            .clamp(1, 2);
         let depth = 2 * inflaters + 2;
         let (item_tx, item_rx) = sync_channel::<Item>(depth);
         let (job_tx, job_rx) = sync_channel::<Job>(depth);
