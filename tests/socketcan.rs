@@ -11,6 +11,8 @@ mod common;
 #[path = "vm/harness.rs"]
 mod vm;
 
+use vm::{sh, Iface};
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -23,42 +25,6 @@ use cankit::bus::{self, Bus, BusSettings};
 use cankit::filter::FilterSet;
 use cankit::frame::text::parse_frame;
 use cankit::{Channel, Direction, Error, Frame, Record, Timestamp};
-
-/// Runs a shell command, failing the test with its output if it fails.
-fn sh(cmd: &str) -> String {
-    let out = Command::new("sh")
-        .args(["-c", cmd])
-        .output()
-        .expect("run sh");
-    assert!(
-        out.status.success(),
-        "`{cmd}` failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// A virtual CAN interface, deleted on drop.
-struct Iface(String);
-
-impl Iface {
-    fn vcan(name: &str, fd: bool) -> Iface {
-        let _ = Command::new("ip").args(["link", "del", name]).output();
-        sh(&format!("ip link add dev {name} type vcan"));
-        // vcan starts with the FD MTU (72); 16 makes it a classic-only interface.
-        let mtu = if fd { 72 } else { 16 };
-        sh(&format!("ip link set {name} mtu {mtu}"));
-        sh(&format!("ip link set {name} up"));
-        Iface(name.to_string())
-    }
-}
-
-impl Drop for Iface {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["link", "del", &self.0]).output();
-    }
-}
 
 fn open(channel: &str) -> SocketCanBus {
     SocketCanBus::open(&BusSettings::new("socketcan", channel))

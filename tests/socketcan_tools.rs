@@ -14,6 +14,8 @@ mod common;
 #[path = "vm/harness.rs"]
 mod vm;
 
+use vm::{sh, Iface};
+
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read};
@@ -50,41 +52,6 @@ fn timing(what: &str, since: Instant) {
 fn note(text: &str) {
     use std::io::Write;
     let _ = writeln!(std::io::stderr(), "{text}");
-}
-
-/// Runs a shell command, failing the test with its output if it fails.
-fn sh(cmd: &str) -> String {
-    let out = Command::new("sh")
-        .args(["-c", cmd])
-        .output()
-        .expect("run sh");
-    assert!(
-        out.status.success(),
-        "`{cmd}` failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// A virtual CAN interface (FD capable unless `fd` is false), deleted on drop.
-struct Iface(String);
-
-impl Iface {
-    fn vcan(name: &str, fd: bool) -> Iface {
-        let _ = Command::new("ip").args(["link", "del", name]).output();
-        sh(&format!(
-            "ip link add dev {name} type vcan && ip link set {name} mtu {} && ip link set {name} up",
-            if fd { 72 } else { 16 }
-        ));
-        Iface(name.to_string())
-    }
-}
-
-impl Drop for Iface {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["link", "del", &self.0]).output();
-    }
 }
 
 /// The probe frame that tells a reader is listening (never a test frame).

@@ -268,3 +268,44 @@ macro_rules! vm_test {
         }
     )*};
 }
+
+/// Runs a shell command (in the VM), failing the test with its output if it fails.
+pub fn sh(cmd: &str) -> String {
+    let out = std::process::Command::new("sh")
+        .args(["-c", cmd])
+        .output()
+        .expect("run sh");
+    assert!(
+        out.status.success(),
+        "`{cmd}` failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A vcan interface, up, FD-capable unless `fd` is false (MTU 16 makes it
+/// classic-only); deleted on drop.
+pub struct Iface(pub String);
+
+impl Iface {
+    /// Creates (or re-creates) `name`.
+    pub fn vcan(name: &str, fd: bool) -> Iface {
+        let _ = std::process::Command::new("ip")
+            .args(["link", "del", name])
+            .output();
+        sh(&format!(
+            "ip link add dev {name} type vcan && ip link set {name} mtu {} && ip link set {name} up",
+            if fd { 72 } else { 16 }
+        ));
+        Iface(name.to_string())
+    }
+}
+
+impl Drop for Iface {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("ip")
+            .args(["link", "del", &self.0])
+            .output();
+    }
+}
