@@ -47,6 +47,7 @@ use std::path::PathBuf;
 use super::lines::{split_spans, LineReader};
 use super::{write_err, Input, Output, RecordReader, RecordWriter, WriterOptions};
 use crate::error::{Error, Position, Result};
+use crate::frame::error_class::class::{CNT as CAN_ERR_CNT, PROT as CAN_ERR_PROT};
 use crate::frame::{dlc_to_len, Channel, Direction, FdFlags, Frame, Id, Record, Timestamp};
 
 // ---------------------------------------------------------------------------
@@ -703,14 +704,10 @@ impl Reader {
     }
 }
 
-const CAN_ERR_PROT: u32 = 0x08;
-const CAN_ERR_CNT: u32 = 0x200;
-const CAN_ERR_PROT_BIT: u8 = 0x01;
-const CAN_ERR_PROT_FORM: u8 = 0x02;
-const CAN_ERR_PROT_STUFF: u8 = 0x04;
-const CAN_ERR_PROT_BIT0: u8 = 0x08;
-const CAN_ERR_PROT_BIT1: u8 = 0x10;
-const CAN_ERR_PROT_TX: u8 = 0x80;
+use crate::frame::error_class::prot::{
+    BIT as CAN_ERR_PROT_BIT, BIT0 as CAN_ERR_PROT_BIT0, BIT1 as CAN_ERR_PROT_BIT1,
+    FORM as CAN_ERR_PROT_FORM, STUFF as CAN_ERR_PROT_STUFF, TX as CAN_ERR_PROT_TX,
+};
 
 /// A SocketCAN error frame from PEAK's 5 error bytes (type, direction,
 /// position, RX counter, TX counter).

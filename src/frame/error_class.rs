@@ -3,6 +3,50 @@
 
 use super::Frame;
 
+/// Error class bits of an error frame's id (`linux/can/error.h`).
+pub mod class {
+    /// TX timeout (by netdevice driver).
+    pub const TX_TIMEOUT: u32 = 0x001;
+    /// Lost arbitration; data\[0\] the bit position.
+    pub const LOSTARB: u32 = 0x002;
+    /// Controller problems; data\[1\].
+    pub const CRTL: u32 = 0x004;
+    /// Protocol violations; data\[2\] type, data\[3\] location.
+    pub const PROT: u32 = 0x008;
+    /// Transceiver status; data\[4\].
+    pub const TRX: u32 = 0x010;
+    /// No ACK on transmission.
+    pub const ACK: u32 = 0x020;
+    /// Bus off.
+    pub const BUSOFF: u32 = 0x040;
+    /// Bus error.
+    pub const BUSERROR: u32 = 0x080;
+    /// Controller restarted.
+    pub const RESTARTED: u32 = 0x100;
+    /// TX/RX error counters in data\[6\] and data\[7\].
+    pub const CNT: u32 = 0x200;
+}
+
+/// Protocol error types in data\[2\] of a [`class::PROT`] error frame.
+pub mod prot {
+    /// Single bit error.
+    pub const BIT: u8 = 0x01;
+    /// Frame format error.
+    pub const FORM: u8 = 0x02;
+    /// Bit stuffing error.
+    pub const STUFF: u8 = 0x04;
+    /// Unable to send a dominant bit.
+    pub const BIT0: u8 = 0x08;
+    /// Unable to send a recessive bit.
+    pub const BIT1: u8 = 0x10;
+    /// Bus overload.
+    pub const OVERLOAD: u8 = 0x20;
+    /// Active error announcement.
+    pub const ACTIVE: u8 = 0x40;
+    /// Error occurred on transmission.
+    pub const TX: u8 = 0x80;
+}
+
 /// A one-line English description of an error frame (classes and details as in
 /// `linux/can/error.h`), e.g. `bus-off`, `no ACK on transmission`,
 /// `controller: RX error passive; counters TX 0 RX 135`. Not an error frame: "".
@@ -13,16 +57,16 @@ pub fn describe_error(frame: &Frame) -> String {
     let class = frame.id().raw();
     let d = |i: usize| frame.data_bytes().get(i).copied().unwrap_or(0);
     let mut parts: Vec<String> = Vec::new();
-    if class & 0x001 != 0 {
+    if class & class::TX_TIMEOUT != 0 {
         parts.push("TX timeout".into());
     }
-    if class & 0x002 != 0 {
+    if class & class::LOSTARB != 0 {
         parts.push(match d(0) {
             0 => "lost arbitration".into(),
             b => format!("lost arbitration at bit {b}"),
         });
     }
-    if class & 0x004 != 0 {
+    if class & class::CRTL != 0 {
         let names = [
             (0x01, "RX buffer overflow"),
             (0x02, "TX buffer overflow"),
@@ -34,16 +78,16 @@ pub fn describe_error(frame: &Frame) -> String {
         ];
         parts.push(format!("controller: {}", bits(d(1), &names)));
     }
-    if class & 0x008 != 0 {
+    if class & class::PROT != 0 {
         let types = [
-            (0x01, "bit error"),
-            (0x02, "form error"),
-            (0x04, "stuff error"),
-            (0x08, "could not send dominant bit"),
-            (0x10, "could not send recessive bit"),
-            (0x20, "bus overload"),
-            (0x40, "active error announcement"),
-            (0x80, "error on transmission"),
+            (prot::BIT, "bit error"),
+            (prot::FORM, "form error"),
+            (prot::STUFF, "stuff error"),
+            (prot::BIT0, "could not send dominant bit"),
+            (prot::BIT1, "could not send recessive bit"),
+            (prot::OVERLOAD, "bus overload"),
+            (prot::ACTIVE, "active error announcement"),
+            (prot::TX, "error on transmission"),
         ];
         let mut s = format!("protocol: {}", bits(d(2), &types));
         if let Some(loc) = location(d(3)) {
@@ -52,7 +96,7 @@ pub fn describe_error(frame: &Frame) -> String {
         }
         parts.push(s);
     }
-    if class & 0x010 != 0 {
+    if class & class::TRX != 0 {
         let t = d(4);
         let wire = |n: u8| match n {
             4 => "no wire",
@@ -75,19 +119,19 @@ pub fn describe_error(frame: &Frame) -> String {
         }
         parts.push(format!("transceiver: {}", s.join(", ")));
     }
-    if class & 0x020 != 0 {
+    if class & class::ACK != 0 {
         parts.push("no ACK on transmission".into());
     }
-    if class & 0x040 != 0 {
+    if class & class::BUSOFF != 0 {
         parts.push("bus-off".into());
     }
-    if class & 0x080 != 0 {
+    if class & class::BUSERROR != 0 {
         parts.push("bus error".into());
     }
-    if class & 0x100 != 0 {
+    if class & class::RESTARTED != 0 {
         parts.push("controller restarted".into());
     }
-    if class & 0x200 != 0 {
+    if class & class::CNT != 0 {
         parts.push(format!("counters TX {} RX {}", d(6), d(7)));
     }
     if class & !0x3FF != 0 {
