@@ -48,6 +48,10 @@ use super::lines::{split_spans, LineReader};
 use super::{write_err, Input, Output, RecordReader, RecordWriter, WriterOptions};
 use crate::error::{Error, Position, Result};
 use crate::frame::error_class::class::{CNT as CAN_ERR_CNT, PROT as CAN_ERR_PROT};
+use crate::frame::error_class::prot::{
+    BIT as CAN_ERR_PROT_BIT, BIT0 as CAN_ERR_PROT_BIT0, BIT1 as CAN_ERR_PROT_BIT1,
+    FORM as CAN_ERR_PROT_FORM, STUFF as CAN_ERR_PROT_STUFF, TX as CAN_ERR_PROT_TX,
+};
 use crate::frame::{dlc_to_len, Channel, Direction, FdFlags, Frame, Id, Record, Timestamp};
 
 // ---------------------------------------------------------------------------
@@ -703,11 +707,6 @@ impl Reader {
         })
     }
 }
-
-use crate::frame::error_class::prot::{
-    BIT as CAN_ERR_PROT_BIT, BIT0 as CAN_ERR_PROT_BIT0, BIT1 as CAN_ERR_PROT_BIT1,
-    FORM as CAN_ERR_PROT_FORM, STUFF as CAN_ERR_PROT_STUFF, TX as CAN_ERR_PROT_TX,
-};
 
 /// A SocketCAN error frame from PEAK's 5 error bytes (type, direction,
 /// position, RX counter, TX counter).
