@@ -332,7 +332,12 @@ pub struct SocketCanBus {
     /// Last `SO_RXQ_OVFL` value seen, and the increase not yet taken.
     overflow_seen: u32,
     dropped: u64,
+    /// Records read by the last batched receive and not yet returned.
+    queue: std::collections::VecDeque<Result<Record>>,
 }
+
+/// Frames read per `recvmmsg` call: one system call per batch under load.
+const BATCH: usize = 32;
 
 impl SocketCanBus {
     /// Opens `settings.channel` (`can0`, `vcan0`, ..., or `any`).
@@ -454,6 +459,7 @@ impl SocketCanBus {
             names: HashMap::new(),
             overflow_seen: 0,
             dropped: 0,
+            queue: std::collections::VecDeque::with_capacity(BATCH),
         })
     }
 
@@ -584,7 +590,79 @@ fn configure(settings: &BusSettings, info: &IfInfo) -> Result<()> {
 
 /// Control-message buffer for recvmsg, aligned for `cmsghdr`.
 #[repr(C, align(8))]
+#[derive(Clone, Copy)]
 struct CmsgBuf([u8; 256]);
+
+impl SocketCanBus {
+    /// One received message as a record: the frame, its kernel (or hardware)
+    /// timestamp, direction and channel; counts kernel drops on the way.
+    fn decode_msg(
+        &mut self,
+        raw: &RawFrame,
+        n: usize,
+        msg: &libc::msghdr,
+        ifindex: i32,
+    ) -> Result<Record> {
+        let frame = raw.decode(n).map_err(|m| Error::Bus {
+            interface: "socketcan".into(),
+            channel: self.channel.clone(),
+            message: m,
+        })?;
+        let mut timestamp = None;
+        let mut hw = None;
+        // SAFETY: walking the control messages the kernel wrote into msg.
+        unsafe {
+            let mut c = libc::CMSG_FIRSTHDR(msg);
+            while !c.is_null() {
+                let h = &*c;
+                let data = libc::CMSG_DATA(c);
+                if h.cmsg_level == libc::SOL_SOCKET {
+                    match h.cmsg_type {
+                        SO_TIMESTAMPNS => {
+                            let ts = std::ptr::read_unaligned(data as *const libc::timespec);
+                            timestamp = Some(Timestamp::from_parts(ts.tv_sec, ts.tv_nsec as u32));
+                        }
+                        SO_TIMESTAMPING => {
+                            let ts = std::ptr::read_unaligned(data as *const [libc::timespec; 3]);
+                            if ts[0].tv_sec != 0 || ts[0].tv_nsec != 0 {
+                                timestamp =
+                                    Some(Timestamp::from_parts(ts[0].tv_sec, ts[0].tv_nsec as u32));
+                            }
+                            if ts[2].tv_sec != 0 || ts[2].tv_nsec != 0 {
+                                hw =
+                                    Some(Timestamp::from_parts(ts[2].tv_sec, ts[2].tv_nsec as u32));
+                            }
+                        }
+                        SO_RXQ_OVFL => {
+                            let count = std::ptr::read_unaligned(data as *const u32);
+                            self.dropped += count.wrapping_sub(self.overflow_seen) as u64;
+                            self.overflow_seen = count;
+                        }
+                        _ => {}
+                    }
+                }
+                c = libc::CMSG_NXTHDR(msg, c);
+            }
+        }
+        let timestamp = match (self.hw_timestamps, hw, timestamp) {
+            (true, Some(h), _) => h,
+            (_, _, Some(t)) => t,
+            _ => Timestamp::now(),
+        };
+        let direction = if msg.msg_flags & libc::MSG_DONTROUTE != 0 {
+            Direction::Tx
+        } else {
+            Direction::Rx
+        };
+        let channel = self.channel_of(ifindex);
+        Ok(Record {
+            timestamp,
+            channel,
+            direction,
+            frame,
+        })
+    }
+}
 
 impl Bus for SocketCanBus {
     fn send(&mut self, frame: &Frame) -> Result<()> {
@@ -633,31 +711,45 @@ impl Bus for SocketCanBus {
     }
 
     fn recv(&mut self, timeout: Option<Duration>) -> Result<Option<Record>> {
+        if let Some(r) = self.queue.pop_front() {
+            return r.map(Some);
+        }
         let fd = self.sock.as_raw_fd();
         let deadline = timeout.map(|t| std::time::Instant::now() + t);
-        let mut raw = RawFrame::ZERO;
-        let mut iov = libc::iovec {
-            iov_base: &mut raw as *mut RawFrame as *mut libc::c_void,
-            iov_len: mem::size_of::<RawFrame>(),
-        };
-        // SAFETY: an all-zero sockaddr_can is a valid value.
-        let mut addr: libc::sockaddr_can = unsafe { mem::zeroed() };
-        let mut cbuf = CmsgBuf([0; 256]);
-        // SAFETY: an all-zero msghdr is a valid value; the pointers are set below.
-        let mut msg: libc::msghdr = unsafe { mem::zeroed() };
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
+        let mut raws = [RawFrame::ZERO; BATCH];
+        // SAFETY: all-zero iovec, sockaddr_can, mmsghdr are valid values; the
+        // pointers are set before every call.
+        let mut iovs: [libc::iovec; BATCH] = unsafe { mem::zeroed() };
+        let mut addrs: [libc::sockaddr_can; BATCH] = unsafe { mem::zeroed() };
+        let mut cbufs = [CmsgBuf([0; 256]); BATCH];
+        let mut msgs: [libc::mmsghdr; BATCH] = unsafe { mem::zeroed() };
         // Read first and wait only when the queue is empty: one system call per
-        // frame under load.
+        // batch of frames under load.
         let n = loop {
-            msg.msg_name = &mut addr as *mut libc::sockaddr_can as *mut libc::c_void;
-            msg.msg_namelen = mem::size_of::<libc::sockaddr_can>() as libc::socklen_t;
-            msg.msg_control = cbuf.0.as_mut_ptr() as *mut libc::c_void;
-            msg.msg_controllen = cbuf.0.len() as _;
-            msg.msg_flags = 0;
-            // SAFETY: msg points at live buffers of the sizes given.
-            let n = unsafe { libc::recvmsg(fd, &mut msg, libc::MSG_DONTWAIT) };
-            if n >= 0 {
+            for i in 0..BATCH {
+                iovs[i].iov_base = &mut raws[i] as *mut RawFrame as *mut libc::c_void;
+                iovs[i].iov_len = mem::size_of::<RawFrame>();
+                let m = &mut msgs[i].msg_hdr;
+                m.msg_iov = &mut iovs[i];
+                m.msg_iovlen = 1;
+                m.msg_name = &mut addrs[i] as *mut libc::sockaddr_can as *mut libc::c_void;
+                m.msg_namelen = mem::size_of::<libc::sockaddr_can>() as libc::socklen_t;
+                m.msg_control = cbufs[i].0.as_mut_ptr() as *mut libc::c_void;
+                m.msg_controllen = cbufs[i].0.len() as _;
+                m.msg_flags = 0;
+                msgs[i].msg_len = 0;
+            }
+            // SAFETY: every mmsghdr points at live buffers of the sizes given.
+            let n = unsafe {
+                libc::recvmmsg(
+                    fd,
+                    msgs.as_mut_ptr(),
+                    BATCH as libc::c_uint,
+                    libc::MSG_DONTWAIT,
+                    std::ptr::null_mut(),
+                )
+            };
+            if n > 0 {
                 break n as usize;
             }
             let e = errno();
@@ -665,6 +757,7 @@ impl Bus for SocketCanBus {
                 Some(libc::EAGAIN) => {}
                 // A signal: let the caller look at its flags.
                 Some(libc::EINTR) => return Ok(None),
+                _ if n == 0 => {}
                 _ => return Err(self.io_error("receiving", e)),
             }
             let ms: libc::c_int = match deadline {
@@ -696,65 +789,19 @@ impl Bus for SocketCanBus {
                 return Ok(None);
             }
         };
-        let frame = raw.decode(n).map_err(|m| Error::Bus {
-            interface: "socketcan".into(),
-            channel: self.channel.clone(),
-            message: m,
-        })?;
-
-        let mut timestamp = None;
-        let mut hw = None;
-        // SAFETY: walking the control messages the kernel wrote into msg.
-        unsafe {
-            let mut c = libc::CMSG_FIRSTHDR(&msg);
-            while !c.is_null() {
-                let h = &*c;
-                let data = libc::CMSG_DATA(c);
-                if h.cmsg_level == libc::SOL_SOCKET {
-                    match h.cmsg_type {
-                        SO_TIMESTAMPNS => {
-                            let ts = std::ptr::read_unaligned(data as *const libc::timespec);
-                            timestamp = Some(Timestamp::from_parts(ts.tv_sec, ts.tv_nsec as u32));
-                        }
-                        SO_TIMESTAMPING => {
-                            let ts = std::ptr::read_unaligned(data as *const [libc::timespec; 3]);
-                            if ts[0].tv_sec != 0 || ts[0].tv_nsec != 0 {
-                                timestamp =
-                                    Some(Timestamp::from_parts(ts[0].tv_sec, ts[0].tv_nsec as u32));
-                            }
-                            if ts[2].tv_sec != 0 || ts[2].tv_nsec != 0 {
-                                hw =
-                                    Some(Timestamp::from_parts(ts[2].tv_sec, ts[2].tv_nsec as u32));
-                            }
-                        }
-                        SO_RXQ_OVFL => {
-                            let count = std::ptr::read_unaligned(data as *const u32);
-                            self.dropped += count.wrapping_sub(self.overflow_seen) as u64;
-                            self.overflow_seen = count;
-                        }
-                        _ => {}
-                    }
-                }
-                c = libc::CMSG_NXTHDR(&msg, c);
-            }
+        for i in 0..n {
+            let rec = self.decode_msg(
+                &raws[i],
+                msgs[i].msg_len as usize,
+                &msgs[i].msg_hdr,
+                addrs[i].can_ifindex,
+            );
+            self.queue.push_back(rec);
         }
-        let timestamp = match (self.hw_timestamps, hw, timestamp) {
-            (true, Some(h), _) => h,
-            (_, _, Some(t)) => t,
-            _ => Timestamp::now(),
-        };
-        let direction = if msg.msg_flags & libc::MSG_DONTROUTE != 0 {
-            Direction::Tx
-        } else {
-            Direction::Rx
-        };
-        let channel = self.channel_of(addr.can_ifindex);
-        Ok(Some(Record {
-            timestamp,
-            channel,
-            direction,
-            frame,
-        }))
+        match self.queue.pop_front() {
+            Some(r) => r.map(Some),
+            None => Ok(None),
+        }
     }
 
     fn channel(&self) -> &str {
@@ -814,6 +861,7 @@ impl Bus for SocketCanBus {
             names: self.names.clone(),
             overflow_seen: self.overflow_seen,
             dropped: 0,
+            queue: std::collections::VecDeque::with_capacity(BATCH),
         }))
     }
 
