@@ -334,6 +334,35 @@ pub struct SocketCanBus {
     dropped: u64,
     /// Records read by the last batched receive and not yet returned.
     queue: std::collections::VecDeque<Result<Record>>,
+    /// The buffers `recvmmsg` fills, allocated once (taken out while in use).
+    bufs: Option<Box<RecvBufs>>,
+}
+
+/// Receive buffers for one `recvmmsg` batch. The pointers inside `msgs` and
+/// `iovs` are set before every call.
+struct RecvBufs {
+    raws: [RawFrame; BATCH],
+    iovs: [libc::iovec; BATCH],
+    addrs: [libc::sockaddr_can; BATCH],
+    cbufs: [CmsgBuf; BATCH],
+    msgs: [libc::mmsghdr; BATCH],
+}
+
+// SAFETY: the raw pointers in RecvBufs only ever point into the same box and
+// are rewritten before each use.
+unsafe impl Send for RecvBufs {}
+
+impl RecvBufs {
+    fn new() -> Box<RecvBufs> {
+        Box::new(RecvBufs {
+            raws: [RawFrame::ZERO; BATCH],
+            // SAFETY: all-zero iovec, sockaddr_can and mmsghdr are valid values.
+            iovs: unsafe { mem::zeroed() },
+            addrs: unsafe { mem::zeroed() },
+            cbufs: [CmsgBuf([0; 256]); BATCH],
+            msgs: unsafe { mem::zeroed() },
+        })
+    }
 }
 
 /// Frames read per `recvmmsg` call: one system call per batch under load.
@@ -460,6 +489,7 @@ impl SocketCanBus {
             overflow_seen: 0,
             dropped: 0,
             queue: std::collections::VecDeque::with_capacity(BATCH),
+            bufs: None,
         })
     }
 
@@ -594,6 +624,95 @@ fn configure(settings: &BusSettings, info: &IfInfo) -> Result<()> {
 struct CmsgBuf([u8; 256]);
 
 impl SocketCanBus {
+    /// Reads a batch into `bufs` (waiting up to `deadline` for the first frame),
+    /// queues its records and returns the first.
+    fn recv_into(
+        &mut self,
+        fd: RawFd,
+        deadline: Option<std::time::Instant>,
+        bufs: &mut RecvBufs,
+    ) -> Result<Option<Record>> {
+        // Read first and wait only when the queue is empty: one system call per
+        // batch of frames under load.
+        let n = loop {
+            for i in 0..BATCH {
+                bufs.iovs[i].iov_base = &mut bufs.raws[i] as *mut RawFrame as *mut libc::c_void;
+                bufs.iovs[i].iov_len = mem::size_of::<RawFrame>();
+                let m = &mut bufs.msgs[i].msg_hdr;
+                m.msg_iov = &mut bufs.iovs[i];
+                m.msg_iovlen = 1;
+                m.msg_name = &mut bufs.addrs[i] as *mut libc::sockaddr_can as *mut libc::c_void;
+                m.msg_namelen = mem::size_of::<libc::sockaddr_can>() as libc::socklen_t;
+                m.msg_control = bufs.cbufs[i].0.as_mut_ptr() as *mut libc::c_void;
+                m.msg_controllen = bufs.cbufs[i].0.len() as _;
+                m.msg_flags = 0;
+                bufs.msgs[i].msg_len = 0;
+            }
+            // SAFETY: every mmsghdr points at live buffers of the sizes given.
+            let n = unsafe {
+                libc::recvmmsg(
+                    fd,
+                    bufs.msgs.as_mut_ptr(),
+                    BATCH as libc::c_uint,
+                    libc::MSG_DONTWAIT,
+                    std::ptr::null_mut(),
+                )
+            };
+            if n > 0 {
+                break n as usize;
+            }
+            let e = errno();
+            match e.raw_os_error() {
+                Some(libc::EAGAIN) => {}
+                // A signal: let the caller look at its flags.
+                Some(libc::EINTR) => return Ok(None),
+                _ if n == 0 => {}
+                _ => return Err(self.io_error("receiving", e)),
+            }
+            let ms: libc::c_int = match deadline {
+                None => -1,
+                Some(d) => {
+                    let left = d.saturating_duration_since(std::time::Instant::now());
+                    if left.is_zero() {
+                        return Ok(None);
+                    }
+                    // Rounded up, so that a sub-millisecond wait does not spin.
+                    left.as_micros().div_ceil(1000).min(i32::MAX as u128) as libc::c_int
+                }
+            };
+            let mut pfd = libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd.
+            let r = unsafe { libc::poll(&mut pfd, 1, ms) };
+            if r < 0 {
+                let e = errno();
+                if e.raw_os_error() == Some(libc::EINTR) {
+                    return Ok(None);
+                }
+                return Err(self.io_error("waiting for frames", e));
+            }
+            if r == 0 {
+                return Ok(None);
+            }
+        };
+        for i in 0..n {
+            let rec = self.decode_msg(
+                &bufs.raws[i],
+                bufs.msgs[i].msg_len as usize,
+                &bufs.msgs[i].msg_hdr,
+                bufs.addrs[i].can_ifindex,
+            );
+            self.queue.push_back(rec);
+        }
+        match self.queue.pop_front() {
+            Some(r) => r.map(Some),
+            None => Ok(None),
+        }
+    }
+
     /// One received message as a record: the frame, its kernel (or hardware)
     /// timestamp, direction and channel; counts kernel drops on the way.
     fn decode_msg(
@@ -716,92 +835,10 @@ impl Bus for SocketCanBus {
         }
         let fd = self.sock.as_raw_fd();
         let deadline = timeout.map(|t| std::time::Instant::now() + t);
-        let mut raws = [RawFrame::ZERO; BATCH];
-        // SAFETY: all-zero iovec, sockaddr_can, mmsghdr are valid values; the
-        // pointers are set before every call.
-        let mut iovs: [libc::iovec; BATCH] = unsafe { mem::zeroed() };
-        let mut addrs: [libc::sockaddr_can; BATCH] = unsafe { mem::zeroed() };
-        let mut cbufs = [CmsgBuf([0; 256]); BATCH];
-        let mut msgs: [libc::mmsghdr; BATCH] = unsafe { mem::zeroed() };
-        // Read first and wait only when the queue is empty: one system call per
-        // batch of frames under load.
-        let n = loop {
-            for i in 0..BATCH {
-                iovs[i].iov_base = &mut raws[i] as *mut RawFrame as *mut libc::c_void;
-                iovs[i].iov_len = mem::size_of::<RawFrame>();
-                let m = &mut msgs[i].msg_hdr;
-                m.msg_iov = &mut iovs[i];
-                m.msg_iovlen = 1;
-                m.msg_name = &mut addrs[i] as *mut libc::sockaddr_can as *mut libc::c_void;
-                m.msg_namelen = mem::size_of::<libc::sockaddr_can>() as libc::socklen_t;
-                m.msg_control = cbufs[i].0.as_mut_ptr() as *mut libc::c_void;
-                m.msg_controllen = cbufs[i].0.len() as _;
-                m.msg_flags = 0;
-                msgs[i].msg_len = 0;
-            }
-            // SAFETY: every mmsghdr points at live buffers of the sizes given.
-            let n = unsafe {
-                libc::recvmmsg(
-                    fd,
-                    msgs.as_mut_ptr(),
-                    BATCH as libc::c_uint,
-                    libc::MSG_DONTWAIT,
-                    std::ptr::null_mut(),
-                )
-            };
-            if n > 0 {
-                break n as usize;
-            }
-            let e = errno();
-            match e.raw_os_error() {
-                Some(libc::EAGAIN) => {}
-                // A signal: let the caller look at its flags.
-                Some(libc::EINTR) => return Ok(None),
-                _ if n == 0 => {}
-                _ => return Err(self.io_error("receiving", e)),
-            }
-            let ms: libc::c_int = match deadline {
-                None => -1,
-                Some(d) => {
-                    let left = d.saturating_duration_since(std::time::Instant::now());
-                    if left.is_zero() {
-                        return Ok(None);
-                    }
-                    // Rounded up, so that a sub-millisecond wait does not spin.
-                    left.as_micros().div_ceil(1000).min(i32::MAX as u128) as libc::c_int
-                }
-            };
-            let mut pfd = libc::pollfd {
-                fd,
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            // SAFETY: one valid pollfd.
-            let r = unsafe { libc::poll(&mut pfd, 1, ms) };
-            if r < 0 {
-                let e = errno();
-                if e.raw_os_error() == Some(libc::EINTR) {
-                    return Ok(None);
-                }
-                return Err(self.io_error("waiting for frames", e));
-            }
-            if r == 0 {
-                return Ok(None);
-            }
-        };
-        for i in 0..n {
-            let rec = self.decode_msg(
-                &raws[i],
-                msgs[i].msg_len as usize,
-                &msgs[i].msg_hdr,
-                addrs[i].can_ifindex,
-            );
-            self.queue.push_back(rec);
-        }
-        match self.queue.pop_front() {
-            Some(r) => r.map(Some),
-            None => Ok(None),
-        }
+        let mut bufs = self.bufs.take().unwrap_or_else(RecvBufs::new);
+        let result = self.recv_into(fd, deadline, &mut bufs);
+        self.bufs = Some(bufs);
+        result
     }
 
     fn channel(&self) -> &str {
@@ -862,6 +899,7 @@ impl Bus for SocketCanBus {
             overflow_seen: self.overflow_seen,
             dropped: 0,
             queue: std::collections::VecDeque::with_capacity(BATCH),
+            bufs: None,
         }))
     }
 
