@@ -122,6 +122,23 @@ fn all_fields() -> String {
     Value::Array(frames().iter().map(fields).collect()).to_string()
 }
 
+/// python-can sends every frame of [`frames`] on the IPv4 group.
+fn python_sends_all_frames(py: &std::path::Path) {
+    let script = format!(
+        "{PY_MESSAGE}\nbus = can.Bus(interface='udp_multicast', channel=sys.argv[2])\n\
+         for f in json.loads(sys.argv[1]):\n    bus.send(message(f))\nbus.shutdown()\n"
+    );
+    let out = Command::new(py)
+        .args(["-c", &script, &all_fields(), DEFAULT_GROUP_V4])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "python-can sender failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn open(group: &str) -> Box<dyn Bus> {
     bus::open(&BusSettings::new("udp_multicast", group)).expect("open udp_multicast")
 }
@@ -134,19 +151,7 @@ fn python_can_sends_and_we_receive_identical_frames() {
     let Some(py) = common::python() else { return };
     let mut ours = open(DEFAULT_GROUP_V4);
     let before = Timestamp::now();
-    let script = format!(
-        "{PY_MESSAGE}\nbus = can.Bus(interface='udp_multicast', channel=sys.argv[2])\n\
-         for f in json.loads(sys.argv[1]):\n    bus.send(message(f))\nbus.shutdown()\n"
-    );
-    let out = Command::new(&py)
-        .args(["-c", &script, &all_fields(), DEFAULT_GROUP_V4])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "python-can sender failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    python_sends_all_frames(&py);
     for want in frames() {
         let r = ours
             .recv(Some(Duration::from_secs(5)))
@@ -477,15 +482,7 @@ fn python_can_sends_and_can_logger_records_identical_frames() {
     let mut err = BufReader::new(logger.stderr.take().unwrap()).lines();
     let first = err.next().unwrap().unwrap();
     assert!(first.contains("recording"), "{first}");
-    let script = format!(
-        "{PY_MESSAGE}\nbus = can.Bus(interface='udp_multicast', channel=sys.argv[2])\n\
-         for f in json.loads(sys.argv[1]):\n    bus.send(message(f))\nbus.shutdown()\n"
-    );
-    let st = Command::new(&py)
-        .args(["-c", &script, &all_fields(), DEFAULT_GROUP_V4])
-        .status()
-        .unwrap();
-    assert!(st.success());
+    python_sends_all_frames(&py);
     assert!(logger.wait().unwrap().success());
     let mut reader = cankit::format::open_reader(&out, None).unwrap();
     for f in &want {
