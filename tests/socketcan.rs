@@ -490,22 +490,137 @@ vm_test! {
 
     fn overflow_is_counted_as_dropped() {
         let _i = Iface::vcan("ckovfl", false);
-        let mut bus = open("ckovfl");
-        // 3000 frames while nobody reads: the socket queue overflows.
+        // The system's default receive buffer (a few hundred frames), not ours.
+        let mut s = BusSettings::new("socketcan", "ckovfl");
+        s.options.insert("rcvbuf".into(), "0".into());
+        let mut bus = SocketCanBus::open(&s).unwrap();
+        assert!(bus.receive_buffer() < 1 << 20, "{}", bus.receive_buffer());
+
+        // 3000 frames while nobody reads: the socket queue overflows. Nothing
+        // arrives after them, so the count comes from reading the kernel's
+        // counter when the wait times out.
         sh("cangen ckovfl -g 0 -p 10 -I 7 -L 8 -n 3000");
         let mut received = 0u64;
         while bus.recv(Some(Duration::from_millis(300))).unwrap().is_some() {
             received += 1;
         }
-        // The counter rides on the next delivered frame.
-        sh("cansend ckovfl 007#FF");
-        assert!(bus.recv(Some(Duration::from_secs(5))).unwrap().is_some());
-        received += 1;
         let dropped = bus.take_dropped();
         eprintln!("received {received}, dropped {dropped}");
         assert!(dropped > 0, "no overflow with {received} frames received");
-        assert_eq!(received + dropped, 3001);
+        assert_eq!(received + dropped, 3000);
         assert_eq!(bus.take_dropped(), 0, "take_dropped resets");
+
+        // Again, reading what is queued without waiting (no timeout, so no
+        // direct reading of the counter): the count rides on the next frame.
+        sh("cangen ckovfl -g 0 -p 10 -I 7 -L 8 -n 3000");
+        let mut received = 0u64;
+        while bus.recv(Some(Duration::ZERO)).unwrap().is_some() {
+            received += 1;
+        }
+        assert_eq!(bus.take_dropped(), 0, "counted without a frame or a timeout");
+        sh("cansend ckovfl 008#FF");
+        loop {
+            let r = bus.recv(Some(Duration::from_secs(5))).unwrap().expect("the last frame");
+            received += 1;
+            if r.frame.id().raw() == 8 {
+                break;
+            }
+        }
+        let dropped = bus.take_dropped();
+        eprintln!("received {received}, dropped {dropped}");
+        assert!(dropped > 0);
+        assert_eq!(received + dropped, 3001);
+
+        // A drop after the last frame is also found on close.
+        let mut quiet = SocketCanBus::open(&s).unwrap();
+        sh("cangen ckovfl -g 0 -p 10 -I 7 -L 8 -n 3000");
+        quiet.close().unwrap();
+        assert!(quiet.take_dropped() > 0);
+    }
+
+    fn receive_buffer_is_large_unless_told() {
+        let _i = Iface::vcan("ckbuf", false);
+        // As root the 8 MiB default is granted beyond net.core.rmem_max.
+        let bus = open("ckbuf");
+        assert_eq!(bus.receive_buffer(), 8 << 20);
+        let mut s = BusSettings::new("socketcan", "ckbuf");
+        s.options.insert("rcvbuf".into(), "1048576".into());
+        assert_eq!(SocketCanBus::open(&s).unwrap().receive_buffer(), 1 << 20);
+        s.options.insert("rcvbuf".into(), "lots".into());
+        let e = SocketCanBus::open(&s).err().expect("a bad rcvbuf is refused").to_string();
+        assert!(e.contains("rcvbuf") && e.contains("lots"), "{e}");
+
+        // 6000 frames at full speed, nobody reading: the default buffer holds them.
+        let mut bus = open("ckbuf");
+        sh("cangen ckbuf -g 0 -p 10 -I 7 -L 8 -n 6000");
+        let got = recv_n(&mut bus, 6000, Duration::from_secs(20));
+        assert_eq!(got.len(), 6000);
+        assert_eq!(bus.take_dropped(), 0);
+    }
+
+    fn receive_latency_batches_without_losing_frames() {
+        let _i = Iface::vcan("cklat", false);
+        // Frames every 5 ms: without a latency each is handed over at once;
+        // with 100 ms they wait in the kernel's queue and come in batches.
+        let delays = |bus: &mut SocketCanBus| -> Vec<Duration> {
+            let cangen = std::process::Command::new("cangen")
+                .args(["cklat", "-g", "5", "-p", "10", "-I", "123", "-L", "8", "-D", "i", "-n", "200"])
+                .spawn()
+                .unwrap();
+            let mut cangen = cangen;
+            let mut out = Vec::new();
+            let mut last = None;
+            let end = Instant::now() + Duration::from_secs(30);
+            while out.len() < 200 && Instant::now() < end {
+                let Some(r) = bus.recv(Some(Duration::from_millis(500))).unwrap() else {
+                    continue;
+                };
+                let held = Timestamp::now().0 - r.timestamp.0;
+                out.push(Duration::from_nanos(held.max(0) as u64));
+                // in order: cangen -D i counts up in the first byte
+                let b = r.frame.data_bytes()[0];
+                if let Some(l) = last {
+                    assert_eq!(b, u8::wrapping_add(l, 1), "out of order");
+                }
+                last = Some(b);
+            }
+            cangen.wait().unwrap();
+            assert_eq!(out.len(), 200, "frames lost");
+            out
+        };
+        let mut bus = open("cklat");
+        let at_once = delays(&mut bus);
+        bus.set_receive_latency(Duration::from_millis(100));
+        let batched = delays(&mut bus);
+        assert_eq!(bus.take_dropped(), 0);
+        let median = |v: &[Duration]| {
+            let mut v = v.to_vec();
+            v.sort();
+            v[v.len() / 2]
+        };
+        let longest = |v: &[Duration]| *v.iter().max().unwrap();
+        eprintln!(
+            "held: at once median {:?} max {:?}; batched median {:?} max {:?}",
+            median(&at_once),
+            longest(&at_once),
+            median(&batched),
+            longest(&batched)
+        );
+        assert!(median(&batched) >= Duration::from_millis(20), "no batching");
+        assert!(median(&batched) > median(&at_once) * 2);
+        // never much longer than the latency (the emulator adds its stalls)
+        assert!(longest(&batched) < Duration::from_millis(600));
+
+        // A burst right after slow traffic, read while it arrives: the pauses
+        // (up to 100 ms) and the 8 MiB buffer keep every frame.
+        let mut gen = std::process::Command::new("sh")
+            .args(["-c", "cangen cklat -g 20 -p 10 -I 1 -L 8 -n 20 && cangen cklat -g 0 -p 10 -I 2 -L 8 -n 20000"])
+            .spawn()
+            .unwrap();
+        let got = recv_n(&mut bus, 20020, Duration::from_secs(60));
+        assert!(gen.wait().unwrap().success());
+        assert_eq!(got.len(), 20020);
+        assert_eq!(bus.take_dropped(), 0);
     }
 
     fn bcm_sends_periodically() {

@@ -274,11 +274,16 @@ fn logger(channels: &[&str], extra: &[&str], probe_ifaces: &[&str]) -> Proc {
 /// can-logger on socketcan `channels` into a file (`-v -f FILE`); returns once
 /// it has bound its sockets (it says "recording" after that).
 fn file_logger(channels: &[&str], file: &std::path::Path) -> Proc {
+    file_logger_with(channels, file, &[])
+}
+
+fn file_logger_with(channels: &[&str], file: &std::path::Path, extra: &[&str]) -> Proc {
     let mut c = tool("can-logger");
     c.args(["-v", "-i", "socketcan"]);
     for ch in channels {
         c.args(["-c", ch]);
     }
+    c.args(extra);
     c.arg("-f").arg(file);
     let p = Proc::spawn(c, "can-logger -f");
     p.wait_stderr("recording", 1);
@@ -591,33 +596,51 @@ vm_test! {
         let started = Instant::now();
         let _i = Iface::vcan("ckdr0", false);
         let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("rec.log");
-        let log = file_logger(&["ckdr0"], &file);
-        // A stopped logger reads nothing: 3000 frames overflow its socket queue.
-        // SAFETY: kill(2) on our own child.
-        unsafe { libc::kill(log.child.id() as libc::pid_t, libc::SIGSTOP) };
-        sh("cangen ckdr0 -g 0 -p 10 -I 7 -L 8 -n 3000");
-        // SAFETY: as above.
-        unsafe { libc::kill(log.child.id() as libc::pid_t, libc::SIGCONT) };
-        // The kernel's counter rides on the next frame queued after the drops.
-        std::thread::sleep(Duration::from_millis(500));
-        sh("cansend ckdr0 7FF#FF");
+        // A stopped logger reads nothing while 3000 frames arrive.
+        let stopped_while = |log: &Proc, frames: &str| {
+            // SAFETY: kill(2) on our own child.
+            unsafe { libc::kill(log.child.id() as libc::pid_t, libc::SIGSTOP) };
+            sh(&format!("cangen ckdr0 -g 0 -p 10 -I 7 -L 8 -n {frames}"));
+            // SAFETY: as above.
+            unsafe { libc::kill(log.child.id() as libc::pid_t, libc::SIGCONT) };
+        };
+        let summary_of = |err: &str| -> (String, usize) {
+            let summary = err
+                .lines()
+                .find(|l| l.contains(" frame(s) recorded in "))
+                .unwrap_or_else(|| panic!("no summary in {err}"))
+                .to_string();
+            let dropped: usize = summary
+                .split("; ")
+                .find_map(|p| p.strip_suffix(" dropped by the kernel"))
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("no drop count in {summary}"));
+            (summary, dropped)
+        };
+
+        // The default 8 MiB receive buffer holds them all.
+        let file = dir.path().join("big.log");
+        let log = file_logger_with(&["ckdr0"], &file, &[]);
+        stopped_while(&log, "3000");
+        let (st, _, err) = log.interrupt();
+        assert!(st.success(), "{st:?} {err}");
+        let (summary, dropped) = summary_of(&err);
+        assert_eq!((read_records(&file).len(), dropped), (3000, 0), "{summary}");
+
+        // The system's default buffer (rcvbuf=0) holds a few hundred: the rest
+        // is counted, although no frame arrives after the drops to carry the
+        // kernel's counter (the logger reads it when the bus goes quiet).
+        let file = dir.path().join("small.log");
+        let log = file_logger_with(&["ckdr0"], &file, &["--bus-opt", "rcvbuf=0"]);
+        stopped_while(&log, "3000");
         log.wait_stderr("the kernel dropped", 1);
         let (st, _, err) = log.interrupt();
         assert!(st.success(), "{err}");
         let recorded = read_records(&file).len();
-        let summary = err
-            .lines()
-            .find(|l| l.contains(" frame(s) recorded in "))
-            .unwrap_or_else(|| panic!("no summary in {err}"));
-        let dropped: usize = summary
-            .split("; ")
-            .find_map(|p| p.strip_suffix(" dropped by the kernel"))
-            .and_then(|n| n.parse().ok())
-            .unwrap_or_else(|| panic!("no drop count in {summary}"));
+        let (summary, dropped) = summary_of(&err);
         eprintln!("recorded {recorded}, dropped {dropped}: {summary}");
         assert!(dropped > 0, "{err}");
-        assert_eq!(recorded + dropped, 3001, "{err}");
+        assert_eq!(recorded + dropped, 3000, "{err}");
         assert!(summary.contains(&format!("{recorded} frame(s) recorded")), "{summary}");
         assert!(summary.contains(": warn: "), "a loss is a warning: {summary}");
         timing("logger drops", started);

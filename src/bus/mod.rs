@@ -61,7 +61,16 @@ pub trait Bus: Send {
         0
     }
 
+    /// Lets the backend hand frames over up to `max` after they arrived, so
+    /// that it can wake up once for several frames instead of once per frame
+    /// (a logger's choice; a viewer or bridge wants every frame at once, the
+    /// default). Timestamps are unaffected: they are taken on arrival.
+    /// Backends without such batching ignore it.
+    fn set_receive_latency(&mut self, _max: Duration) {}
+
     /// Releases the bus. Dropping it does the same; this reports errors.
+    /// Drops the backend learns of while closing are left for
+    /// [`Bus::take_dropped`].
     fn close(&mut self) -> Result<()> {
         Ok(())
     }
@@ -88,6 +97,9 @@ impl Bus for Box<dyn Bus> {
     }
     fn take_dropped(&mut self) -> u64 {
         (**self).take_dropped()
+    }
+    fn set_receive_latency(&mut self, max: Duration) {
+        (**self).set_receive_latency(max)
     }
     fn close(&mut self) -> Result<()> {
         (**self).close()
@@ -237,6 +249,10 @@ impl Bus for Filtered {
 
     fn take_dropped(&mut self) -> u64 {
         self.inner.take_dropped()
+    }
+
+    fn set_receive_latency(&mut self, max: Duration) {
+        self.inner.set_receive_latency(max)
     }
 
     fn close(&mut self) -> Result<()> {

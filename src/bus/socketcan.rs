@@ -28,7 +28,23 @@
 //!   are never delivered back to it (`CAN_RAW_RECV_OWN_MSGS` off) but other
 //!   sockets see them (`CAN_RAW_LOOPBACK` on).
 //! * **Overflows**: `SO_RXQ_OVFL` counts frames the kernel dropped because the
-//!   socket's queue was full; [`Bus::take_dropped`] reports the increase.
+//!   socket's queue was full; [`Bus::take_dropped`] reports the increase. The
+//!   counter rides on received frames, so it is also read directly
+//!   (`SO_MEMINFO`) whenever a wait times out and on [`Bus::close`]: drops after
+//!   the last delivered frame are counted too.
+//! * **Receive buffer**: the socket asks for 8 MiB (bus option `rcvbuf=BYTES`;
+//!   0 keeps the system default), room for about 8,000 frames, a third of a
+//!   second of a saturated 1 Mbit/s bus: `SO_RCVBUFFORCE` where permitted (root
+//!   or CAP_NET_ADMIN), else `SO_RCVBUF`, which `net.core.rmem_max` caps (often
+//!   at 208 KiB, about 200 frames; raise it with sysctl for unprivileged logging).
+//! * **Batches**: frames are read up to 32 per `recvmmsg` call. With
+//!   [`Bus::set_receive_latency`] (can-logger) the bus pauses between reads
+//!   while it is not saturated, so that about 128 frames gather at the rate seen
+//!   so far: one wake-up for many frames instead of one per frame. A pause never
+//!   exceeds the latency, nor the time in which frames at 50,000 frames/s would
+//!   half fill the receive buffer (80 ms with 8 MiB, 2 ms with the common
+//!   208 KiB limit); after a quiet spell the first pause is a 1 ms probe, in
+//!   case a burst is starting. Only a virtual interface can go faster than that.
 //! * **`any`** binds to every CAN interface; each record names the interface it
 //!   came from (looked up once per interface index). Sending on `any` is refused.
 //!
@@ -86,6 +102,21 @@ const CAN_RAW_FILTER_MAX: usize = 512;
 const SO_TIMESTAMPNS: libc::c_int = 35;
 const SO_TIMESTAMPING: libc::c_int = 37;
 const SO_RXQ_OVFL: libc::c_int = 40;
+const SO_MEMINFO: libc::c_int = 55;
+/// Index of the drop counter in `SO_MEMINFO`'s array.
+const SK_MEMINFO_DROPS: usize = 8;
+const SK_MEMINFO_VARS: usize = 9;
+/// The receive buffer asked for unless `rcvbuf=` says otherwise.
+const DEFAULT_RCVBUF: usize = 8 << 20;
+/// Receive-buffer bytes one queued frame takes (the kernel charges the whole
+/// socket buffer: 768 bytes for a classic frame on Linux 6.1; rounded up).
+const QUEUED_FRAME_BYTES: usize = 1024;
+/// The frame rate a pause must survive without overflowing the receive buffer
+/// (a saturated 1 Mbit/s bus of short frames is about 21,000 frames/s; CAN FD
+/// with a fast data phase, somewhat more).
+const DESIGN_RATE: u64 = 50_000;
+/// Frames a pause aims to gather at the rate seen so far.
+const PAUSE_FRAMES: u64 = 128;
 const SOF_TIMESTAMPING_RX_HARDWARE: u32 = 1 << 2;
 const SOF_TIMESTAMPING_RX_SOFTWARE: u32 = 1 << 3;
 const SOF_TIMESTAMPING_SOFTWARE: u32 = 1 << 4;
@@ -230,6 +261,22 @@ fn setsockopt<T>(fd: RawFd, level: libc::c_int, name: libc::c_int, value: &T) ->
     )
 }
 
+fn getsockopt_int(fd: RawFd, level: libc::c_int, name: libc::c_int) -> io::Result<libc::c_int> {
+    let mut v: libc::c_int = 0;
+    let mut len = mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: v is a writable c_int of the size passed.
+    cvt(unsafe {
+        libc::getsockopt(
+            fd,
+            level,
+            name,
+            &mut v as *mut _ as *mut libc::c_void,
+            &mut len,
+        )
+    })?;
+    Ok(v)
+}
+
 fn setsockopt_bytes(
     fd: RawFd,
     level: libc::c_int,
@@ -336,6 +383,16 @@ pub struct SocketCanBus {
     queue: std::collections::VecDeque<Result<Record>>,
     /// The buffers `recvmmsg` fills, allocated once (taken out while in use).
     bufs: Option<Box<RecvBufs>>,
+    /// How long frames may wait in the kernel's queue ([`Bus::set_receive_latency`]).
+    latency: Duration,
+    /// Arrival time (ns) of the last frame read, and how long to pause before
+    /// reading again.
+    last_arrival: Option<i64>,
+    pause: Duration,
+    /// Pauses in a row that gathered nothing.
+    quiet: Duration,
+    /// The longest pause the receive buffer allows.
+    max_pause: Duration,
 }
 
 /// Receive buffers for one `recvmmsg` batch. The pointers inside `msgs` and
@@ -371,7 +428,8 @@ const BATCH: usize = 32;
 impl SocketCanBus {
     /// Opens `settings.channel` (`can0`, `vcan0`, ..., or `any`).
     pub fn open(settings: &BusSettings) -> Result<SocketCanBus> {
-        settings.check_options(&["timestamps"])?;
+        settings.check_options(&["timestamps", "rcvbuf"])?;
+        let rcvbuf: usize = settings.option("rcvbuf")?.unwrap_or(DEFAULT_RCVBUF);
         let hw_timestamps = match settings.options.get("timestamps").map(String::as_str) {
             None | Some("software") => false,
             Some("hardware") => true,
@@ -442,6 +500,20 @@ impl SocketCanBus {
         setsockopt(fd, SOL_CAN_RAW, CAN_RAW_ERR_FILTER, &all_errors)
             .map_err(|e| fail(format!("cannot set CAN_RAW_ERR_FILTER: {e}")))?;
         opt(libc::SOL_SOCKET, SO_RXQ_OVFL, &on, "SO_RXQ_OVFL")?;
+        if rcvbuf > 0 {
+            // The kernel doubles the value (bookkeeping overhead) and, without
+            // CAP_NET_ADMIN, caps it at net.core.rmem_max.
+            let want = (rcvbuf / 2).min(i32::MAX as usize) as libc::c_int;
+            if setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, &want).is_err() {
+                opt(libc::SOL_SOCKET, libc::SO_RCVBUF, &want, "SO_RCVBUF")?;
+            }
+        }
+        let got = getsockopt_int(fd, libc::SOL_SOCKET, libc::SO_RCVBUF).unwrap_or(0);
+        log::debug!("{name}: receive buffer {got} bytes (asked for {rcvbuf})");
+        // Pauses that half fill the buffer at the design rate, at most.
+        let max_pause = Duration::from_micros(
+            (got.max(0) as u64 / QUEUED_FRAME_BYTES as u64 / 2) * 1_000_000 / DESIGN_RATE,
+        );
         let mut hw = false;
         if hw_timestamps {
             let flags: u32 = SOF_TIMESTAMPING_RX_HARDWARE
@@ -490,7 +562,42 @@ impl SocketCanBus {
             dropped: 0,
             queue: std::collections::VecDeque::with_capacity(BATCH),
             bufs: None,
+            latency: Duration::ZERO,
+            last_arrival: None,
+            pause: Duration::ZERO,
+            quiet: Duration::ZERO,
+            max_pause,
         })
+    }
+
+    /// Takes a kernel drop counter value (from a frame or `SO_MEMINFO`). Values
+    /// are compared by wrapping distance: a frame queued before a later
+    /// `SO_MEMINFO` reading carries an older, smaller value.
+    fn saw_drop_counter(&mut self, count: u32) {
+        let ahead = count.wrapping_sub(self.overflow_seen);
+        if ahead > 0 && ahead < 1 << 31 {
+            self.dropped += ahead as u64;
+            self.overflow_seen = count;
+        }
+    }
+
+    /// Reads the kernel's drop counter for this socket now.
+    fn sync_drops(&mut self) {
+        let mut info = [0u32; SK_MEMINFO_VARS];
+        let mut len = mem::size_of_val(&info) as libc::socklen_t;
+        // SAFETY: info is a writable buffer of `len` bytes.
+        let r = unsafe {
+            libc::getsockopt(
+                self.sock.as_raw_fd(),
+                libc::SOL_SOCKET,
+                SO_MEMINFO,
+                info.as_mut_ptr() as *mut libc::c_void,
+                &mut len,
+            )
+        };
+        if r == 0 && len as usize > SK_MEMINFO_DROPS * 4 {
+            self.saw_drop_counter(info[SK_MEMINFO_DROPS]);
+        }
     }
 
     fn io_error(&self, doing: &str, e: io::Error) -> Error {
@@ -549,6 +656,14 @@ impl SocketCanBus {
     /// The interface index this bus is bound to (0 for `any`).
     pub fn ifindex(&self) -> i32 {
         self.ifindex
+    }
+
+    /// The socket's receive buffer in bytes as the kernel reports it: what
+    /// `rcvbuf=` asked for, bookkeeping included, unless `net.core.rmem_max`
+    /// capped it. Each queued classic frame takes about 768 bytes of it.
+    pub fn receive_buffer(&self) -> usize {
+        getsockopt_int(self.sock.as_raw_fd(), libc::SOL_SOCKET, libc::SO_RCVBUF).unwrap_or(0)
+            as usize
     }
 }
 
@@ -634,7 +749,17 @@ impl SocketCanBus {
     ) -> Result<Option<Record>> {
         // Read first and wait only when the queue is empty: one system call per
         // batch of frames under load.
+        let mut woke = false;
         let n = loop {
+            if !self.pause.is_zero() {
+                let mut p = self.pause;
+                if let Some(d) = deadline {
+                    p = p.min(d.saturating_duration_since(std::time::Instant::now()));
+                }
+                if !p.is_zero() {
+                    std::thread::sleep(p);
+                }
+            }
             for i in 0..BATCH {
                 bufs.iovs[i].iov_base = &mut bufs.raws[i] as *mut RawFrame as *mut libc::c_void;
                 bufs.iovs[i].iov_len = mem::size_of::<RawFrame>();
@@ -669,6 +794,20 @@ impl SocketCanBus {
                 _ if n == 0 => {}
                 _ => return Err(self.io_error("receiving", e)),
             }
+            if !self.pause.is_zero() {
+                // A pause gathered nothing: pause again, longer, until the bus
+                // has been quiet for the whole latency, then block in poll.
+                self.quiet += self.pause;
+                if self.quiet < self.latency {
+                    self.pause = (self.pause * 2).min(self.latency - self.quiet);
+                    if deadline.is_some_and(|d| d <= std::time::Instant::now()) {
+                        return Ok(None);
+                    }
+                    continue;
+                }
+                self.pause = Duration::ZERO;
+                self.quiet = Duration::ZERO;
+            }
             let ms: libc::c_int = match deadline {
                 None => -1,
                 Some(d) => {
@@ -695,8 +834,10 @@ impl SocketCanBus {
                 return Err(self.io_error("waiting for frames", e));
             }
             if r == 0 {
+                self.sync_drops();
                 return Ok(None);
             }
+            woke = true;
         };
         for i in 0..n {
             let rec = self.decode_msg(
@@ -707,10 +848,48 @@ impl SocketCanBus {
             );
             self.queue.push_back(rec);
         }
+        if !self.latency.is_zero() {
+            self.plan_pause(n, woke);
+        }
         match self.queue.pop_front() {
             Some(r) => r.map(Some),
             None => Ok(None),
         }
+    }
+
+    /// After a batch of `n` frames (now in the queue), decides how long to pause
+    /// before the next read so that about [`PAUSE_FRAMES`] gather meanwhile, from
+    /// the frames' arrival times: none after a full batch (more are waiting), a
+    /// short probe when the rate is unknown (a first frame after a quiet spell:
+    /// a burst may be starting), never more than the latency.
+    fn plan_pause(&mut self, n: usize, woke: bool) {
+        const PROBE: Duration = Duration::from_millis(1);
+        self.quiet = Duration::ZERO;
+        let times = || {
+            self.queue
+                .iter()
+                .filter_map(|r| r.as_ref().ok().map(|r| r.timestamp.0))
+        };
+        let (first, last) = (times().next(), times().next_back());
+        let spacing = match (first, last) {
+            (Some(a), Some(b)) if n >= 2 => Some((b - a) / (n as i64 - 1)),
+            (_, Some(b)) if !woke => self.last_arrival.map(|p| b - p),
+            _ => None,
+        };
+        if last.is_some() {
+            self.last_arrival = last;
+        }
+        self.pause = if n == BATCH {
+            Duration::ZERO
+        } else {
+            match spacing {
+                Some(ns) if ns >= 0 => {
+                    Duration::from_nanos((ns as u64).saturating_mul(PAUSE_FRAMES))
+                }
+                _ => PROBE,
+            }
+            .min(self.latency)
+        };
     }
 
     /// One received message as a record: the frame, its kernel (or hardware)
@@ -753,9 +932,7 @@ impl SocketCanBus {
                             }
                         }
                         SO_RXQ_OVFL => {
-                            let count = std::ptr::read_unaligned(data as *const u32);
-                            self.dropped += count.wrapping_sub(self.overflow_seen) as u64;
-                            self.overflow_seen = count;
+                            self.saw_drop_counter(std::ptr::read_unaligned(data as *const u32));
                         }
                         _ => {}
                     }
@@ -900,11 +1077,26 @@ impl Bus for SocketCanBus {
             dropped: 0,
             queue: std::collections::VecDeque::with_capacity(BATCH),
             bufs: None,
+            latency: Duration::ZERO,
+            last_arrival: None,
+            pause: Duration::ZERO,
+            quiet: Duration::ZERO,
+            max_pause: self.max_pause,
         }))
     }
 
     fn take_dropped(&mut self) -> u64 {
         mem::take(&mut self.dropped)
+    }
+
+    fn set_receive_latency(&mut self, max: Duration) {
+        self.latency = max.min(self.max_pause);
+        self.pause = Duration::ZERO;
+    }
+
+    fn close(&mut self) -> Result<()> {
+        self.sync_drops();
+        Ok(())
     }
 }
 

@@ -92,6 +92,7 @@ pub fn run(cli: Cli) -> Result<()> {
     let to_settings = cli.bus.settings_for_spec(&cli.to)?;
     let from = open_bus(&from_settings)?;
     let to = open_bus(&to_settings)?;
+    let stop = StopFlag::install();
     log::info!(
         "bridging {}:{} {} {}:{}",
         from_settings.interface,
@@ -100,7 +101,6 @@ pub fn run(cli: Cli) -> Result<()> {
         to_settings.interface,
         to_settings.channel
     );
-    let stop = StopFlag::install();
     let count = Arc::new(AtomicU64::new(0));
     let mut threads = Vec::new();
     if cli.both_ways {

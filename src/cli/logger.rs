@@ -4,10 +4,12 @@
 //!
 //! One bus is read and written by the main thread (no hand-over per frame).
 //! Several buses are read by a thread each into one bounded queue, and the main
-//! thread writes their records in timestamp order (held up to 100 ms to sort
+//! thread writes their records in timestamp order (held up to 200 ms to sort
 //! them). A full queue makes the readers wait (the kernel buffers meanwhile), so
 //! no frame is dropped by the logger itself. The file is flushed at least once
-//! a second, so a killed logger loses at most the last second.
+//! a second, so a killed logger loses at most the last second. Into a file,
+//! buses may hold frames back up to 100 ms to hand them over in batches (one
+//! wake-up for many frames; timestamps are still the arrival times).
 //!
 //! On SocketCAN the logger outlives its interfaces: one taken down is waited for
 //! on the same socket, one deleted is opened again every second; each outage is
@@ -138,6 +140,9 @@ struct ReaderStats {
 const REOPEN_EVERY: Duration = Duration::from_secs(1);
 /// Dropped-frame warnings are grouped so an overloaded bus is not a flood of them.
 const DROP_REPORT_EVERY: Duration = Duration::from_secs(1);
+/// How long a bus may hold frames back when recording into a file
+/// ([`Bus::set_receive_latency`]): fewer wake-ups on a busy bus.
+const BATCH_LATENCY: Duration = Duration::from_millis(100);
 
 /// `2026-11-25 00:12:03.123456 UTC`.
 fn utc(t: Timestamp) -> String {
@@ -206,12 +211,16 @@ struct Reader {
     last_reopen: Option<Instant>,
     unreported_drops: u64,
     last_drop_report: Option<Instant>,
+    /// How long the bus may hold frames back to hand them over in batches.
+    latency: Duration,
 }
 
 impl Reader {
-    fn new(bus: Box<dyn Bus>, settings: BusSettings) -> Reader {
+    fn new(mut bus: Box<dyn Bus>, settings: BusSettings, latency: Duration) -> Reader {
+        bus.set_receive_latency(latency);
         Reader {
             settings,
+            latency,
             bus: Some(bus),
             stats: ReaderStats::default(),
             outage_since: None,
@@ -251,7 +260,8 @@ impl Reader {
             }
             self.last_reopen = Some(Instant::now());
             match crate::bus::open(&self.settings) {
-                Ok(b) => {
+                Ok(mut b) => {
+                    b.set_receive_latency(self.latency);
                     self.bus = Some(b);
                     self.end_outage();
                 }
@@ -336,10 +346,11 @@ impl Reader {
     /// Closes the bus and reports what is still unreported.
     fn finish(mut self) -> ReaderStats {
         if let Some(mut b) = self.bus.take() {
+            // Closing may learn of drops after the last frame received.
+            let _ = b.close();
             let d = b.take_dropped();
             self.stats.dropped += d;
             self.unreported_drops += d;
-            let _ = b.close();
         }
         if self.unreported_drops > 0 {
             self.report_drops("in all");
@@ -416,7 +427,8 @@ enum Event {
 
 /// How long records of several buses are held to be written in timestamp
 /// order: the reader threads hand them over in whatever order they run.
-const REORDER_WINDOW: Duration = Duration::from_millis(100);
+/// It covers [`BATCH_LATENCY`] with 100 ms to spare.
+const REORDER_WINDOW: Duration = Duration::from_millis(200);
 /// The most records held (beyond it, the oldest goes out at once).
 const REORDER_MAX: usize = 65_536;
 
@@ -645,6 +657,8 @@ pub fn run(cli: Cli) -> Result<()> {
         .iter()
         .map(|s| format!("{} '{}'", s.interface, s.channel))
         .collect();
+    // Before saying so: a Ctrl-C right after "recording" finishes the file.
+    let stop = StopFlag::install();
     log::info!(
         "recording {} to {}",
         names.join(", "),
@@ -655,17 +669,24 @@ pub fn run(cli: Cli) -> Result<()> {
         }
     );
 
-    let stop = StopFlag::install();
+    // Into a file, frames may wait in the kernel's queue a little so that the
+    // bus is read in batches (timestamps are taken on arrival); on stdout every
+    // frame goes out at once.
+    let latency = if to_stdout {
+        Duration::ZERO
+    } else {
+        BATCH_LATENCY
+    };
     let mut numbering = numbers_channels(fmt).then(|| Numbering::new(&settings));
     let mut source = if buses.len() == 1 {
         let bus = buses.pop().context("no bus")?;
-        Source::Direct(Box::new(Reader::new(bus, settings[0].clone())))
+        Source::Direct(Box::new(Reader::new(bus, settings[0].clone(), latency)))
     } else {
         let (tx, rx) = mpsc::sync_channel::<Msg>(8192);
         let mut threads = Vec::new();
         for (i, bus) in buses.into_iter().enumerate() {
             let (tx, stop) = (tx.clone(), stop.clone());
-            let reader = Reader::new(bus, settings[i].clone());
+            let reader = Reader::new(bus, settings[i].clone(), latency);
             threads.push(
                 std::thread::Builder::new()
                     .name(format!("rx-{i}"))

@@ -122,11 +122,11 @@ pub fn run(cli: Cli) -> Result<()> {
             routes.insert(from.to_string(), idx);
         }
     }
+    let stop = StopFlag::install();
     for b in &buses {
         log::info!("playing {} onto {}", cli.input.display(), b.channel());
     }
 
-    let stop = StopFlag::install();
     let timing = Timing {
         speed: cli.speed,
         fixed_gap: if cli.ignore_timestamps {
