@@ -22,7 +22,7 @@
 # /tmp/cankit-venv/bin/python), CANKIT_VM_DIR (see tests/vm/README.md).
 set -euo pipefail
 
-frames=100000 paced=5000 gap=2 format=blf build=1
+frames=100000 paced=10000 gap=2 format=blf build=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --frames) frames=$2; shift 2 ;;
@@ -135,6 +135,16 @@ printf '%-22s %10s %10s %14s\n' receiver received dropped "CPU µs/frame"
 printf '%-22s %10s %10s %14s\n' "can-logger (.$ext)" "$o_file" "${o_d:-?}" "$(per_frame_us "$o_cpu" "$o_file")"
 printf '%-22s %10s %10s %14s\n' "candump -L" "$cd_n" "${cd_d:-0}" "$(per_frame_us "$cd_cpu" "$cd_n")"
 grep -v ': info: ' "$W/ours.err" || true
+if [ "${o_d:-1}" = 0 ] && [ "$o_file" = "$frames" ]; then
+  verdict="can-logger kept up with $rate frames/s (as fast as cangen sends here) with zero drops"
+else
+  verdict="can-logger lost ${o_d:-?} frames at $rate frames/s"
+fi
+if [ "${cd_d:-0}" = 0 ] && [ "${o_d:-1}" != 0 ]; then
+  verdict="$verdict; FAIL: candump lost none"
+fi
+echo "$verdict"
+summary=("burst: $verdict")
 
 # ---- 2. against python-can, on one stream: paced, then a burst ------------------------------
 # Paced, both keep up and the CPU per frame includes waking up for each frame;
@@ -169,8 +179,14 @@ versus() { # label, cangen gap (ms), frames, id
   printf '%-22s %10s %10s %12s %14s\n' receiver received lost "CPU s" "CPU µs/frame"
   printf '%-22s %10s %10s %12s %14s\n' "can-logger" "$o_n" "$((n - o_n))" "$o_cpu" "$o_pf"
   printf '%-22s %10s %10s %12s %14s\n' "python-can logger" "$p_n" "$((n - p_n))" "$p_cpu" "$p_pf"
-  echo "python-can / can-logger CPU per frame: $(ratio "$p_pf" "$o_pf")x"
+  r=$(ratio "$p_pf" "$o_pf")
+  echo "python-can / can-logger CPU per frame: ${r}x"
+  summary+=("$label: ${r}x less CPU per frame than python-can ($o_pf vs $p_pf µs), lost $((n - o_n)) vs $((n - p_n))")
   rm -f "$W/ours2.$ext" "$W/python.$ext"
 }
 versus "paced (one frame every $gap ms)" "$gap" "$paced" 456
 versus "burst" 0 "$paced" 789
+
+echo
+echo "== summary (target: at least 20x less CPU per frame than python-can; no drop where candump has none)"
+printf '%s\n' "${summary[@]}"

@@ -9,7 +9,7 @@ complete -c can-player -s i -l interface -d 'Interface: virtual, udp_multicast o
 complete -c can-player -s c -l channel -d 'Channel: a virtual bus name, a multicast group, a network interface [default: vcan0]' -r
 complete -c can-player -s b -l bitrate -d 'Nominal bitrate in bit/s, where the interface sets it' -r
 complete -c can-player -l data-bitrate -d 'CAN FD data-phase bitrate in bit/s' -r
-complete -c can-player -l bus-opt -d 'Backend option (repeatable), e.g. --bus-opt port=43113' -r
+complete -c can-player -l bus-opt -d 'Backend option (repeatable): udp_multicast port=, hop_limit=; socketcan timestamps=hardware, rcvbuf=BYTES (default 8 MiB)' -r
 complete -c can-player -l filter -d 'Only frames matching ID:MASK, none matching ID~MASK, error classes #MASK (comma lists, repeatable; 3 hex digits = 11-bit id, 8 = 29-bit)' -r
 complete -c can-player -l config -d 'Config file [default: $XDG_CONFIG_HOME/cankit/config.toml, /etc/cankit/config.toml]' -r -F
 complete -c can-player -l profile -d 'Use this profile of the config file' -r

@@ -35,7 +35,8 @@ pub struct BusArgs {
     #[arg(long, alias = "data_bitrate", value_name = "BITRATE")]
     pub data_bitrate: Option<u32>,
 
-    /// Backend option (repeatable), e.g. --bus-opt port=43113
+    /// Backend option (repeatable): udp_multicast port=, hop_limit=; socketcan
+    /// timestamps=hardware, rcvbuf=BYTES (default 8 MiB)
     #[arg(long = "bus-opt", value_name = "KEY=VALUE", value_parser = parse_key_value)]
     pub bus_opt: Vec<(String, String)>,
 
