@@ -43,8 +43,10 @@
 //!   so far: one wake-up for many frames instead of one per frame. A pause never
 //!   exceeds the latency, nor the time in which frames at 50,000 frames/s would
 //!   half fill the receive buffer (80 ms with 8 MiB, 2 ms with the common
-//!   208 KiB limit); after a quiet spell the first pause is a 1 ms probe, in
-//!   case a burst is starting. Only a virtual interface can go faster than that.
+//!   208 KiB limit), and there is none when it would gather fewer than two
+//!   frames (sparse traffic, or the first frame after a quiet spell: a burst
+//!   then shows its rate in the next read). Only a virtual interface can go
+//!   faster than 50,000 frames/s.
 //! * **`any`** binds to every CAN interface; each record names the interface it
 //!   came from (looked up once per interface index). Sending on `any` is refused.
 //!
@@ -389,8 +391,6 @@ pub struct SocketCanBus {
     /// reading again.
     last_arrival: Option<i64>,
     pause: Duration,
-    /// Pauses in a row that gathered nothing.
-    quiet: Duration,
     /// The longest pause the receive buffer allows.
     max_pause: Duration,
 }
@@ -565,7 +565,6 @@ impl SocketCanBus {
             latency: Duration::ZERO,
             last_arrival: None,
             pause: Duration::ZERO,
-            quiet: Duration::ZERO,
             max_pause,
         })
     }
@@ -749,7 +748,6 @@ impl SocketCanBus {
     ) -> Result<Option<Record>> {
         // Read first and wait only when the queue is empty: one system call per
         // batch of frames under load.
-        let mut woke = false;
         let n = loop {
             if !self.pause.is_zero() {
                 let mut p = self.pause;
@@ -794,20 +792,8 @@ impl SocketCanBus {
                 _ if n == 0 => {}
                 _ => return Err(self.io_error("receiving", e)),
             }
-            if !self.pause.is_zero() {
-                // A pause gathered nothing: pause again, longer, until the bus
-                // has been quiet for the whole latency, then block in poll.
-                self.quiet += self.pause;
-                if self.quiet < self.latency {
-                    self.pause = (self.pause * 2).min(self.latency - self.quiet);
-                    if deadline.is_some_and(|d| d <= std::time::Instant::now()) {
-                        return Ok(None);
-                    }
-                    continue;
-                }
-                self.pause = Duration::ZERO;
-                self.quiet = Duration::ZERO;
-            }
+            // A pause that gathered nothing: the traffic stopped; wait in poll.
+            self.pause = Duration::ZERO;
             let ms: libc::c_int = match deadline {
                 None => -1,
                 Some(d) => {
@@ -837,7 +823,6 @@ impl SocketCanBus {
                 self.sync_drops();
                 return Ok(None);
             }
-            woke = true;
         };
         for i in 0..n {
             let rec = self.decode_msg(
@@ -849,7 +834,7 @@ impl SocketCanBus {
             self.queue.push_back(rec);
         }
         if !self.latency.is_zero() {
-            self.plan_pause(n, woke);
+            self.plan_pause(n);
         }
         match self.queue.pop_front() {
             Some(r) => r.map(Some),
@@ -859,12 +844,10 @@ impl SocketCanBus {
 
     /// After a batch of `n` frames (now in the queue), decides how long to pause
     /// before the next read so that about [`PAUSE_FRAMES`] gather meanwhile, from
-    /// the frames' arrival times: none after a full batch (more are waiting), a
-    /// short probe when the rate is unknown (a first frame after a quiet spell:
-    /// a burst may be starting), never more than the latency.
-    fn plan_pause(&mut self, n: usize, woke: bool) {
-        const PROBE: Duration = Duration::from_millis(1);
-        self.quiet = Duration::ZERO;
+    /// the frames' arrival times: never more than the latency, none after a full
+    /// batch (more are waiting), and none when fewer than two frames would
+    /// gather (sparse traffic; a lone frame after a quiet spell).
+    fn plan_pause(&mut self, n: usize) {
         let times = || {
             self.queue
                 .iter()
@@ -873,22 +856,23 @@ impl SocketCanBus {
         let (first, last) = (times().next(), times().next_back());
         let spacing = match (first, last) {
             (Some(a), Some(b)) if n >= 2 => Some((b - a) / (n as i64 - 1)),
-            (_, Some(b)) if !woke => self.last_arrival.map(|p| b - p),
+            (_, Some(b)) => self.last_arrival.map(|p| b - p),
             _ => None,
         };
         if last.is_some() {
             self.last_arrival = last;
         }
-        self.pause = if n == BATCH {
-            Duration::ZERO
-        } else {
-            match spacing {
-                Some(ns) if ns >= 0 => {
-                    Duration::from_nanos((ns as u64).saturating_mul(PAUSE_FRAMES))
+        self.pause = match spacing {
+            Some(ns) if ns > 0 && n < BATCH => {
+                let ns = ns as u64;
+                let p = Duration::from_nanos(ns.saturating_mul(PAUSE_FRAMES)).min(self.latency);
+                if p.as_nanos() >= 2 * ns as u128 {
+                    p
+                } else {
+                    Duration::ZERO
                 }
-                _ => PROBE,
             }
-            .min(self.latency)
+            _ => Duration::ZERO,
         };
     }
 
@@ -1080,7 +1064,6 @@ impl Bus for SocketCanBus {
             latency: Duration::ZERO,
             last_arrival: None,
             pause: Duration::ZERO,
-            quiet: Duration::ZERO,
             max_pause: self.max_pause,
         }))
     }
