@@ -1046,8 +1046,10 @@ impl RecordReader for Reader {
             }
             let first = self.lines.line_no() == 1;
             let res = self.p.parse_line(self.lines.line(), first);
-            for msg in std::mem::take(&mut self.p.notes) {
-                self.warn(msg);
+            if !self.p.notes.is_empty() {
+                for msg in std::mem::take(&mut self.p.notes) {
+                    self.warn(msg);
+                }
             }
             match res {
                 Ok(Line::Record(r)) => return Ok(Some(r)),
