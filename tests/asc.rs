@@ -904,6 +904,112 @@ fn bad_files_fail_with_file_and_line() {
     }
 }
 
+/// Reads `path` through the generic entry point: the records before the end,
+/// how the stream ended, and the warnings.
+fn read_to_end(path: &Path) -> (Vec<Record>, cankit::Result<()>, Vec<String>) {
+    let mut r = open_reader(path, None).unwrap();
+    let mut recs = Vec::new();
+    let end = loop {
+        match r.read() {
+            Ok(Some(rec)) => recs.push(rec),
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(e),
+        }
+    };
+    if end.is_err() {
+        // an error ends the stream
+        assert!(matches!(r.read(), Ok(None)), "{}", path.display());
+    }
+    (recs, end, r.take_warnings())
+}
+
+#[test]
+fn over_long_lines_are_refused_with_file_and_line() {
+    const MAX_LINE: usize = cankit::format::lines::MAX_LINE;
+    assert_eq!(MAX_LINE, 1 << 20, "the documented bound is 1 MiB");
+    let dir = tempfile::tempdir().unwrap();
+    let head = "date Tue Nov 14 10:13:20.001 pm 2023\nbase hex  timestamps absolute\n   1.0 1 123 Rx d 1 AA\n";
+    // a Statistic line just over the bound (an event line, skipped if it fitted)
+    let mut long = b"   2.0 1 Statistic: ".to_vec();
+    long.resize(MAX_LINE + 1, b'D');
+    for (name, tail) in [
+        ("newline.asc", &b"\n   3.0 1 1 Rx d 0\n"[..]),
+        ("eof.asc", &b""[..]),
+    ] {
+        let p = dir.path().join(name);
+        fs::write(&p, [head.as_bytes(), &long, tail].concat()).unwrap();
+        let (recs, end, _) = read_to_end(&p);
+        assert_eq!(recs.len(), 1, "{name}: the records before the long line");
+        assert_eq!(recs[0].frame.data_bytes(), &[0xAA]);
+        let e = end.unwrap_err().to_string();
+        let want = format!("{}: line 4: line longer than {MAX_LINE} bytes", p.display());
+        assert!(e.starts_with(&want), "{name}: {e}");
+    }
+    // a line of exactly the bound still reads (trailing blanks after the data)
+    let mut full = b"   2.0 1 456 Rx d 2 BB CC".to_vec();
+    full.resize(MAX_LINE, b' ');
+    let p = dir.path().join("exact.asc");
+    fs::write(
+        &p,
+        [head.as_bytes(), &full, b"\n   3.0 1 1 Rx d 0\n"].concat(),
+    )
+    .unwrap();
+    let (recs, end, w) = read_to_end(&p);
+    end.unwrap();
+    assert!(w.is_empty(), "{w:?}");
+    let ids: Vec<u32> = recs.iter().map(|r| r.frame.id().raw()).collect();
+    assert_eq!(ids, [0x123, 0x456, 0x1]);
+    assert_eq!(recs[1].frame.data_bytes(), &[0xBB, 0xCC]);
+}
+
+#[test]
+fn a_cut_off_last_line_ends_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let head = "date Tue Nov 14 10:13:20.001 pm 2023\nbase hex  timestamps absolute\nBegin Triggerblock Tue Nov 14 10:13:20.001 pm 2023\n   1.0 1 123 Rx d 1 AA\n";
+    // cut inside the data bytes: the records before it, and one warning
+    let p = dir.path().join("cut.asc");
+    fs::write(&p, format!("{head}   2.0 1 456 Rx d 8 01 02 0")).unwrap();
+    let (recs, end, w) = read_to_end(&p);
+    end.unwrap();
+    assert_eq!(recs.len(), 1);
+    assert_eq!(recs[0].frame.id(), Id::Standard(0x123));
+    assert_eq!(w.len(), 1, "{w:?}");
+    let want = format!(
+        "{}: line 5: last line is cut off (expected 8 data bytes, found 3); stopped there",
+        p.display()
+    );
+    assert_eq!(w[0], want);
+    // the same line with its newline is an error naming file and line
+    fs::write(&p, format!("{head}   2.0 1 456 Rx d 8 01 02 0\n")).unwrap();
+    let (recs, end, _) = read_to_end(&p);
+    assert_eq!(recs.len(), 1);
+    let e = end.unwrap_err().to_string();
+    assert!(e.starts_with(&format!("{}: line 5: ", p.display())), "{e}");
+    // a last line without a newline that is whole reads as usual
+    fs::write(&p, format!("{head}   2.0 1 456 Rx d 2 01 02")).unwrap();
+    let (recs, end, w) = read_to_end(&p);
+    end.unwrap();
+    assert!(w.is_empty(), "{w:?}");
+    assert_eq!(recs[1].frame.data_bytes(), &[1, 2]);
+    // a file that never looked like ASC: a cut-off first line is an error
+    fs::write(&p, "LOGG\0\0\0").unwrap();
+    let (_, end, _) = read_to_end(&p);
+    let e = end.unwrap_err().to_string();
+    assert!(e.starts_with(&format!("{}: line 1: ", p.display())), "{e}");
+    // at most 20 warnings are kept; the rest, the cut-off line's too, are counted
+    let bad_blocks = "Begin Triggerblock Whenever\n".repeat(24);
+    fs::write(&p, format!("{head}{bad_blocks}   2.0 1 456 Rx d 8 01")).unwrap();
+    let (recs, end, w) = read_to_end(&p);
+    end.unwrap();
+    assert_eq!(recs.len(), 1);
+    assert_eq!(w.len(), 21, "{w:?}");
+    assert!(
+        w[0].contains("line 5: cannot read the trigger block date"),
+        "{w:?}"
+    );
+    assert_eq!(w[20], format!("{}: 5 more warnings", p.display()));
+}
+
 // ---------------------------------------------------------------------------
 // Throughput probe (no assertions on time)
 // ---------------------------------------------------------------------------

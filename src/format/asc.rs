@@ -90,19 +90,16 @@
 //! decimal (`r A` gives 0); can-utils 2020.11's `asc2log` drops classic lines
 //! with a DLC above 8 (`d D`), which newer versions read.
 
-use std::io::{BufRead, Read, Write};
-use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::{read_err, write_err, Input, Output, RecordReader, RecordWriter, WriterOptions};
-use crate::error::{Error, Position, Result};
+use super::lines::{LineReader, TextSink};
+use super::{Input, Output, RecordReader, RecordWriter, WriterOptions};
+use crate::error::{Error, Result};
 use crate::frame::{
     dlc_to_len, len_to_dlc, Channel, Direction, FdFlags, Frame, Id, Record, Timestamp,
     CANFD_MAX_LEN, CAN_MAX_LEN,
 };
 
-/// Longest line accepted (Ethernet and CAN XL event lines run to a few KiB).
-const MAX_LINE: usize = 1 << 20;
 /// Warnings kept per file; later ones are counted in one closing line.
 const MAX_WARNINGS: usize = 20;
 
@@ -524,11 +521,23 @@ fn parse_date(mut t: Tokens<'_>) -> Option<i64> {
 // ---------------------------------------------------------------------------
 
 /// Reads a Vector ASC log. See the module docs for what it accepts.
+///
+/// Lines come from a [`LineReader`] (at most [`super::lines::MAX_LINE`] bytes
+/// each; Ethernet and CAN XL event lines run to a few KiB); the parsing state
+/// lives apart in `Parser` so a line can be parsed while it is borrowed.
 pub struct Reader {
-    path: PathBuf,
-    input: Box<dyn BufRead + Send>,
-    line: Vec<u8>,
-    line_no: u64,
+    lines: LineReader,
+    p: Parser,
+    /// Warnings passed on since the last [`RecordReader::take_warnings`]; at
+    /// [`MAX_WARNINGS`] later ones are only counted in `suppressed`.
+    warned: usize,
+    suppressed: usize,
+    /// The stream has ended (end of input, a cut-off last line or an error).
+    done: bool,
+}
+
+/// The state an ASC file's lines change, and the parsing of one line.
+struct Parser {
     /// `base hex` (default) or `base dec`.
     hex: bool,
     /// `timestamps relative`.
@@ -543,9 +552,8 @@ pub struct Reader {
     skipped: u64,
     /// True once anything ASC-like was seen (a header line or an event).
     seen: bool,
-    warnings: Vec<String>,
-    suppressed: usize,
-    done: bool,
+    /// Warnings about the current line, passed on once it is parsed.
+    notes: Vec<String>,
 }
 
 /// What one line turned out to be.
@@ -560,18 +568,18 @@ impl Reader {
     /// A reader over an opened input. Nothing is read until [`RecordReader::read`].
     pub fn new(input: Input) -> Result<Reader> {
         Ok(Reader {
-            path: input.path,
-            input: input.reader,
-            line: Vec::with_capacity(256),
-            line_no: 0,
-            hex: true,
-            relative: false,
-            base: None,
-            offset: 0,
-            in_block: false,
-            skipped: 0,
-            seen: false,
-            warnings: Vec::new(),
+            lines: LineReader::new(input),
+            p: Parser {
+                hex: true,
+                relative: false,
+                base: None,
+                offset: 0,
+                in_block: false,
+                skipped: 0,
+                seen: false,
+                notes: Vec::new(),
+            },
+            warned: 0,
             suppressed: 0,
             done: false,
         })
@@ -581,29 +589,34 @@ impl Reader {
     /// header's), read as UTC; `None` when the file names none (timestamps are
     /// then the bare offsets).
     pub fn measurement_start(&self) -> Option<Timestamp> {
-        self.base.map(Timestamp::from_nanos)
+        self.p.base.map(Timestamp::from_nanos)
     }
 
     /// How many event lines were skipped so far because they hold no CAN frame
     /// (status, statistics, LIN, `TxRq`, …) or are not understood.
     pub fn skipped(&self) -> u64 {
-        self.skipped
+        self.p.skipped
     }
 
+    /// Passes on a warning about the current line, or counts it past the cap.
     fn warn(&mut self, msg: String) {
-        if self.warnings.len() < MAX_WARNINGS {
-            self.warnings.push(format!(
-                "{}: line {}: {msg}",
-                self.path.display(),
-                self.line_no
-            ));
+        if self.warned < MAX_WARNINGS {
+            self.warned += 1;
+            self.lines.warn(msg);
         } else {
             self.suppressed += 1;
         }
     }
+}
 
-    fn parse_line(&mut self, mut line: &[u8]) -> LineResult {
-        if self.line_no == 1 {
+impl Parser {
+    fn warn(&mut self, msg: String) {
+        self.notes.push(msg);
+    }
+
+    /// Parses one line (without its line end); `first` for the file's first line.
+    fn parse_line(&mut self, mut line: &[u8], first: bool) -> LineResult {
+        if first {
             line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
         }
         let mut t = Tokens::new(line);
@@ -1023,52 +1036,57 @@ fn read_bytes(t: &mut Tokens<'_>, out: &mut [u8], hex: bool) -> std::result::Res
 impl RecordReader for Reader {
     fn read(&mut self) -> Result<Option<Record>> {
         while !self.done {
-            self.line.clear();
-            let n = (&mut self.input)
-                .take(MAX_LINE as u64)
-                .read_until(b'\n', &mut self.line)
-                .map_err(|e| read_err(&self.path, e))?;
-            if n == 0 {
-                self.done = true;
-                break;
+            match self.lines.next_line() {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => {
+                    self.done = true;
+                    return Err(e);
+                }
             }
-            self.line_no += 1;
-            let complete = self.line.last() == Some(&b'\n');
-            if !complete && self.line.len() >= MAX_LINE {
-                return Err(Error::format(
-                    Position::Line(self.line_no),
-                    format!("line longer than {MAX_LINE} bytes: is this a Vector ASC log?"),
-                )
-                .in_file(&self.path));
+            let first = self.lines.line_no() == 1;
+            let res = self.p.parse_line(self.lines.line(), first);
+            if !self.p.notes.is_empty() {
+                for msg in std::mem::take(&mut self.p.notes) {
+                    self.warn(msg);
+                }
             }
-            let line = std::mem::take(&mut self.line);
-            let res = self.parse_line(&line);
-            self.line = line;
             match res {
                 Ok(Line::Record(r)) => return Ok(Some(r)),
                 Ok(Line::Nothing) => {}
-                Err(msg) if !complete && self.seen => {
-                    self.warn(format!("last line is cut off ({msg}); stopped there"));
-                    self.done = true;
-                }
                 Err(msg) => {
+                    // a cut-off last line ends the stream with a warning, once
+                    // the file has shown it is ASC; any other bad line is an error
+                    let res = if !self.p.seen || self.lines.complete() {
+                        Err(self.lines.error(msg))
+                    } else if self.warned < MAX_WARNINGS {
+                        self.warned += 1;
+                        self.lines.reject(msg)
+                    } else {
+                        self.suppressed += 1;
+                        Ok(())
+                    };
+                    self.lines.stop();
                     self.done = true;
-                    return Err(
-                        Error::format(Position::Line(self.line_no), msg).in_file(&self.path)
-                    );
+                    res?;
                 }
             }
         }
+        self.done = true;
         Ok(None)
     }
 
     fn take_warnings(&mut self) -> Vec<String> {
+        let mut w = self.lines.take_warnings();
+        self.warned = 0;
         if self.done && self.suppressed > 0 {
             let n = std::mem::take(&mut self.suppressed);
-            self.warnings
-                .push(format!("{}: {n} more warnings", self.path.display()));
+            w.push(format!(
+                "{}: {n} more warnings",
+                self.lines.path().display()
+            ));
         }
-        std::mem::take(&mut self.warnings)
+        w
     }
 }
 
@@ -1261,9 +1279,7 @@ fn can_index(name: &str) -> Option<u32> {
 
 /// Writes a Vector ASC log. See the module docs for the layout.
 pub struct Writer {
-    path: PathBuf,
-    out: Box<dyn Write + Send>,
-    buf: Vec<u8>,
+    sink: TextSink,
     line: Box<[u8; LINE_CAP]>,
     appending: bool,
     /// The measurement start (first record, cut to the millisecond), once known.
@@ -1283,11 +1299,9 @@ impl Writer {
             return Err(Error::Config(format!("ASC logs take no option '{k}'")));
         }
         Ok(Writer {
-            path: out.path,
-            out: out.writer,
-            buf: Vec::with_capacity(1 << 16),
-            line: Box::new([0; LINE_CAP]),
             appending: out.appending,
+            sink: TextSink::new(out),
+            line: Box::new([0; LINE_CAP]),
             start: None,
             names: Vec::new(),
             last: 0,
@@ -1298,7 +1312,7 @@ impl Writer {
     /// Writes the header and opens the trigger block at `first` (ns since the epoch).
     fn begin(&mut self, first: i64) -> i64 {
         let start = first.saturating_sub(first.rem_euclid(1_000_000));
-        let buf = &mut self.buf;
+        let buf = &mut self.sink.buf;
         if !self.appending {
             buf.extend_from_slice(b"date ");
             put_date(buf, start);
@@ -1344,14 +1358,6 @@ impl Writer {
         self.last = self.names.len();
         self.names.push((name.clone(), n));
         n
-    }
-
-    fn write_out(&mut self) -> Result<()> {
-        self.out
-            .write_all(&self.buf)
-            .map_err(|e| write_err(&self.path, e))?;
-        self.buf.clear();
-        Ok(())
     }
 }
 
@@ -1448,16 +1454,12 @@ impl RecordWriter for Writer {
         };
         let ch = self.channel_number(&r.channel);
         let n = put_record(&mut self.line, ts.saturating_sub(start), ch, r);
-        self.buf.extend_from_slice(&self.line[..n]);
-        if self.buf.len() >= 1 << 16 {
-            self.write_out()?;
-        }
-        Ok(())
+        self.sink.buf.extend_from_slice(&self.line[..n]);
+        self.sink.commit()
     }
 
     fn flush(&mut self) -> Result<()> {
-        self.write_out()?;
-        self.out.flush().map_err(|e| write_err(&self.path, e))
+        self.sink.flush()
     }
 
     fn finish(&mut self) -> Result<()> {
@@ -1466,7 +1468,7 @@ impl RecordWriter for Writer {
             if self.start.is_none() {
                 self.begin(Timestamp::now().as_nanos());
             }
-            self.buf.extend_from_slice(b"End TriggerBlock\n");
+            self.sink.buf.extend_from_slice(b"End TriggerBlock\n");
         }
         self.flush()
     }
@@ -1474,8 +1476,9 @@ impl RecordWriter for Writer {
 
 #[cfg(test)]
 mod tests {
+    use super::super::lines::MAX_LINE;
     use super::*;
-    use std::io::Cursor;
+    use std::io::{Cursor, Write};
 
     fn reader(text: &[u8]) -> Reader {
         Reader::new(Input {

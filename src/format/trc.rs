@@ -41,11 +41,8 @@
 //! (see above). Buses: `Channel::Number(n)` is bus n, `canN`-style names are bus
 //! N+1, anything else bus 1. Appending to an existing TRC is refused.
 
-use std::io::Write;
-use std::path::PathBuf;
-
-use super::lines::{split_spans, LineReader};
-use super::{write_err, Input, Output, RecordReader, RecordWriter, WriterOptions};
+use super::lines::{split_spans, LineReader, TextSink};
+use super::{Input, Output, RecordReader, RecordWriter, WriterOptions};
 use crate::error::{Error, Position, Result};
 use crate::frame::error_class::class::{CNT as CAN_ERR_CNT, PROT as CAN_ERR_PROT};
 use crate::frame::error_class::prot::{
@@ -783,9 +780,7 @@ impl RecordReader for Reader {
 
 /// Writes a PEAK trace, version 2.1.
 pub struct Writer {
-    path: PathBuf,
-    out: Box<dyn Write + Send>,
-    buf: Vec<u8>,
+    sink: TextSink,
     /// Unix µs of the `$STARTTIME` written, once the header is out.
     start_us: Option<i64>,
     count: u64,
@@ -801,9 +796,7 @@ impl Writer {
             )));
         }
         Ok(Writer {
-            path: out.path,
-            out: out.writer,
-            buf: Vec::with_capacity(1 << 16),
+            sink: TextSink::new(out),
             start_us: None,
             count: 0,
         })
@@ -827,7 +820,8 @@ impl Writer {
         let sod = start.secs().rem_euclid(86_400);
         let sub_us = start.subsec_nanos() / 1000;
         let name = self
-            .path
+            .sink
+            .path()
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
@@ -853,16 +847,8 @@ impl Writer {
             sub_us / 100 % 10,
             env!("CARGO_PKG_VERSION"),
         );
-        self.buf.extend_from_slice(h.as_bytes());
+        self.sink.buf.extend_from_slice(h.as_bytes());
         self.start_us = Some(start_us);
-    }
-
-    fn spill(&mut self) -> Result<()> {
-        self.out
-            .write_all(&self.buf)
-            .map_err(|e| write_err(&self.path, e))?;
-        self.buf.clear();
-        Ok(())
     }
 }
 
@@ -893,7 +879,7 @@ impl RecordWriter for Writer {
         };
         self.count += 1;
         let f = &r.frame;
-        let buf = &mut self.buf;
+        let buf = &mut self.sink.buf;
         // N
         let mut num = [0u8; 24];
         let n = fmt_u64(&mut num, self.count);
@@ -995,15 +981,11 @@ impl RecordWriter for Writer {
             push_hex_upper(buf, b as u32, 2);
         }
         buf.extend_from_slice(b"\r\n");
-        if self.buf.len() >= 1 << 16 {
-            self.spill()?;
-        }
-        Ok(())
+        self.sink.commit()
     }
 
     fn flush(&mut self) -> Result<()> {
-        self.spill()?;
-        self.out.flush().map_err(|e| write_err(&self.path, e))
+        self.sink.flush()
     }
 
     fn finish(&mut self) -> Result<()> {
