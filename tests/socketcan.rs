@@ -11,11 +11,9 @@ mod common;
 #[path = "vm/harness.rs"]
 mod vm;
 
-use vm::{sh, Iface};
+use vm::{candump, candump_deltas, sh, Iface, Proc, PROBE};
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use cankit::bus::socketcan::{
@@ -54,90 +52,8 @@ fn assert_quiet(bus: &mut dyn Bus, wait: Duration) {
     }
 }
 
-/// The probe frame that tells a `candump` is listening (never a test frame).
-const PROBE: &str = "7FE#";
-
-/// A running `candump` whose output lines arrive on a channel.
-struct Candump {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-}
-
-impl Candump {
-    /// Starts `candump ARGS IFACE` (after `prefix`, e.g. `ip netns exec NS`) and
-    /// returns once it prints the probe frames `probe` sends, so that nothing
-    /// sent afterwards can be missed.
-    fn start(prefix: &str, iface: &str, args: &str, mut probe: impl FnMut()) -> Candump {
-        let cmd = format!("exec {prefix} candump {args} {iface}");
-        let mut child = Command::new("sh")
-            .args(["-c", &cmd])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("spawn candump");
-        let out = child.stdout.take().expect("candump stdout");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for l in BufReader::new(out).lines().map_while(|l| l.ok()) {
-                if tx.send(l).is_err() {
-                    break;
-                }
-            }
-        });
-        let dump = Candump { child, lines };
-        let end = Instant::now() + Duration::from_secs(20);
-        loop {
-            assert!(Instant::now() < end, "candump on {iface} never got ready");
-            probe();
-            if let Ok(l) = dump.lines.recv_timeout(Duration::from_millis(200)) {
-                if is_probe(&l) {
-                    break;
-                }
-            }
-        }
-        dump
-    }
-
-    /// The next `n` non-probe lines (fewer if `timeout` passes first).
-    fn lines(&self, n: usize, timeout: Duration) -> Vec<String> {
-        let end = Instant::now() + timeout;
-        let mut out = Vec::new();
-        while out.len() < n {
-            let left = end.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(l) if is_probe(&l) => {}
-                Ok(l) => out.push(l),
-                Err(_) => break,
-            }
-        }
-        out
-    }
-
-    /// The next `n` frames of `candump -L` output, with their interface names.
-    fn frames(&self, n: usize, timeout: Duration) -> Vec<(String, Frame)> {
-        self.lines(n, timeout)
-            .iter()
-            .map(|l| {
-                let mut parts = l.split_whitespace();
-                let _ts = parts.next();
-                let iface = parts.next().unwrap_or("").to_string();
-                let text = parts.next().unwrap_or("");
-                let f = parse_frame(text).unwrap_or_else(|e| panic!("candump line {l:?}: {e}"));
-                (iface, f)
-            })
-            .collect()
-    }
-}
-
-impl Drop for Candump {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn is_probe(line: &str) -> bool {
-    line.split_whitespace().any(|t| t == "7FE" || t == PROBE)
-}
+/// How long a `candump` may take to show it listens.
+const READY: Duration = Duration::from_secs(20);
 
 fn f(text: &str) -> Frame {
     parse_frame(text).unwrap()
@@ -213,7 +129,7 @@ vm_test! {
             "7FF##0",
         ];
         let mut bus = open("cktx");
-        let dump = Candump::start("", "cktx", "-L", || bus.send(&f(PROBE)).unwrap());
+        let dump = candump(&["-L"], "cktx", READY, || bus.send(&f(PROBE)).unwrap());
         let mut peer = open("cktx");
         for t in frames {
             bus.send(&f(t)).unwrap();
@@ -366,7 +282,9 @@ vm_test! {
         // Sent in another namespace: received, not sent by this socket's host stack.
         assert_eq!(got[0].direction, Direction::Rx);
         assert_eq!(got[0].channel, Channel::name("ckvx0"));
-        let dump = Candump::start("ip netns exec cknet", "ckvx1", "-L", || {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", "cknet", "candump", "-L", "ckvx1"]);
+        let dump = Proc::start(c, "candump ckvx1 in cknet", READY, || {
             bus.send(&f(PROBE)).unwrap()
         });
         bus.send(&f("12345678#0102")).unwrap();
@@ -626,7 +544,7 @@ vm_test! {
     fn bcm_sends_periodically() {
         let _i = Iface::vcan("ckbcm", true);
         let mut peer = open("ckbcm");
-        let dump = Candump::start("", "ckbcm", "-t d", || {
+        let dump = candump(&["-t", "d"], "ckbcm", READY, || {
             sh("cansend ckbcm 7FE#");
         });
         while peer.recv(Some(Duration::from_millis(100))).unwrap().is_some() {} // probes
@@ -645,12 +563,7 @@ vm_test! {
         // `candump -t d` prints the time since the previous frame; the first
         // one counts from the last probe, so 9 periods remain.
         let lines = dump.lines(10, Duration::from_secs(10));
-        let deltas: Vec<f64> = lines
-            .iter()
-            .filter_map(|l| l.trim().strip_prefix('('))
-            .filter_map(|l| l.split(')').next())
-            .filter_map(|d| d.parse().ok())
-            .collect();
+        let deltas = candump_deltas(&lines);
         eprintln!("candump -t d deltas: {deltas:?}");
         assert_eq!(deltas.len(), 10, "{lines:?}");
         // The kernel re-arms its timer from the moment it fired, so under a

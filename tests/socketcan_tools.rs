@@ -14,13 +14,10 @@ mod common;
 #[path = "vm/harness.rs"]
 mod vm;
 
-use vm::{sh, Iface};
+use vm::{candump_deltas, sh, Iface, Proc, PROBE};
 
-use std::cell::RefCell;
-use std::collections::VecDeque;
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{mpsc, Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::process::{Command, Stdio};
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
 use cankit::frame::text::{parse_frame, parse_log_line};
@@ -54,204 +51,17 @@ fn note(text: &str) {
     let _ = writeln!(std::io::stderr(), "{text}");
 }
 
-/// The probe frame that tells a reader is listening (never a test frame).
-const PROBE: &str = "7FE#";
-
-fn is_probe(line: &str) -> bool {
-    line.split_whitespace()
-        .any(|t| t == "7FE" || t.starts_with("7FE#"))
-}
+/// How long a reader may take to show it listens.
+const READY: Duration = Duration::from_secs(30);
 
 fn f(text: &str) -> Frame {
     parse_frame(text).unwrap()
 }
 
-/// A running process whose stdout lines arrive on a channel and whose stderr is
-/// collected.
-struct Proc {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    /// Lines read while waiting for a probe, not yet handed out.
-    pending: RefCell<VecDeque<String>>,
-    stderr: Arc<Mutex<String>>,
-    what: String,
-}
-
-impl Proc {
-    /// Starts `cmd` and returns once a stdout line holds the probe frame, sending
-    /// it with `probe` every 200 ms until then.
-    fn start(cmd: Command, what: &str, mut probe: impl FnMut()) -> Proc {
-        let p = Proc::spawn(cmd, what);
-        p.wait_for_probe(&mut probe);
-        p
-    }
-
-    /// Starts `cmd` without waiting for anything.
-    fn spawn(mut cmd: Command, what: &str) -> Proc {
-        let mut child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {what}: {e}"));
-        let out = child.stdout.take().expect("stdout");
-        let mut err = child.stderr.take().expect("stderr");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for l in BufReader::new(out).lines().map_while(|l| l.ok()) {
-                if tx.send(l).is_err() {
-                    break;
-                }
-            }
-        });
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let sink = stderr.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = err.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                let text = String::from_utf8_lossy(&buf[..n]).into_owned();
-                sink.lock().unwrap().push_str(&text);
-            }
-        });
-        Proc {
-            child,
-            lines,
-            pending: RefCell::default(),
-            stderr,
-            what: what.to_string(),
-        }
-    }
-
-    /// Waits until stderr holds `needle` `times` times.
-    fn wait_stderr(&self, needle: &str, times: usize) {
-        let end = Instant::now() + Duration::from_secs(30);
-        while self.stderr().matches(needle).count() < times {
-            assert!(
-                Instant::now() < end,
-                "{} never printed '{needle}' x{times}; stderr: {}",
-                self.what,
-                self.stderr()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn wait_for_probe(&self, probe: &mut impl FnMut()) {
-        let end = Instant::now() + Duration::from_secs(30);
-        loop {
-            assert!(
-                Instant::now() < end,
-                "{} never saw its probe frame; stderr: {}",
-                self.what,
-                self.stderr()
-            );
-            probe();
-            let end_wait = Instant::now() + Duration::from_millis(200);
-            let mut seen = false;
-            while let Ok(l) = self
-                .lines
-                .recv_timeout(end_wait.saturating_duration_since(Instant::now()))
-            {
-                if is_probe(&l) {
-                    seen = true;
-                    break;
-                }
-                self.pending.borrow_mut().push_back(l);
-            }
-            if seen {
-                break;
-            }
-        }
-        // Later probes of the loop may still arrive: skipped by `lines`.
-    }
-
-    fn stderr(&self) -> String {
-        self.stderr.lock().unwrap().clone()
-    }
-
-    /// The next `n` non-probe lines (fewer if `timeout` passes first).
-    fn lines(&self, n: usize, timeout: Duration) -> Vec<String> {
-        let end = Instant::now() + timeout;
-        let mut out = Vec::new();
-        while out.len() < n {
-            if let Some(l) = self.pending.borrow_mut().pop_front() {
-                if !is_probe(&l) {
-                    out.push(l);
-                }
-                continue;
-            }
-            let left = end.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(l) if is_probe(&l) => {}
-                Ok(l) => out.push(l),
-                Err(_) => break,
-            }
-        }
-        out
-    }
-
-    /// The next `n` frames of candump log lines (`candump -L`, can-logger's
-    /// stdout) with their interface names.
-    fn frames(&self, n: usize, timeout: Duration) -> Vec<(String, Frame)> {
-        self.lines(n, timeout)
-            .iter()
-            .map(|l| {
-                let p = parse_log_line(l).unwrap_or_else(|e| panic!("log line {l:?}: {e}"));
-                (p.interface.to_string(), p.frame)
-            })
-            .collect()
-    }
-
-    /// Sends SIGINT (Ctrl-C) and waits for the exit; returns the status and how
-    /// long the exit took.
-    fn interrupt(mut self) -> (ExitStatus, Duration, String) {
-        let t = Instant::now();
-        // SAFETY: plain kill(2) on our own child.
-        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGINT) };
-        let status = wait(&mut self.child, Duration::from_secs(20), &self.what);
-        let took = t.elapsed();
-        // Let the stderr reader see EOF.
-        std::thread::sleep(Duration::from_millis(50));
-        (status, took, self.stderr())
-    }
-
-    fn wait(mut self, limit: Duration) -> (ExitStatus, String) {
-        let status = wait(&mut self.child, limit, &self.what);
-        std::thread::sleep(Duration::from_millis(50));
-        (status, self.stderr())
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn wait(child: &mut Child, limit: Duration, what: &str) -> ExitStatus {
-    let end = Instant::now() + limit;
-    loop {
-        if let Some(s) = child.try_wait().expect("try_wait") {
-            return s;
-        }
-        assert!(
-            Instant::now() < end,
-            "{what} did not finish within {limit:?}"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
+/// `candump ARGS IFACE`, made ready with probes sent on `probe_iface`.
 fn candump(args: &[&str], iface: &str, probe_iface: &str) -> Proc {
-    let mut c = Command::new("candump");
-    c.args(args).arg(iface);
-    let p = probe_iface.to_string();
-    Proc::start(c, &format!("candump {iface}"), move || {
-        sh(&format!("cansend {p} {PROBE}"));
+    vm::candump(args, iface, READY, || {
+        sh(&format!("cansend {probe_iface} {PROBE}"));
     })
 }
 
@@ -263,9 +73,8 @@ fn logger(channels: &[&str], extra: &[&str], probe_ifaces: &[&str]) -> Proc {
         c.args(["-c", ch]);
     }
     c.args(extra);
-    let probes: Vec<String> = probe_ifaces.iter().map(|s| s.to_string()).collect();
-    Proc::start(c, "can-logger", move || {
-        for p in &probes {
+    Proc::start(c, "can-logger", READY, || {
+        for p in probe_ifaces {
             sh(&format!("cansend {p} {PROBE}"));
         }
     })
@@ -292,9 +101,8 @@ fn file_logger_with(channels: &[&str], file: &std::path::Path, extra: &[&str]) -
 
 /// Waits until `proc` has printed the probe again (it listens again).
 fn reprobe(proc: &Proc, iface: &str) {
-    let i = iface.to_string();
-    proc.wait_for_probe(&mut || {
-        let _ = Command::new("cansend").args([&i, PROBE]).output();
+    proc.wait_for_probe(READY, &mut || {
+        let _ = Command::new("cansend").args([iface, PROBE]).output();
     });
 }
 
@@ -308,16 +116,6 @@ fn run_tool(name: &str, args: &[&str]) -> String {
     let err = String::from_utf8_lossy(&o.stderr).into_owned();
     assert!(o.status.success(), "{name} {args:?} failed: {err}");
     err
-}
-
-/// The seconds `candump -t d` prints before each frame (time since the previous one).
-fn deltas(lines: &[String]) -> Vec<f64> {
-    lines
-        .iter()
-        .filter_map(|l| l.trim().strip_prefix('('))
-        .filter_map(|l| l.split(')').next())
-        .filter_map(|d| d.parse().ok())
-        .collect()
 }
 
 const MIXED: &[&str] = &[
@@ -485,9 +283,8 @@ vm_test! {
         let a: Vec<Frame> = on_a.frames(3, Duration::from_secs(5)).into_iter().map(|x| x.1).collect();
         assert_eq!(a, vec![f("100#01"), f("12345678##1AABB"), f("200#R")]);
         assert!(on_a.lines(1, Duration::from_millis(500)).is_empty(), "one-way bridge sent back");
-        // SAFETY: kill(2) on our own child.
-        unsafe { libc::kill(bridge.child.id() as libc::pid_t, libc::SIGINT) };
-        assert!(wait(&mut bridge.child, Duration::from_secs(5), "can-bridge").success());
+        bridge.signal(libc::SIGINT);
+        assert!(bridge.wait_exit(Duration::from_secs(5)).success());
         drop(bridge);
 
         // Both ways: each side's frames reach the other exactly once, no echo.
@@ -506,11 +303,8 @@ vm_test! {
         assert_eq!(seen_b, vec![f("111#0A"), f("222#0B")]);
         assert!(on_a.lines(1, Duration::from_millis(500)).is_empty(), "echo on ckbr0");
         assert!(on_b.lines(1, Duration::from_millis(200)).is_empty(), "echo on ckbr1");
-        let (st, _) = {
-            // SAFETY: kill(2) on our own child.
-            unsafe { libc::kill(both.child.id() as libc::pid_t, libc::SIGINT) };
-            both.wait(Duration::from_secs(5))
-        };
+        both.signal(libc::SIGINT);
+        let (st, _) = both.wait(Duration::from_secs(5));
         assert!(st.success());
         timing("can-bridge", started);
     }
@@ -598,11 +392,9 @@ vm_test! {
         let dir = tempfile::tempdir().unwrap();
         // A stopped logger reads nothing while 3000 frames arrive.
         let stopped_while = |log: &Proc, frames: &str| {
-            // SAFETY: kill(2) on our own child.
-            unsafe { libc::kill(log.child.id() as libc::pid_t, libc::SIGSTOP) };
+            log.signal(libc::SIGSTOP);
             sh(&format!("cangen ckdr0 -g 0 -p 10 -I 7 -L 8 -n {frames}"));
-            // SAFETY: as above.
-            unsafe { libc::kill(log.child.id() as libc::pid_t, libc::SIGCONT) };
+            log.signal(libc::SIGCONT);
         };
         let summary_of = |err: &str| -> (String, usize) {
             let summary = err
@@ -741,7 +533,7 @@ vm_test! {
         // 20 frames: the first at once, then 19 periods; can-send exits when
         // the kernel reports the last one sent.
         assert!(took >= Duration::from_millis(185), "took {took:?}");
-        let d = deltas(&lines);
+        let d = candump_deltas(&lines);
         let mut periods = d[1..].to_vec();
         periods.sort_by(f64::total_cmp);
         let median = periods[periods.len() / 2];

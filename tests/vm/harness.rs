@@ -27,13 +27,21 @@
 //! (the default on hosts without CAN) always uses the VM.
 //!
 //! [`run`] runs any command in the VM, for tests of the command-line tools.
+//! [`sh`], [`Iface`] and [`Proc`] (a running process whose output lines the
+//! test reads, made ready with a [`PROBE`] frame; [`candump`]) are for the
+//! test bodies.
 #![allow(dead_code)]
 
-use std::io::Write;
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::OnceLock;
-use std::time::Instant;
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::{mpsc, Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use cankit::frame::text::parse_log_line;
+use cankit::Frame;
 
 /// The repository root.
 pub fn repo() -> &'static Path {
@@ -308,4 +316,226 @@ impl Drop for Iface {
             .args(["link", "del", &self.0])
             .output();
     }
+}
+
+/// The probe frame that tells a reader (candump, can-logger) is listening;
+/// never a test frame.
+pub const PROBE: &str = "7FE#";
+
+/// True for an output line that shows the probe frame, in candump's log
+/// format (`-L`, can-logger's stdout) or its default one (`7FE   [0]`).
+pub fn is_probe(line: &str) -> bool {
+    line.split_whitespace()
+        .any(|t| t == "7FE" || t.starts_with(PROBE))
+}
+
+/// A running process whose stdout lines arrive on a channel (read on a
+/// thread) and whose stderr is collected; killed on drop.
+pub struct Proc {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    /// Lines read while waiting for a probe, not yet handed out.
+    pending: RefCell<VecDeque<String>>,
+    stderr: Arc<Mutex<String>>,
+    what: String,
+}
+
+impl Proc {
+    /// Starts `cmd` and returns once a stdout line holds the probe frame,
+    /// sending it with `probe` every 200 ms until then, for up to `ready`.
+    pub fn start(cmd: Command, what: &str, ready: Duration, mut probe: impl FnMut()) -> Proc {
+        let p = Proc::spawn(cmd, what);
+        p.wait_for_probe(ready, &mut probe);
+        p
+    }
+
+    /// Starts `cmd` (stdin empty) without waiting for anything.
+    pub fn spawn(mut cmd: Command, what: &str) -> Proc {
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {what}: {e}"));
+        let out = child.stdout.take().expect("stdout");
+        let mut err = child.stderr.take().expect("stderr");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for l in BufReader::new(out).lines().map_while(|l| l.ok()) {
+                if tx.send(l).is_err() {
+                    break;
+                }
+            }
+        });
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let sink = stderr.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = err.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+                sink.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push_str(&text);
+            }
+        });
+        Proc {
+            child,
+            lines,
+            pending: RefCell::default(),
+            stderr,
+            what: what.to_string(),
+        }
+    }
+
+    /// Waits until a stdout line holds the probe frame, sending it with
+    /// `probe` every 200 ms, for up to `ready`. Other lines read meanwhile are
+    /// kept for [`Proc::lines`]; later probes of the loop are skipped there.
+    pub fn wait_for_probe(&self, ready: Duration, probe: &mut impl FnMut()) {
+        let end = Instant::now() + ready;
+        loop {
+            assert!(
+                Instant::now() < end,
+                "{} never saw its probe frame; stderr: {}",
+                self.what,
+                self.stderr()
+            );
+            probe();
+            let end_wait = Instant::now() + Duration::from_millis(200);
+            while let Ok(l) = self
+                .lines
+                .recv_timeout(end_wait.saturating_duration_since(Instant::now()))
+            {
+                if is_probe(&l) {
+                    return;
+                }
+                self.pending.borrow_mut().push_back(l);
+            }
+        }
+    }
+
+    /// Waits (up to 30 s) until stderr holds `needle` `times` times.
+    pub fn wait_stderr(&self, needle: &str, times: usize) {
+        let end = Instant::now() + Duration::from_secs(30);
+        while self.stderr().matches(needle).count() < times {
+            assert!(
+                Instant::now() < end,
+                "{} never printed '{needle}' x{times}; stderr: {}",
+                self.what,
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// What the process printed on stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The next `n` non-probe lines (fewer if `timeout` passes first).
+    pub fn lines(&self, n: usize, timeout: Duration) -> Vec<String> {
+        let end = Instant::now() + timeout;
+        let mut out = Vec::new();
+        while out.len() < n {
+            if let Some(l) = self.pending.borrow_mut().pop_front() {
+                if !is_probe(&l) {
+                    out.push(l);
+                }
+                continue;
+            }
+            let left = end.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) if is_probe(&l) => {}
+                Ok(l) => out.push(l),
+                Err(_) => break,
+            }
+        }
+        out
+    }
+
+    /// The next `n` frames of candump log lines (`candump -L`, can-logger's
+    /// stdout) with their interface names.
+    pub fn frames(&self, n: usize, timeout: Duration) -> Vec<(String, Frame)> {
+        self.lines(n, timeout)
+            .iter()
+            .map(|l| {
+                let p = parse_log_line(l).unwrap_or_else(|e| panic!("log line {l:?}: {e}"));
+                (p.interface.to_string(), p.frame)
+            })
+            .collect()
+    }
+
+    /// Sends signal `sig` (e.g. `libc::SIGSTOP`) to the process.
+    pub fn signal(&self, sig: libc::c_int) {
+        // SAFETY: plain kill(2) on our own child.
+        unsafe { libc::kill(self.child.id() as libc::pid_t, sig) };
+    }
+
+    /// Sends SIGINT (Ctrl-C) and waits (up to 20 s) for the exit; returns the
+    /// status, how long the exit took and the whole stderr.
+    pub fn interrupt(mut self) -> (ExitStatus, Duration, String) {
+        let t = Instant::now();
+        self.signal(libc::SIGINT);
+        let status = self.wait_exit(Duration::from_secs(20));
+        let took = t.elapsed();
+        // Let the stderr reader see EOF.
+        std::thread::sleep(Duration::from_millis(50));
+        (status, took, self.stderr())
+    }
+
+    /// Waits up to `limit` for the exit; returns the status and the whole stderr.
+    pub fn wait(mut self, limit: Duration) -> (ExitStatus, String) {
+        let status = self.wait_exit(limit);
+        std::thread::sleep(Duration::from_millis(50));
+        (status, self.stderr())
+    }
+
+    /// Waits up to `limit` for the exit, failing the test after that.
+    pub fn wait_exit(&mut self, limit: Duration) -> ExitStatus {
+        let end = Instant::now() + limit;
+        loop {
+            if let Some(s) = self.child.try_wait().expect("try_wait") {
+                return s;
+            }
+            assert!(
+                Instant::now() < end,
+                "{} did not finish within {limit:?}",
+                self.what
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `candump ARGS IFACE` and returns once it has printed the probe
+/// frame `probe` sends (see [`Proc::start`]), so that nothing sent afterwards
+/// can be missed.
+pub fn candump(args: &[&str], iface: &str, ready: Duration, probe: impl FnMut()) -> Proc {
+    let mut c = Command::new("candump");
+    c.args(args).arg(iface);
+    Proc::start(c, &format!("candump {iface}"), ready, probe)
+}
+
+/// The seconds `candump -t d` prints before each frame (time since the
+/// previous one).
+pub fn candump_deltas(lines: &[String]) -> Vec<f64> {
+    lines
+        .iter()
+        .filter_map(|l| l.trim().strip_prefix('('))
+        .filter_map(|l| l.split(')').next())
+        .filter_map(|d| d.parse().ok())
+        .collect()
 }
