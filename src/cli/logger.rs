@@ -140,6 +140,8 @@ struct ReaderStats {
 const REOPEN_EVERY: Duration = Duration::from_secs(1);
 /// Dropped-frame warnings are grouped so an overloaded bus is not a flood of them.
 const DROP_REPORT_EVERY: Duration = Duration::from_secs(1);
+/// After a stop, the longest time spent recording what the buses already hold.
+const DRAIN_LIMIT: Duration = Duration::from_secs(5);
 /// How long a bus may hold frames back when recording into a file
 /// ([`Bus::set_receive_latency`]): fewer wake-ups on a busy bus.
 const BATCH_LATENCY: Duration = Duration::from_millis(100);
@@ -343,6 +345,42 @@ impl Reader {
         self.last_drop_report = Some(Instant::now());
     }
 
+    /// After a stop at `until`: hands what the bus already holds to `each` (at
+    /// most `limit` records), up to the first frame that arrived after the
+    /// stop, for at most [`DRAIN_LIMIT`]. `each` returns false to end early.
+    fn drain(
+        &mut self,
+        until: Timestamp,
+        mut limit: u64,
+        mut each: impl FnMut(Record) -> Result<bool>,
+    ) -> Result<()> {
+        let end = Instant::now() + DRAIN_LIMIT;
+        while limit > 0 {
+            if Instant::now() >= end {
+                log::warn!(
+                    "'{}': gave up after {} s recording the frames queued before the stop",
+                    self.settings.channel,
+                    DRAIN_LIMIT.as_secs()
+                );
+                break;
+            }
+            let Ok(Some(rec)) = self.next(Duration::ZERO) else {
+                break;
+            };
+            // A frame after the stop ends it; a timestamp on another clock
+            // (hardware time) is not compared.
+            let after = rec.timestamp.0 - until.0;
+            if after > 0 && after < 3_600_000_000_000 {
+                break;
+            }
+            if !each(rec)? {
+                break;
+            }
+            limit -= 1;
+        }
+        Ok(())
+    }
+
     /// Closes the bus and reports what is still unreported.
     fn finish(mut self) -> ReaderStats {
         if let Some(mut b) = self.bus.take() {
@@ -390,19 +428,10 @@ fn reader_thread(
             }
         }
     }
-    // Stopped: what the kernel already queued for us is recorded too (for at
-    // most 200 ms, should the bus keep going).
-    let end = Instant::now() + Duration::from_millis(200);
-    while Instant::now() < end {
-        match reader.next(Duration::ZERO) {
-            Ok(Some(rec)) => {
-                if tx.send(Msg::Record(idx, rec)).is_err() {
-                    break;
-                }
-            }
-            _ => break,
-        }
-    }
+    // Stopped: what the kernel already queued for us is recorded too.
+    let _ = reader.drain(Timestamp::now(), u64::MAX, |rec| {
+        Ok(tx.send(Msg::Record(idx, rec)).is_ok())
+    });
     reader.finish()
 }
 
@@ -530,24 +559,21 @@ impl Source {
         }
     }
 
-    /// After a stop: the records already received (at most `limit`, and for a
-    /// direct bus what its queue holds now, for at most 200 ms).
+    /// After a stop at `until`: the records already received (at most `limit`;
+    /// see [`Reader::drain`]).
     fn drain(
         &mut self,
+        until: Timestamp,
         limit: u64,
         mut each: impl FnMut(usize, Record) -> Result<()>,
     ) -> Result<()> {
         let mut n = 0;
         match self {
             Source::Direct(r) => {
-                let end = Instant::now() + Duration::from_millis(200);
-                while n < limit && Instant::now() < end {
-                    match r.next(Duration::ZERO) {
-                        Ok(Some(rec)) => each(0, rec)?,
-                        _ => break,
-                    }
-                    n += 1;
-                }
+                r.drain(until, limit, |rec| {
+                    each(0, rec)?;
+                    Ok(true)
+                })?;
             }
             Source::Threads { rx, held, .. } => {
                 // The threads end within their receive timeout once stopped.
@@ -758,9 +784,10 @@ pub fn run(cli: Cli) -> Result<()> {
     }
     // Frames already received are written too: a stop never drops them.
     stop.set();
+    let stopped_at = Timestamp::now();
     if failure.is_none() {
         let limit = cli.count.map_or(u64::MAX, |n| n.saturating_sub(count));
-        source.drain(limit, |idx, rec| {
+        source.drain(stopped_at, limit, |idx, rec| {
             write(&mut writer, idx, rec)?;
             count += 1;
             Ok(())
