@@ -446,12 +446,12 @@ fn can_player_maps_logged_channels_to_buses() {
     .unwrap();
     let (a, b) = (channel("mapa"), channel("mapb"));
     let on_a = tool("can-logger")
-        .args(["-c", &a, "-n", "2"])
+        .args(["-c", &a, "-n", "2", "-d", "15s"])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
     let on_b = tool("can-logger")
-        .args(["-c", &b, "-n", "1"])
+        .args(["-c", &b, "-n", "1", "-d", "15s"])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -461,14 +461,98 @@ fn can_player_maps_logged_channels_to_buses() {
         .args(["--map", &format!("{a}=can0"), "--map", &format!("{b}=can1")])
         .arg(&log));
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let frames = |c: Child| -> Vec<String> {
-        String::from_utf8(c.wait_with_output().unwrap().stdout)
-            .unwrap()
-            .lines()
-            .map(|l| l.split(' ').nth(2).unwrap().to_string())
-            .collect()
-    };
     // can2 is not mapped: its frame is not played
-    assert_eq!(frames(on_a), ["100#01", "101#03"]);
-    assert_eq!(frames(on_b), ["200#02"]);
+    assert_eq!(printed_frames(on_a), ["100#01", "101#03"]);
+    assert_eq!(printed_frames(on_b), ["200#02"]);
+}
+
+/// Frames (as can-utils text) a stdout logger printed.
+fn printed_frames(c: Child) -> Vec<String> {
+    String::from_utf8(c.wait_with_output().unwrap().stdout)
+        .unwrap()
+        .lines()
+        .map(|l| l.split(' ').nth(2).unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn can_player_maps_numbered_and_named_channels() {
+    // The loggers' -d bounds the wait when a frame never comes.
+    // A JSON Lines log keeps both kinds of channel: numbers (as BLF/ASC/TRC give
+    // them) and interface names, and records without a channel.
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("mixed.jsonl");
+    let rec = |t: &str, ch: &str, id: u32, data: &str| {
+        format!("{{\"timestamp\":{t},\"channel\":{ch},\"id\":{id},\"data\":\"{data}\"}}\n")
+    };
+    let text = [
+        rec("1.000", "3", 0x300, "03"),        // number 3: not mapped
+        rec("1.001", "null", 0x400, "04"),     // no channel: not mapped
+        rec("1.002", "1", 0x100, "01"),        // number 1 -> a
+        rec("1.003", "\"can0\"", 0x200, "02"), // name can0 -> b
+        rec("1.004", "\"can1\"", 0x500, "05"), // name can1: not mapped
+        rec("1.005", "2", 0x201, "12"),        // number 2 -> b
+        rec("1.006", "\"1\"", 0x110, "11"),    // an interface named "1" -> a, as FROM is written
+        rec("1.007", "1", 0x101, "03"),        // number 1 -> a
+    ]
+    .concat();
+    std::fs::write(&log, text).unwrap();
+    let (a, b) = (channel("mapnum-a"), channel("mapnum-b"));
+    let on_a = tool("can-logger")
+        .args(["-c", &a, "-n", "3", "-d", "15s"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let on_b = tool("can-logger")
+        .args(["-c", &b, "-n", "2", "-d", "15s"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_peers(&a, 1);
+    wait_for_peers(&b, 1);
+    let o = run(tool("can-player")
+        .args(["--map", &format!("{a}=1"), "--map", &format!("{b}=can0")])
+        .args(["--map", &format!("{b}=2")])
+        .arg(&log));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(printed_frames(on_a), ["100#01", "110#11", "101#03"]);
+    assert_eq!(printed_frames(on_b), ["200#02", "201#12"]);
+}
+
+#[test]
+fn can_player_stops_after_its_duration_and_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("slow.log");
+    std::fs::write(
+        &log,
+        "(1.000000) can0 100#01\n(1.050000) can0 101#02\n(1.100000) can0 102#03\n(9.000000) can0 103#04\n",
+    )
+    .unwrap();
+    let chan = channel("playlimits");
+    let logger = tool("can-logger")
+        .args(["-c", &chan, "-d", "20s"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_peers(&chan, 1);
+    // --duration ends the replay on time, not when the frame due at 8 s is sent.
+    let t0 = Instant::now();
+    let o = run(tool("can-player").args(["-c", &chan, "-d", "1s"]).arg(&log));
+    let took = t0.elapsed();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(4),
+        "can-player -d 1s took {took:?}"
+    );
+    // --count counts frames sent, over all passes of --loop.
+    let o = run(tool("can-player")
+        .args(["-c", &chan, "--ignore-timestamps", "--loop", "3", "-n", "5"])
+        .arg(&log));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // the logger stops on SIGINT and prints what it got
+    unsafe { libc::kill(logger.id() as i32, libc::SIGINT) };
+    assert_eq!(
+        printed_frames(logger),
+        ["100#01", "101#02", "102#03", "100#01", "101#02", "102#03", "103#04", "100#01"]
+    );
 }

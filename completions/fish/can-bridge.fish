@@ -1,7 +1,6 @@
 complete -c can-bridge -l from -d 'Source bus' -r
 complete -c can-bridge -l to -d 'Destination bus' -r
-complete -c can-bridge -s n -l count -d 'Stop after forwarding N frames' -r
-complete -c can-bridge -s d -l duration -d 'Stop after this long' -r
+complete -c can-bridge -s d -l duration -d 'Stop after this long (e.g. 10s, 5m, 1h30m)' -r
 complete -c can-bridge -s i -l interface -d 'Interface: virtual, udp_multicast or socketcan [default: virtual]' -r
 complete -c can-bridge -s c -l channel -d 'Channel: a virtual bus name, a multicast group, a network interface [default: vcan0]' -r
 complete -c can-bridge -s b -l bitrate -d 'Nominal bitrate in bit/s, where the interface sets it' -r
@@ -10,6 +9,7 @@ complete -c can-bridge -l bus-opt -d 'Backend option (repeatable): udp_multicast
 complete -c can-bridge -l filter -d 'Only frames matching ID:MASK, none matching ID~MASK, error classes #MASK (comma lists, repeatable; 3 hex digits = 11-bit id, 8 = 29-bit)' -r
 complete -c can-bridge -l config -d 'Config file [default: $XDG_CONFIG_HOME/cankit/config.toml, /etc/cankit/config.toml]' -r -F
 complete -c can-bridge -l profile -d 'Use this profile of the config file' -r
+complete -c can-bridge -s n -l count -d 'Stop after forwarding N frames (both directions together)' -r
 complete -c can-bridge -l both-ways -d 'Also forward from --to back to --from'
 complete -c can-bridge -l fd -d 'Configure the interface for CAN FD'
 complete -c can-bridge -l no-config -d 'Ignore the config file and the CAN_* environment variables'

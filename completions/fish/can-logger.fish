@@ -2,7 +2,7 @@ complete -c can-logger -s f -l file -l file-name -d 'Log file; \'-\' or none wri
 complete -c can-logger -l format -d 'Output format when the file name does not tell it (blf, asc, log, csv, db, trc, jsonl)' -r
 complete -c can-logger -l format-opt -d 'Format option (repeatable), e.g. --format-opt compression=9, digits=9' -r
 complete -c can-logger -s n -l count -d 'Stop after N frames' -r
-complete -c can-logger -s d -l duration -d 'Stop after this long (e.g. 10s, 5m)' -r
+complete -c can-logger -s d -l duration -d 'Stop after this long (e.g. 10s, 5m, 1h30m)' -r
 complete -c can-logger -s i -l interface -d 'Interface: virtual, udp_multicast or socketcan [default: virtual]' -r
 complete -c can-logger -s c -l channel -d 'Channel: a virtual bus name, a multicast group, a network interface [default: vcan0]' -r
 complete -c can-logger -s b -l bitrate -d 'Nominal bitrate in bit/s, where the interface sets it' -r

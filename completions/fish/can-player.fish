@@ -3,7 +3,7 @@ complete -c can-player -l speed -d 'Playback speed factor (2 = twice as fast)' -
 complete -c can-player -s g -l gap -d 'Ignore the log\'s timestamps and send with this fixed gap (e.g. 1ms)' -r
 complete -c can-player -s s -l skip -d 'Shorten gaps longer than this (e.g. 1s)' -r
 complete -c can-player -s l -l loop -d 'Play the log this many times (0 = forever)' -r
-complete -c can-player -s n -l count -d 'Stop after N frames' -r
+complete -c can-player -s d -l duration -d 'Stop after this long (e.g. 10s, 5m, 1h30m)' -r
 complete -c can-player -l map -d 'Send frames logged on channel FROM to channel TO of the interface (canplayer\'s TO=FROM; repeatable; frames of unmapped channels are skipped)' -r
 complete -c can-player -s i -l interface -d 'Interface: virtual, udp_multicast or socketcan [default: virtual]' -r
 complete -c can-player -s c -l channel -d 'Channel: a virtual bus name, a multicast group, a network interface [default: vcan0]' -r
@@ -13,6 +13,7 @@ complete -c can-player -l bus-opt -d 'Backend option (repeatable): udp_multicast
 complete -c can-player -l filter -d 'Only frames matching ID:MASK, none matching ID~MASK, error classes #MASK (comma lists, repeatable; 3 hex digits = 11-bit id, 8 = 29-bit)' -r
 complete -c can-player -l config -d 'Config file [default: $XDG_CONFIG_HOME/cankit/config.toml, /etc/cankit/config.toml]' -r -F
 complete -c can-player -l profile -d 'Use this profile of the config file' -r
+complete -c can-player -s n -l count -d 'Stop after sending N frames (over all --loop passes)' -r
 complete -c can-player -l ignore-timestamps -d 'Ignore the log\'s timestamps and send as fast as possible'
 complete -c can-player -l error-frames -d 'Also send error frames (skipped by default)'
 complete -c can-player -l fd -d 'Configure the interface for CAN FD'

@@ -1,6 +1,4 @@
 complete -c can-send -s p -l period -d 'Send one frame every DURATION (e.g. 100ms), cycling through the list' -r
-complete -c can-send -s n -l count -d 'Stop after N frames (default: each frame once, or forever with --period)' -r
-complete -c can-send -s d -l duration -d 'Stop after this long (with --period)' -r
 complete -c can-send -s i -l interface -d 'Interface: virtual, udp_multicast or socketcan [default: virtual]' -r
 complete -c can-send -s c -l channel -d 'Channel: a virtual bus name, a multicast group, a network interface [default: vcan0]' -r
 complete -c can-send -s b -l bitrate -d 'Nominal bitrate in bit/s, where the interface sets it' -r
@@ -9,6 +7,8 @@ complete -c can-send -l bus-opt -d 'Backend option (repeatable): udp_multicast p
 complete -c can-send -l filter -d 'Only frames matching ID:MASK, none matching ID~MASK, error classes #MASK (comma lists, repeatable; 3 hex digits = 11-bit id, 8 = 29-bit)' -r
 complete -c can-send -l config -d 'Config file [default: $XDG_CONFIG_HOME/cankit/config.toml, /etc/cankit/config.toml]' -r -F
 complete -c can-send -l profile -d 'Use this profile of the config file' -r
+complete -c can-send -s n -l count -d 'Send N frames in all, cycling through the list (default: each frame once, or forever with --period)' -r
+complete -c can-send -s d -l duration -d 'Stop after this long; needs --period (e.g. 10s, 5m, 1h30m)' -r
 complete -c can-send -l fd -d 'Configure the interface for CAN FD'
 complete -c can-send -l no-config -d 'Ignore the config file and the CAN_* environment variables'
 complete -c can-send -s v -l verbose -d 'More messages on stderr (repeat for more)'

@@ -1,7 +1,7 @@
 complete -c can-viewer -s f -l file -d 'Show a log file instead of a live bus' -r -F
 complete -c can-viewer -l input-format -d 'Input format when the file name does not tell it' -r
 complete -c can-viewer -s n -l count -d 'Stop after N frames' -r
-complete -c can-viewer -s d -l duration -d 'Stop after this long' -r
+complete -c can-viewer -s d -l duration -d 'Stop after this long (e.g. 10s, 5m, 1h30m)' -r
 complete -c can-viewer -s i -l interface -d 'Interface: virtual, udp_multicast or socketcan [default: virtual]' -r
 complete -c can-viewer -s c -l channel -d 'Channel: a virtual bus name, a multicast group, a network interface [default: vcan0]' -r
 complete -c can-viewer -s b -l bitrate -d 'Nominal bitrate in bit/s, where the interface sets it' -r

@@ -2,6 +2,7 @@
 //! turns them into library settings, so no clap type reaches the core.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -169,8 +170,34 @@ impl Verbosity {
     }
 }
 
+/// `--count` / `--duration`: when a tool that runs until Ctrl-C stops by itself.
+/// A tool whose count or duration means something narrower rewords the help
+/// with `mut_arg` (e.g. can-bridge counts forwarded frames).
+#[derive(Args, Clone, Copy, Debug, Default)]
+pub struct Limits {
+    /// Stop after N frames
+    #[arg(short = 'n', long, value_name = "N")]
+    pub count: Option<u64>,
+
+    /// Stop after this long (e.g. 10s, 5m, 1h30m)
+    #[arg(short = 'd', long, value_name = "DURATION", value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+}
+
+impl Limits {
+    /// True once `n` frames reach `--count`.
+    pub fn count_reached(&self, n: u64) -> bool {
+        self.count.is_some_and(|c| n >= c)
+    }
+
+    /// The instant `--duration` ends, counted from `start`.
+    pub fn deadline(&self, start: std::time::Instant) -> Option<std::time::Instant> {
+        self.duration.map(|d| start + d)
+    }
+}
+
 /// Parses a humantime duration (`100ms`, `1s`, `2m`, `1h 30m`).
-pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("'{s}': {e} (examples: 250us, 100ms, 2s, 1m)"))
 }
 
@@ -192,5 +219,33 @@ mod tests {
     fn durations() {
         assert_eq!(parse_duration("100ms").unwrap().as_millis(), 100);
         assert!(parse_duration("fast").is_err());
+        // the forms the --duration help shows
+        assert_eq!(parse_duration("10s").unwrap().as_secs(), 10);
+        assert_eq!(parse_duration("5m").unwrap().as_secs(), 300);
+        assert_eq!(parse_duration("1h30m").unwrap().as_secs(), 5400);
+    }
+
+    #[test]
+    fn limits() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct T {
+            #[command(flatten)]
+            limits: Limits,
+        }
+        let t = T::try_parse_from(["t", "-n", "3", "--duration", "1h30m"]).unwrap();
+        assert_eq!(t.limits.count, Some(3));
+        assert_eq!(t.limits.duration, Some(Duration::from_secs(5400)));
+        assert!(!t.limits.count_reached(2));
+        assert!(t.limits.count_reached(3));
+        let start = std::time::Instant::now();
+        assert_eq!(
+            t.limits.deadline(start),
+            Some(start + Duration::from_secs(5400))
+        );
+        let none = T::try_parse_from(["t"]).unwrap().limits;
+        assert!(!none.count_reached(u64::MAX));
+        assert_eq!(none.deadline(start), None);
+        assert!(T::try_parse_from(["t", "-d", "soon"]).is_err());
     }
 }

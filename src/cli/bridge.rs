@@ -10,13 +10,14 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use clap::Parser;
 
-use super::args::{open_bus, parse_duration, BusArgs, Verbosity};
+use super::args::{open_bus, BusArgs, Limits, Verbosity};
 use super::StopFlag;
 use crate::bus::Bus;
 
 /// Forward CAN frames between two buses.
 #[derive(Parser, Debug)]
 #[command(name = "can-bridge", version, long_about = None)]
+#[command(mut_arg("count", |a| a.help("Stop after forwarding N frames (both directions together)")))]
 #[command(
     after_help = "BUS is INTERFACE:CHANNEL[,KEY=VALUE...] or the name of a config profile. \
 Without --from, the bus of -i/-c (or the configured default) is the source. --filter applies \
@@ -38,13 +39,8 @@ pub struct Cli {
     #[arg(long)]
     pub both_ways: bool,
 
-    /// Stop after forwarding N frames
-    #[arg(short = 'n', long, value_name = "N")]
-    pub count: Option<u64>,
-
-    /// Stop after this long
-    #[arg(short = 'd', long, value_name = "DURATION", value_parser = parse_duration)]
-    pub duration: Option<Duration>,
+    #[command(flatten)]
+    pub limits: Limits,
 
     #[command(flatten)]
     pub bus: BusArgs,
@@ -105,14 +101,14 @@ pub fn run(cli: Cli) -> Result<()> {
     let mut threads = Vec::new();
     if cli.both_ways {
         let (back_from, back_to) = (to.try_clone()?, from.try_clone()?);
-        let (s, c, l) = (stop.clone(), count.clone(), cli.count);
+        let (s, c, l) = (stop.clone(), count.clone(), cli.limits.count);
         threads.push(std::thread::spawn(move || {
             forward(back_from, back_to, s, c, l)
         }));
     }
-    let (s, c, l) = (stop.clone(), count.clone(), cli.count);
+    let (s, c, l) = (stop.clone(), count.clone(), cli.limits.count);
     threads.push(std::thread::spawn(move || forward(from, to, s, c, l)));
-    let end = cli.duration.map(|d| Instant::now() + d);
+    let end = cli.limits.deadline(Instant::now());
     while !stop.is_set() && threads.iter().all(|t| !t.is_finished()) {
         if end.is_some_and(|e| Instant::now() >= e) {
             break;

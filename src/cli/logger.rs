@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 
-use super::args::{open_bus, parse_duration, BusArgs, Verbosity};
+use super::args::{open_bus, BusArgs, Limits, Verbosity};
 use super::{StopFlag, UsageError};
 use crate::bus::{Bus, BusSettings};
 use crate::format::{self, Format, RecordWriter, WriterOptions};
@@ -73,13 +73,8 @@ pub struct Cli {
     #[arg(long = "format-opt", value_name = "KEY=VALUE")]
     pub format_opt: Vec<String>,
 
-    /// Stop after N frames
-    #[arg(short = 'n', long, value_name = "N")]
-    pub count: Option<u64>,
-
-    /// Stop after this long (e.g. 10s, 5m)
-    #[arg(short = 'd', long, value_name = "DURATION", value_parser = parse_duration)]
-    pub duration: Option<Duration>,
+    #[command(flatten)]
+    pub limits: Limits,
 
     #[command(flatten)]
     pub bus: BusArgs,
@@ -734,7 +729,7 @@ pub fn run(cli: Cli) -> Result<()> {
     };
 
     let start = Instant::now();
-    let end = cli.duration.map(|d| start + d);
+    let end = cli.limits.duration.map(|d| start + d);
     let mut count: u64 = 0;
     let mut last_flush = Instant::now();
     let mut failure = None;
@@ -742,7 +737,7 @@ pub fn run(cli: Cli) -> Result<()> {
     let mut pending_stdout = false;
     let flush_every = Duration::from_millis(if to_stdout { 50 } else { 1000 });
     loop {
-        if stop.is_set() || cli.count.is_some_and(|n| count >= n) {
+        if stop.is_set() || cli.limits.count.is_some_and(|n| count >= n) {
             break;
         }
         let now = Instant::now();
@@ -786,7 +781,10 @@ pub fn run(cli: Cli) -> Result<()> {
     stop.set();
     let stopped_at = Timestamp::now();
     if failure.is_none() {
-        let limit = cli.count.map_or(u64::MAX, |n| n.saturating_sub(count));
+        let limit = cli
+            .limits
+            .count
+            .map_or(u64::MAX, |n| n.saturating_sub(count));
         source.drain(stopped_at, limit, |idx, rec| {
             write(&mut writer, idx, rec)?;
             count += 1;

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 
-use super::args::{open_bus, parse_duration, BusArgs, Verbosity};
+use super::args::{open_bus, parse_duration, BusArgs, Limits, Verbosity};
 use super::{StopFlag, UsageError};
 use crate::frame::text::{parse_frame, parse_log_line};
 use crate::frame::Frame;
@@ -23,6 +23,13 @@ use crate::replay::sleep_until;
 /// `candump -L ... | can-send -`.
 #[derive(Parser, Debug)]
 #[command(name = "can-send", version, long_about = None)]
+#[command(mut_arg("count", |a| a.help(
+    "Send N frames in all, cycling through the list (default: each frame once, or forever \
+with --period)"
+)))]
+#[command(mut_arg("duration", |a| a.help(
+    "Stop after this long; needs --period (e.g. 10s, 5m, 1h30m)"
+)))]
 #[command(after_help = "FRAME syntax (as cansend):\n  \
     123#DEADBEEF          11-bit id, 4 data bytes ('.' may separate bytes)\n  \
     1F334455#11.22        29-bit id (8 hex digits)\n  \
@@ -43,13 +50,8 @@ pub struct Cli {
     #[arg(short = 'p', long, value_name = "DURATION", value_parser = parse_duration)]
     pub period: Option<Duration>,
 
-    /// Stop after N frames (default: each frame once, or forever with --period)
-    #[arg(short = 'n', long, value_name = "N")]
-    pub count: Option<u64>,
-
-    /// Stop after this long (with --period)
-    #[arg(short = 'd', long, value_name = "DURATION", value_parser = parse_duration)]
-    pub duration: Option<Duration>,
+    #[command(flatten)]
+    pub limits: Limits,
 
     #[command(flatten)]
     pub bus: BusArgs,
@@ -83,7 +85,7 @@ fn frames_from_stdin() -> Result<Vec<Frame>> {
 /// Runs the tool.
 pub fn run(cli: Cli) -> Result<()> {
     cli.verbosity.init_logging("can-send");
-    if cli.duration.is_some() && cli.period.is_none() {
+    if cli.limits.duration.is_some() && cli.period.is_none() {
         bail!(UsageError("--duration needs --period".into()));
     }
     if cli.period == Some(Duration::ZERO) {
@@ -120,7 +122,7 @@ pub fn run(cli: Cli) -> Result<()> {
         }
     }
     let stop = StopFlag::install();
-    let total = match (cli.count, cli.period) {
+    let total = match (cli.limits.count, cli.period) {
         (Some(n), _) => Some(n),
         (None, Some(_)) => None,
         (None, None) => Some(frames.len() as u64),
@@ -134,13 +136,13 @@ pub fn run(cli: Cli) -> Result<()> {
                 &frames,
                 period,
                 total,
-                cli.duration,
+                cli.limits.duration,
                 &stop,
             );
         }
     }
     let start = Instant::now();
-    let end = cli.duration.map(|d| start + d);
+    let end = cli.limits.deadline(start);
     let mut sent: u64 = 0;
     let mut due = start;
     while total.is_none_or(|t| sent < t) && !stop.is_set() {

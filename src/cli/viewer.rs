@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
 
-use super::args::{open_bus, parse_duration, BusArgs, Verbosity};
+use super::args::{open_bus, BusArgs, Limits, Verbosity};
 use super::logger::format_arg;
 use super::StopFlag;
 use crate::format::open_reader;
@@ -35,13 +35,8 @@ pub struct Cli {
     #[arg(long, value_name = "FORMAT")]
     pub input_format: Option<String>,
 
-    /// Stop after N frames
-    #[arg(short = 'n', long, value_name = "N")]
-    pub count: Option<u64>,
-
-    /// Stop after this long
-    #[arg(short = 'd', long, value_name = "DURATION", value_parser = parse_duration)]
-    pub duration: Option<Duration>,
+    #[command(flatten)]
+    pub limits: Limits,
 
     /// Print a plain table even on a terminal
     #[arg(long)]
@@ -73,7 +68,7 @@ pub fn run(cli: Cli) -> Result<()> {
             if filters.matches(&rec.frame) {
                 model.update(&rec);
             }
-            if cli.count.is_some_and(|n| model.total >= n) {
+            if cli.limits.count_reached(model.total) {
                 break;
             }
         }
@@ -95,10 +90,10 @@ pub fn run(cli: Cli) -> Result<()> {
     }
     let stop = StopFlag::install();
     let mut bus = bus;
-    let end = cli.duration.map(|d| Instant::now() + d);
+    let end = cli.limits.deadline(Instant::now());
     while !stop.is_set()
         && end.is_none_or(|e| Instant::now() < e)
-        && cli.count.is_none_or(|n| model.total < n)
+        && !cli.limits.count_reached(model.total)
     {
         if let Some(rec) = bus.recv(Some(Duration::from_millis(50)))? {
             model.update(&rec);
@@ -121,14 +116,12 @@ fn run_tui(
     cli: &Cli,
 ) -> Result<()> {
     let mut terminal = ratatui::init();
-    let end = cli.duration.map(|d| Instant::now() + d);
+    let end = cli.limits.deadline(Instant::now());
     let mut paused = false;
     let result = (|| -> Result<()> {
         let mut last_draw = Instant::now() - Duration::from_secs(1);
         loop {
-            if end.is_some_and(|e| Instant::now() >= e)
-                || cli.count.is_some_and(|n| model.total >= n)
-            {
+            if end.is_some_and(|e| Instant::now() >= e) || cli.limits.count_reached(model.total) {
                 return Ok(());
             }
             if let Some(b) = bus.as_mut() {
