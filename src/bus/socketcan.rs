@@ -509,7 +509,15 @@ impl SocketCanBus {
             }
         }
         let got = getsockopt_int(fd, libc::SOL_SOCKET, libc::SO_RCVBUF).unwrap_or(0);
-        log::debug!("{name}: receive buffer {got} bytes (asked for {rcvbuf})");
+        if rcvbuf > 0 && (got.max(0) as usize) < rcvbuf {
+            log::info!(
+                "{name}: receive buffer {got} bytes, not the {rcvbuf} asked for \
+                 (net.core.rmem_max caps it without CAP_NET_ADMIN; raise it with \
+                 sysctl -w net.core.rmem_max={rcvbuf} for fewer drops and fewer wake-ups)"
+            );
+        } else {
+            log::debug!("{name}: receive buffer {got} bytes");
+        }
         // Pauses that half fill the buffer at the design rate, at most.
         let max_pause = Duration::from_micros(
             (got.max(0) as u64 / QUEUED_FRAME_BYTES as u64 / 2) * 1_000_000 / DESIGN_RATE,
