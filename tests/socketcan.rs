@@ -468,6 +468,22 @@ vm_test! {
         let e = SocketCanBus::open(&s).err().expect("a bad rcvbuf is refused").to_string();
         assert!(e.contains("rcvbuf") && e.contains("lots"), "{e}");
 
+        // Without privileges the kernel caps it at twice net.core.rmem_max.
+        let rmem_max: usize = std::fs::read_to_string("/proc/sys/net/core/rmem_max")
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let capped = std::thread::spawn(|| {
+            // SAFETY: setresuid on the calling thread only; it ends right after.
+            let r = unsafe { libc::syscall(libc::SYS_setresuid, 65534, 65534, 65534) };
+            assert_eq!(r, 0, "setresuid");
+            open("ckbuf").receive_buffer()
+        })
+        .join()
+        .unwrap();
+        assert_eq!(capped, (2 * rmem_max).min(8 << 20));
+
         // 6000 frames at full speed, nobody reading: the default buffer holds them.
         let mut bus = open("ckbuf");
         sh("cangen ckbuf -g 0 -p 10 -I 7 -L 8 -n 6000");

@@ -35,15 +35,16 @@
 //! * **Receive buffer**: the socket asks for 8 MiB (bus option `rcvbuf=BYTES`;
 //!   0 keeps the system default), room for about 8,000 frames, a third of a
 //!   second of a saturated 1 Mbit/s bus: `SO_RCVBUFFORCE` where permitted (root
-//!   or CAP_NET_ADMIN), else `SO_RCVBUF`, which `net.core.rmem_max` caps (often
-//!   at 208 KiB, about 200 frames; raise it with sysctl for unprivileged logging).
+//!   or CAP_NET_ADMIN), else `SO_RCVBUF`, which the kernel caps at twice
+//!   `net.core.rmem_max` (often 416 KiB, about 550 frames; raise it with sysctl
+//!   for unprivileged logging).
 //! * **Batches**: frames are read up to 32 per `recvmmsg` call. With
 //!   [`Bus::set_receive_latency`] (can-logger) the bus pauses between reads
 //!   while it is not saturated, so that about 128 frames gather at the rate seen
 //!   so far: one wake-up for many frames instead of one per frame. A pause never
 //!   exceeds the latency, nor the time in which frames at 50,000 frames/s would
-//!   half fill the receive buffer (80 ms with 8 MiB, 2 ms with the common
-//!   208 KiB limit), and there is none when it would gather fewer than two
+//!   half fill the receive buffer (80 ms with 8 MiB, 4 ms with the common
+//!   416 KiB limit), and there is none when it would gather fewer than two
 //!   frames (sparse traffic, or the first frame after a quiet spell: a burst
 //!   then shows its rate in the next read). Only a virtual interface can go
 //!   faster than 50,000 frames/s.
