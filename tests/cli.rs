@@ -445,16 +445,8 @@ fn can_player_maps_logged_channels_to_buses() {
     )
     .unwrap();
     let (a, b) = (channel("mapa"), channel("mapb"));
-    let on_a = tool("can-logger")
-        .args(["-c", &a, "-n", "2", "-d", "15s"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let on_b = tool("can-logger")
-        .args(["-c", &b, "-n", "1", "-d", "15s"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let on_a = stdout_logger(&a, 2);
+    let on_b = stdout_logger(&b, 1);
     wait_for_peers(&a, 1);
     wait_for_peers(&b, 1);
     let o = run(tool("can-player")
@@ -464,6 +456,16 @@ fn can_player_maps_logged_channels_to_buses() {
     // can2 is not mapped: its frame is not played
     assert_eq!(printed_frames(on_a), ["100#01", "101#03"]);
     assert_eq!(printed_frames(on_b), ["200#02"]);
+}
+
+/// A logger printing candump lines for up to `n` frames of `chan` (at most 15 s,
+/// so that a frame that never comes fails the test instead of hanging it).
+fn stdout_logger(chan: &str, n: u32) -> Child {
+    tool("can-logger")
+        .args(["-c", chan, "-n", &n.to_string(), "-d", "15s"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap()
 }
 
 /// Frames (as can-utils text) a stdout logger printed.
@@ -477,7 +479,6 @@ fn printed_frames(c: Child) -> Vec<String> {
 
 #[test]
 fn can_player_maps_numbered_and_named_channels() {
-    // The loggers' -d bounds the wait when a frame never comes.
     // A JSON Lines log keeps both kinds of channel: numbers (as BLF/ASC/TRC give
     // them) and interface names, and records without a channel.
     let dir = tempfile::tempdir().unwrap();
@@ -498,16 +499,8 @@ fn can_player_maps_numbered_and_named_channels() {
     .concat();
     std::fs::write(&log, text).unwrap();
     let (a, b) = (channel("mapnum-a"), channel("mapnum-b"));
-    let on_a = tool("can-logger")
-        .args(["-c", &a, "-n", "3", "-d", "15s"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let on_b = tool("can-logger")
-        .args(["-c", &b, "-n", "2", "-d", "15s"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let on_a = stdout_logger(&a, 3);
+    let on_b = stdout_logger(&b, 2);
     wait_for_peers(&a, 1);
     wait_for_peers(&b, 1);
     let o = run(tool("can-player")
