@@ -302,6 +302,54 @@ fn python_can_reads_what_we_write() {
 }
 
 #[test]
+fn python_can_reads_flushed_and_full_containers() {
+    // As can-logger writes: periodic flushes of partial containers (compressed
+    // by the flushing thread) between full ones (compressed by the pool).
+    let Some(fx) = common::fixtures() else { return };
+    let Some(py) = common::python() else { return };
+    let tool = fx.join("../tools/candump-json.py");
+    if !tool.exists() {
+        common::missing(&format!("{}", tool.display()));
+        return;
+    }
+    let recs = sample(12_000, 1_700_000_000_000_000_000);
+    let dir = temp();
+    let out = dir.path().join("flushed.blf");
+    let mut w = format::create_writer(&out, Some(Format::Blf), &opts(&[])).unwrap();
+    for (i, r) in recs.iter().enumerate() {
+        w.write(r).unwrap();
+        // a flush now and then, while containers are in flight and while not
+        if i < 500 && i % 97 == 0 || i % 4001 == 0 || i > 11_500 && i % 89 == 0 {
+            w.flush().unwrap();
+        }
+    }
+    w.finish().unwrap();
+    same(&read_ok(&out), &recs, "flushed");
+    let o = Command::new(&py)
+        .arg(&tool)
+        .arg(&out)
+        .env("TZ", "UTC")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let got: Vec<Value> = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(got.len(), recs.len(), "python-can's count");
+    for (i, (r, v)) in recs.iter().zip(&got).enumerate() {
+        // python-can reads every CAN_ERROR_EXT as received
+        let r = if r.frame.is_error() {
+            r.clone().with_direction(Direction::Rx)
+        } else {
+            r.clone()
+        };
+        compare(&r, v, &format!("record {i}"));
+    }
+}
+
+#[test]
 fn python_can_reads_every_kind_we_write() {
     let Some(fx) = common::fixtures() else { return };
     let Some(py) = common::python() else { return };

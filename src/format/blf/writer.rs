@@ -45,6 +45,11 @@ pub struct Writer {
     pool: Option<DeflatePool>,
     /// Containers being compressed, oldest first.
     in_flight: VecDeque<Receiver<Deflated>>,
+    /// zlib level (0: stored).
+    level: u32,
+    /// The flushing thread's own compressor, for a partial container when
+    /// none is in flight (a periodic flush): no hand-over to the pool.
+    inline: Option<(Compress, Vec<u8>)>,
     /// Spent buffers for the next containers.
     spare: Vec<Vec<u8>>,
     stream: Vec<u8>,
@@ -87,6 +92,8 @@ impl Writer {
             sink,
             pool: (level > 0).then(|| DeflatePool::new(level)),
             in_flight: VecDeque::new(),
+            level,
+            inline: None,
             spare: Vec::new(),
             stream: Vec::with_capacity(CONTAINER_SIZE + MAX_OBJECT),
             header_bytes: header.to_bytes(level as u8),
@@ -496,6 +503,20 @@ impl RecordWriter for Writer {
     }
 
     fn flush(&mut self) -> Result<()> {
+        if self.level > 0 && self.in_flight.is_empty() && !self.stream.is_empty() {
+            self.write_pending_header()?;
+            let level = self.level;
+            let (mut z, mut out) = self
+                .inline
+                .take()
+                .unwrap_or_else(|| (Compress::new(Compression::new(level), true), Vec::new()));
+            let r = deflate(&mut z, &self.stream, &mut out)
+                .map_err(|e| write_err(&self.path, io::Error::other(e)))
+                .and_then(|_| self.emit(2, &out, self.stream.len()));
+            self.inline = Some((z, out));
+            r?;
+            self.stream.clear();
+        }
         self.write_container()?;
         while !self.in_flight.is_empty() {
             self.complete_one()?;
