@@ -301,6 +301,33 @@ fn python_can_reads_what_we_write() {
     }
 }
 
+/// Reads `path` with python-can (the shared `candump-json.py`) and checks that
+/// it finds exactly `recs`, as python-can defines the fields ([`compare`]; it
+/// reads every CAN_ERROR_EXT as received).
+fn python_can_reads_exactly(py: &Path, tool: &Path, path: &Path, recs: &[Record]) {
+    let o = Command::new(py)
+        .arg(tool)
+        .arg(path)
+        .env("TZ", "UTC")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let lines: Vec<Value> = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), recs.len(), "python-can's count");
+    for (i, (r, e)) in recs.iter().zip(&lines).enumerate() {
+        let r = if r.frame.is_error() {
+            r.clone().with_direction(Direction::Rx)
+        } else {
+            r.clone()
+        };
+        compare(&r, e, &format!("record {i}"));
+    }
+}
+
 #[test]
 fn python_can_reads_flushed_and_full_containers() {
     // As can-logger writes: periodic flushes of partial containers (compressed
@@ -325,28 +352,7 @@ fn python_can_reads_flushed_and_full_containers() {
     }
     w.finish().unwrap();
     same(&read_ok(&out), &recs, "flushed");
-    let o = Command::new(&py)
-        .arg(&tool)
-        .arg(&out)
-        .env("TZ", "UTC")
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let got: Vec<Value> = String::from_utf8(o.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    assert_eq!(got.len(), recs.len(), "python-can's count");
-    for (i, (r, v)) in recs.iter().zip(&got).enumerate() {
-        // python-can reads every CAN_ERROR_EXT as received
-        let r = if r.frame.is_error() {
-            r.clone().with_direction(Direction::Rx)
-        } else {
-            r.clone()
-        };
-        compare(&r, v, &format!("record {i}"));
-    }
+    python_can_reads_exactly(&py, &tool, &out, &recs);
 }
 
 #[test]
@@ -364,28 +370,7 @@ fn python_can_reads_every_kind_we_write() {
         }
     }
     write_blf(&out, &recs, &opts(&[]));
-    let o = Command::new(&py)
-        .arg(&tool)
-        .arg(&out)
-        .env("TZ", "UTC")
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let lines: Vec<Value> = String::from_utf8(o.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    assert_eq!(lines.len(), recs.len());
-    for (i, (r, e)) in recs.iter().zip(&lines).enumerate() {
-        // python-can reads every CAN_ERROR_EXT as received
-        let r = if r.frame.is_error() {
-            r.clone().with_direction(Direction::Rx)
-        } else {
-            r.clone()
-        };
-        compare(&r, e, &format!("record {i}"));
-    }
+    python_can_reads_exactly(&py, &tool, &out, &recs);
 }
 
 #[test]
