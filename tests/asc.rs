@@ -396,20 +396,7 @@ fn python_can_reads_what_we_write() {
     let dir = tempfile::tempdir().unwrap();
     let ours = dir.path().join("ours.asc");
     write_file(&ours, &src);
-    let out = Command::new(&py)
-        .arg(fx.join("../tools/candump-json.py"))
-        .arg("--rel")
-        .arg(&ours)
-        .env("TZ", "UTC")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let got: Vec<Value> = String::from_utf8(out.stdout)
-        .unwrap()
+    let got: Vec<Value> = common::python_can_reads(&py, &fx, &ours, &["--rel"])
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
@@ -477,19 +464,7 @@ fn python_can_reads_every_frame_kind_we_write() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("kinds.asc");
     write_file(&path, &recs);
-    let out = Command::new(&py)
-        .arg(fx.join("../tools/candump-json.py"))
-        .arg(&path)
-        .env("TZ", "UTC")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let got: Vec<Value> = String::from_utf8(out.stdout)
-        .unwrap()
+    let got: Vec<Value> = common::python_can_reads(&py, &fx, &path, &[])
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();

@@ -273,23 +273,7 @@ fn python_can_reads_what_we_write() {
     for level in ["6", "0"] {
         let out = dir.path().join(format!("ours-{level}.blf"));
         write_blf(&out, &recs, &opts(&[("compression", level)]));
-        let tool = fx.join("../tools/candump-json.py");
-        if !tool.exists() {
-            common::missing(&format!("{}", tool.display()));
-            return;
-        }
-        let o = Command::new(&py)
-            .arg(&tool)
-            .arg(&out)
-            .env("TZ", "UTC")
-            .output()
-            .unwrap();
-        assert!(
-            o.status.success(),
-            "candump-json: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        let got = String::from_utf8(o.stdout).unwrap();
+        let got = common::python_can_reads(&py, &fx, &out, &[]);
         let exp = std::fs::read_to_string(fx.join("expected/corpus-1k-s109.blf.jsonl")).unwrap();
         let (g, e): (Vec<_>, Vec<_>) = (got.lines().collect(), exp.lines().collect());
         assert_eq!(g.len(), e.len(), "level {level}: line count");
@@ -304,16 +288,8 @@ fn python_can_reads_what_we_write() {
 /// Reads `path` with python-can (the shared `candump-json.py`) and checks that
 /// it finds exactly `recs`, as python-can defines the fields ([`compare`]; it
 /// reads every CAN_ERROR_EXT as received).
-fn python_can_reads_exactly(py: &Path, tool: &Path, path: &Path, recs: &[Record]) {
-    let o = Command::new(py)
-        .arg(tool)
-        .arg(path)
-        .env("TZ", "UTC")
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let lines: Vec<Value> = String::from_utf8(o.stdout)
-        .unwrap()
+fn python_can_reads_exactly(py: &Path, fx: &Path, path: &Path, recs: &[Record]) {
+    let lines: Vec<Value> = common::python_can_reads(py, fx, path, &[])
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
@@ -334,11 +310,6 @@ fn python_can_reads_flushed_and_full_containers() {
     // by the flushing thread) between full ones (compressed by the pool).
     let Some(fx) = common::fixtures() else { return };
     let Some(py) = common::python() else { return };
-    let tool = fx.join("../tools/candump-json.py");
-    if !tool.exists() {
-        common::missing(&format!("{}", tool.display()));
-        return;
-    }
     let recs = sample(12_000, 1_700_000_000_000_000_000);
     let dir = temp();
     let out = dir.path().join("flushed.blf");
@@ -352,14 +323,13 @@ fn python_can_reads_flushed_and_full_containers() {
     }
     w.finish().unwrap();
     same(&read_ok(&out), &recs, "flushed");
-    python_can_reads_exactly(&py, &tool, &out, &recs);
+    python_can_reads_exactly(&py, &fx, &out, &recs);
 }
 
 #[test]
 fn python_can_reads_every_kind_we_write() {
     let Some(fx) = common::fixtures() else { return };
     let Some(py) = common::python() else { return };
-    let tool = fx.join("../tools/candump-json.py");
     let dir = temp();
     let out = dir.path().join("kinds.blf");
     let mut recs = sample(600, 1_700_000_000_000_000_000);
@@ -370,7 +340,7 @@ fn python_can_reads_every_kind_we_write() {
         }
     }
     write_blf(&out, &recs, &opts(&[]));
-    python_can_reads_exactly(&py, &tool, &out, &recs);
+    python_can_reads_exactly(&py, &fx, &out, &recs);
 }
 
 #[test]

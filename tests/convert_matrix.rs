@@ -21,7 +21,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
 use cankit::format::{self, WriterOptions};
 use cankit::frame::{len_to_dlc, Channel, Direction, FdFlags, Frame, Id, Record, Timestamp};
@@ -253,19 +253,8 @@ fn every_format_into_every_other() {
 // python-can reads our files as it reads its own
 
 fn python_lines(py: &Path, fx: &Path, file: &Path, rel: bool) -> Vec<Value> {
-    let mut c = Command::new(py);
-    c.arg(fx.join("../tools/candump-json.py"));
-    if rel {
-        c.arg("--rel");
-    }
-    let o = c.arg(file).env("TZ", "UTC").output().expect("run python");
-    assert!(
-        o.status.success(),
-        "python-can on {}: {}",
-        file.display(),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    lines(&String::from_utf8(o.stdout).unwrap())
+    let args: &[&str] = if rel { &["--rel"] } else { &[] };
+    lines(&common::python_can_reads(py, fx, file, args))
 }
 
 fn lines(text: &str) -> Vec<Value> {

@@ -292,21 +292,8 @@ fn fixtures_python_can_cannot_read() {
 
 /// Runs python-can's oracle on a file.
 fn python_reads(py: &Path, file: &Path) -> Vec<Py> {
-    let tool = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/tools/candump-json.py");
-    let out = Command::new(py)
-        .arg(&tool)
-        .arg(file)
-        .env("TZ", "UTC")
-        .output()
-        .expect("run candump-json.py");
-    assert!(
-        out.status.success(),
-        "python-can failed on {}: {}",
-        file.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
+    let fx = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures");
+    common::python_can_reads(py, &fx, file, &[])
         .lines()
         .map(parse_py)
         .collect()

@@ -85,3 +85,23 @@ pub fn have(prog: &str) -> bool {
         .map(|o| o.status.success())
         .unwrap_or(false)
 }
+
+/// What python-can 4.6.1 reads from `file`: the shared `candump-json.py`
+/// (next to the fixtures) run with `args` before the file, in UTC; its stdout,
+/// one JSON object per message. Fails the test when python-can fails.
+pub fn python_can_reads(py: &Path, fx: &Path, file: &Path, args: &[&str]) -> String {
+    let o = Command::new(py)
+        .arg(fx.join("../tools/candump-json.py"))
+        .args(args)
+        .arg(file)
+        .env("TZ", "UTC")
+        .output()
+        .expect("run candump-json.py");
+    assert!(
+        o.status.success(),
+        "python-can on {}: {}",
+        file.display(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).expect("candump-json.py prints UTF-8")
+}
