@@ -55,9 +55,10 @@ use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STAN
 use base64::engine::DecodePaddingMode;
 use base64::Engine;
 
-use super::trc::{hex_digit, parse_dec, parse_fixed, parse_hex, push_u64};
+use super::trc::{hex_digit, parse_dec, parse_fixed, parse_hex};
 use super::{Input, Output, RecordReader, RecordWriter, WriterOptions};
 use crate::error::{Error, Result};
+use crate::frame::text::{push_decimal, push_decimal_padded};
 use crate::frame::{dlc_to_len, Channel, Direction, FdFlags, Frame, Id, Record, Timestamp};
 
 /// The python-can header.
@@ -197,7 +198,7 @@ pub(crate) fn push_py_float(buf: &mut Vec<u8>, v: f64) {
         if a < 10 {
             buf.push(b'0');
         }
-        push_u64(buf, a as u64);
+        push_decimal(buf, a as u64);
     }
 }
 
@@ -234,16 +235,9 @@ fn push_secs9(buf: &mut Vec<u8>, ts: Timestamp) {
         buf.push(b'-');
     }
     let abs = ts.as_nanos().unsigned_abs();
-    push_u64(buf, abs / 1_000_000_000);
+    push_decimal(buf, abs / 1_000_000_000);
     buf.push(b'.');
-    let frac = abs % 1_000_000_000;
-    let mut d = [b'0'; 9];
-    let mut f = frac;
-    for i in (0..9).rev() {
-        d[i] = b'0' + (f % 10) as u8;
-        f /= 10;
-    }
-    buf.extend_from_slice(&d);
+    push_decimal_padded(buf, abs % 1_000_000_000, 9);
 }
 
 fn push_hex_lower(buf: &mut Vec<u8>, mut v: u32) {
@@ -723,7 +717,7 @@ pub fn write_python_row(buf: &mut Vec<u8>, r: &Record) {
     buf.extend_from_slice(if f.id().is_extended() { b",1," } else { b",0," });
     buf.extend_from_slice(if f.is_remote() { b"1," } else { b"0," });
     buf.extend_from_slice(if f.is_error() { b"1," } else { b"0," });
-    push_u64(buf, python_dlc(f) as u64);
+    push_decimal(buf, python_dlc(f) as u64);
     buf.push(b',');
     let d = f.data_bytes();
     if !d.is_empty() {
@@ -742,7 +736,7 @@ pub fn write_rich_row(buf: &mut Vec<u8>, r: &Record) {
     buf.push(b',');
     match &r.channel {
         Channel::None => {}
-        Channel::Number(n) => push_u64(buf, *n as u64),
+        Channel::Number(n) => push_decimal(buf, *n as u64),
         Channel::Name(s) => {
             if s.contains([',', '"', '\n', '\r']) || s.bytes().all(|c| c.is_ascii_digit()) {
                 buf.push(b'"');
@@ -766,7 +760,7 @@ pub fn write_rich_row(buf: &mut Vec<u8>, r: &Record) {
     buf.extend_from_slice(b(f.brs()));
     buf.extend_from_slice(b(f.esi()));
     buf.push(b',');
-    push_u64(buf, f.dlc() as u64);
+    push_decimal(buf, f.dlc() as u64);
     buf.push(b',');
     const HEX: &[u8; 16] = b"0123456789abcdef";
     for &x in f.data_bytes() {

@@ -49,6 +49,7 @@ use crate::frame::error_class::prot::{
     BIT as CAN_ERR_PROT_BIT, BIT0 as CAN_ERR_PROT_BIT0, BIT1 as CAN_ERR_PROT_BIT1,
     FORM as CAN_ERR_PROT_FORM, STUFF as CAN_ERR_PROT_STUFF, TX as CAN_ERR_PROT_TX,
 };
+use crate::frame::text::decimal;
 use crate::frame::{dlc_to_len, Channel, Direction, FdFlags, Frame, Id, Record, Timestamp};
 
 // ---------------------------------------------------------------------------
@@ -132,22 +133,6 @@ pub(crate) fn parse_fixed(tok: &[u8], scale: u32) -> Option<i64> {
     }
     let v = v.checked_mul(10i64.pow(scale))?.checked_add(f)?;
     Some(if neg { -v } else { v })
-}
-
-/// Appends `v` in decimal.
-#[inline]
-pub(crate) fn push_u64(buf: &mut Vec<u8>, mut v: u64) {
-    let mut tmp = [0u8; 20];
-    let mut i = tmp.len();
-    loop {
-        i -= 1;
-        tmp[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    buf.extend_from_slice(&tmp[i..]);
 }
 
 /// Appends `bytes` right-aligned in `width` columns.
@@ -881,8 +866,8 @@ impl RecordWriter for Writer {
         let f = &r.frame;
         let buf = &mut self.sink.buf;
         // N
-        let mut num = [0u8; 24];
-        let n = fmt_u64(&mut num, self.count);
+        let mut num = [0u8; 20];
+        let n = decimal(&mut num, self.count);
         push_right(buf, n, 7);
         buf.push(b' ');
         // O: offset in ms, 3 decimals
@@ -899,7 +884,7 @@ impl RecordWriter for Writer {
             o[k] = b'-';
             k += 1;
         }
-        let ip = fmt_u64(&mut num, (abs / 1000) as u64);
+        let ip = decimal(&mut num, (abs / 1000) as u64);
         o[k..k + ip.len()].copy_from_slice(ip);
         k += ip.len();
         o[k] = b'.';
@@ -938,7 +923,7 @@ impl RecordWriter for Writer {
         });
         buf.push(b' ');
         // B, left-aligned in 2
-        let bus = fmt_u64(&mut num, bus_of(&r.channel) as u64);
+        let bus = decimal(&mut num, bus_of(&r.channel) as u64);
         buf.extend_from_slice(bus);
         if bus.len() < 2 {
             buf.push(b' ');
@@ -969,7 +954,7 @@ impl RecordWriter for Writer {
         } else {
             (f.dlc(), f.data_bytes())
         };
-        let l = fmt_u64(&mut num, dlc as u64);
+        let l = decimal(&mut num, dlc as u64);
         buf.extend_from_slice(l);
         if !data.is_empty() {
             for _ in l.len()..4 {
@@ -994,20 +979,6 @@ impl RecordWriter for Writer {
         }
         self.flush()
     }
-}
-
-/// Formats `v` in decimal into `tmp`, returning the digits.
-fn fmt_u64(tmp: &mut [u8; 24], mut v: u64) -> &[u8] {
-    let mut i = tmp.len();
-    loop {
-        i -= 1;
-        tmp[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    &tmp[i..]
 }
 
 #[cfg(test)]

@@ -357,22 +357,34 @@ pub fn write_log_line(
     out.push(b'\n');
 }
 
-fn push_decimal_padded(out: &mut Vec<u8>, mut v: u64, width: usize) {
-    let mut buf = [b'0'; 20];
-    let mut i = buf.len();
+/// The decimal digits of `v`, written at the end of `tmp`.
+pub(crate) fn decimal(tmp: &mut [u8; 20], mut v: u64) -> &[u8] {
+    let mut i = tmp.len();
     loop {
         i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
+        tmp[i] = b'0' + (v % 10) as u8;
         v /= 10;
         if v == 0 {
             break;
         }
     }
-    let digits = buf.len() - i;
-    for _ in digits..width {
+    &tmp[i..]
+}
+
+/// Appends `v` in decimal.
+#[inline]
+pub(crate) fn push_decimal(out: &mut Vec<u8>, v: u64) {
+    out.extend_from_slice(decimal(&mut [0; 20], v));
+}
+
+/// Appends `v` in decimal, zero-padded to at least `width` digits.
+pub(crate) fn push_decimal_padded(out: &mut Vec<u8>, v: u64, width: usize) {
+    let mut tmp = [0; 20];
+    let digits = decimal(&mut tmp, v);
+    for _ in digits.len()..width {
         out.push(b'0');
     }
-    out.extend_from_slice(&buf[i..]);
+    out.extend_from_slice(digits);
 }
 
 /// The payload length an FD DLC means; re-exported for text-format readers.
