@@ -144,7 +144,7 @@ const BATCH_LATENCY: Duration = Duration::from_millis(100);
 /// `2026-11-25 00:12:03.123456 UTC`.
 fn utc(t: Timestamp) -> String {
     let secs = t.secs();
-    let (y, m, d) = crate::format::trc::civil_from_days(secs.div_euclid(86_400));
+    let (y, m, d) = crate::format::civil::civil_from_days(secs.div_euclid(86_400));
     let s = secs.rem_euclid(86_400);
     format!(
         "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{:06} UTC",

@@ -23,8 +23,9 @@
 //! decimal; ids and data follow the number base. J1939 and LIN logs are refused.
 //! A new header block (a second logging session) resets the settings.
 
+use super::civil::days_from_civil;
 use super::lines::{split_spans, LineReader};
-use super::trc::{days_from_civil, hex_digit, parse_dec, parse_hex};
+use super::trc::{hex_digit, parse_dec, parse_hex};
 use super::Input;
 use crate::error::Result;
 use crate::frame::{dlc_to_len, Channel, Direction, Frame, Id, Record, Timestamp};

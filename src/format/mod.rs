@@ -19,6 +19,7 @@ pub mod asc;
 pub mod blf;
 pub mod busmaster;
 pub mod candump;
+pub(crate) mod civil;
 pub mod csv;
 pub mod jsonl;
 pub mod lines;

@@ -41,6 +41,7 @@
 //! (see above). Buses: `Channel::Number(n)` is bus n, `canN`-style names are bus
 //! N+1, anything else bus 1. Appending to an existing TRC is refused.
 
+use super::civil::civil_from_days;
 use super::lines::{split_spans, LineReader, TextSink};
 use super::{Input, Output, RecordReader, RecordWriter, WriterOptions};
 use crate::error::{Error, Position, Result};
@@ -151,30 +152,6 @@ pub(crate) fn push_hex_upper(buf: &mut Vec<u8>, v: u32, digits: u32) {
     for i in (0..digits).rev() {
         buf.push(HEX[((v >> (4 * i)) & 15) as usize]);
     }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-pub(crate) fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m as i64 + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The proleptic Gregorian date (year, month, day) of days since 1970-01-01.
-pub(crate) fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + (m <= 2) as i64, m, d)
 }
 
 // ---------------------------------------------------------------------------
@@ -1012,14 +989,6 @@ mod tests {
         );
         assert_eq!(ole_to_unix_us("25569"), Some(0));
         assert_eq!(ole_to_unix_us("x"), None);
-    }
-
-    #[test]
-    fn civil_dates() {
-        assert_eq!(days_from_civil(1970, 1, 1), 0);
-        assert_eq!(days_from_civil(2021, 12, 18), 18979);
-        assert_eq!(civil_from_days(18979), (2021, 12, 18));
-        assert_eq!(civil_from_days(-25569), (1899, 12, 30));
     }
 
     #[test]

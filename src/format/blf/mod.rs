@@ -41,6 +41,8 @@ mod writer;
 pub use reader::Reader;
 pub use writer::Writer;
 
+use super::civil::{civil_from_days, days_from_civil, days_in_month};
+
 /// `LOGG`: file signature.
 pub(crate) const FILE_SIGNATURE: &[u8; 4] = b"LOGG";
 /// `LOBJ`: object signature.
@@ -141,41 +143,6 @@ impl FileHeader {
             b[0x28 + 2 * i..0x2A + 2 * i].copy_from_slice(&self.start[i].to_le_bytes());
             b[0x38 + 2 * i..0x3A + 2 * i].copy_from_slice(&self.stop[i].to_le_bytes());
         }
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    // shift the year to start in March so that the leap day is the last day
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400; // 0..=399
-    let mp = (month as i64 + 9) % 12; // March = 0
-    let doy = (153 * mp + 2) / 5 + day as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The date of a day count since 1970-01-01.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
-fn days_in_month(year: i64, month: u32) -> u32 {
-    match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        _ if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
-        _ => 28,
     }
 }
 
