@@ -386,14 +386,65 @@ pub struct SocketCanBus {
     queue: std::collections::VecDeque<Result<Record>>,
     /// The buffers `recvmmsg` fills, allocated once (taken out while in use).
     bufs: Option<Box<RecvBufs>>,
-    /// How long frames may wait in the kernel's queue ([`Bus::set_receive_latency`]).
+    /// Pauses between reads ([`Bus::set_receive_latency`]).
+    batching: Batching,
+}
+
+/// When to pause between batched reads, so that one wake-up takes many frames.
+#[derive(Clone, Copy, Debug)]
+struct Batching {
+    /// How long frames may wait in the kernel's queue (zero: no pauses).
     latency: Duration,
-    /// Arrival time (ns) of the last frame read, and how long to pause before
-    /// reading again.
-    last_arrival: Option<i64>,
-    pause: Duration,
     /// The longest pause the receive buffer allows.
     max_pause: Duration,
+    /// Arrival time (ns) of the last frame read.
+    last_arrival: Option<i64>,
+    /// How long to pause before the next read.
+    pause: Duration,
+}
+
+impl Batching {
+    fn new(max_pause: Duration) -> Batching {
+        Batching {
+            latency: Duration::ZERO,
+            max_pause,
+            last_arrival: None,
+            pause: Duration::ZERO,
+        }
+    }
+
+    fn set_latency(&mut self, max: Duration) {
+        self.latency = max.min(self.max_pause);
+        self.pause = Duration::ZERO;
+    }
+
+    /// After a read of `n` frames whose arrival times (ns) ran from `first` to
+    /// `last`, decides the pause before the next read so that about
+    /// [`PAUSE_FRAMES`] gather meanwhile: never more than the latency, none
+    /// after a full batch (more are waiting), and none when fewer than two
+    /// frames would gather (sparse traffic; a lone frame after a quiet spell).
+    fn after_read(&mut self, n: usize, first: Option<i64>, last: Option<i64>) {
+        let spacing = match (first, last) {
+            (Some(a), Some(b)) if n >= 2 => Some((b - a) / (n as i64 - 1)),
+            (_, Some(b)) => self.last_arrival.map(|p| b - p),
+            _ => None,
+        };
+        if last.is_some() {
+            self.last_arrival = last;
+        }
+        self.pause = match spacing {
+            Some(ns) if ns > 0 && n < BATCH => {
+                let ns = ns as u64;
+                let p = Duration::from_nanos(ns.saturating_mul(PAUSE_FRAMES)).min(self.latency);
+                if p.as_nanos() >= 2 * ns as u128 {
+                    p
+                } else {
+                    Duration::ZERO
+                }
+            }
+            _ => Duration::ZERO,
+        };
+    }
 }
 
 /// Receive buffers for one `recvmmsg` batch. The pointers inside `msgs` and
@@ -571,10 +622,7 @@ impl SocketCanBus {
             dropped: 0,
             queue: std::collections::VecDeque::with_capacity(BATCH),
             bufs: None,
-            latency: Duration::ZERO,
-            last_arrival: None,
-            pause: Duration::ZERO,
-            max_pause,
+            batching: Batching::new(max_pause),
         })
     }
 
@@ -758,8 +806,8 @@ impl SocketCanBus {
         // Read first and wait only when the queue is empty: one system call per
         // batch of frames under load.
         let n = loop {
-            if !self.pause.is_zero() {
-                let mut p = self.pause;
+            if !self.batching.pause.is_zero() {
+                let mut p = self.batching.pause;
                 if let Some(d) = deadline {
                     p = p.min(d.saturating_duration_since(std::time::Instant::now()));
                 }
@@ -802,7 +850,7 @@ impl SocketCanBus {
                 _ => return Err(self.io_error("receiving", e)),
             }
             // A pause that gathered nothing: the traffic stopped; wait in poll.
-            self.pause = Duration::ZERO;
+            self.batching.pause = Duration::ZERO;
             let ms: libc::c_int = match deadline {
                 None => -1,
                 Some(d) => {
@@ -842,47 +890,19 @@ impl SocketCanBus {
             );
             self.queue.push_back(rec);
         }
-        if !self.latency.is_zero() {
-            self.plan_pause(n);
+        if !self.batching.latency.is_zero() {
+            let times = || {
+                self.queue
+                    .iter()
+                    .filter_map(|r| r.as_ref().ok().map(|r| r.timestamp.0))
+            };
+            let (first, last) = (times().next(), times().next_back());
+            self.batching.after_read(n, first, last);
         }
         match self.queue.pop_front() {
             Some(r) => r.map(Some),
             None => Ok(None),
         }
-    }
-
-    /// After a batch of `n` frames (now in the queue), decides how long to pause
-    /// before the next read so that about [`PAUSE_FRAMES`] gather meanwhile, from
-    /// the frames' arrival times: never more than the latency, none after a full
-    /// batch (more are waiting), and none when fewer than two frames would
-    /// gather (sparse traffic; a lone frame after a quiet spell).
-    fn plan_pause(&mut self, n: usize) {
-        let times = || {
-            self.queue
-                .iter()
-                .filter_map(|r| r.as_ref().ok().map(|r| r.timestamp.0))
-        };
-        let (first, last) = (times().next(), times().next_back());
-        let spacing = match (first, last) {
-            (Some(a), Some(b)) if n >= 2 => Some((b - a) / (n as i64 - 1)),
-            (_, Some(b)) => self.last_arrival.map(|p| b - p),
-            _ => None,
-        };
-        if last.is_some() {
-            self.last_arrival = last;
-        }
-        self.pause = match spacing {
-            Some(ns) if ns > 0 && n < BATCH => {
-                let ns = ns as u64;
-                let p = Duration::from_nanos(ns.saturating_mul(PAUSE_FRAMES)).min(self.latency);
-                if p.as_nanos() >= 2 * ns as u128 {
-                    p
-                } else {
-                    Duration::ZERO
-                }
-            }
-            _ => Duration::ZERO,
-        };
     }
 
     /// One received message as a record: the frame, its kernel (or hardware)
@@ -1070,10 +1090,7 @@ impl Bus for SocketCanBus {
             dropped: 0,
             queue: std::collections::VecDeque::with_capacity(BATCH),
             bufs: None,
-            latency: Duration::ZERO,
-            last_arrival: None,
-            pause: Duration::ZERO,
-            max_pause: self.max_pause,
+            batching: Batching::new(self.batching.max_pause),
         }))
     }
 
@@ -1082,8 +1099,7 @@ impl Bus for SocketCanBus {
     }
 
     fn set_receive_latency(&mut self, max: Duration) {
-        self.latency = max.min(self.max_pause);
-        self.pause = Duration::ZERO;
+        self.batching.set_latency(max);
     }
 
     fn close(&mut self) -> Result<()> {
@@ -1097,6 +1113,44 @@ pub use crate::frame::error_class::describe_error;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn batching_pauses_only_where_frames_would_gather() {
+        const MS: i64 = 1_000_000;
+        let ms = Duration::from_millis;
+        let mut b = Batching::new(ms(82));
+        // off until a latency is set; the receive buffer caps the latency
+        b.after_read(1, Some(0), Some(0));
+        assert_eq!(b.pause, Duration::ZERO);
+        b.set_latency(ms(100));
+        assert_eq!(b.latency, ms(82));
+        // a lone frame after a quiet spell: the rate is unknown, no pause
+        b.after_read(1, Some(0), Some(0));
+        assert_eq!(b.pause, Duration::ZERO);
+        // the next one 2.5 ms later: 128 frames would take 320 ms, so the latency
+        b.after_read(1, Some(5 * MS / 2), Some(5 * MS / 2));
+        assert_eq!(b.pause, ms(82));
+        // 10 frames 100 µs apart: 128 frames take 12.8 ms
+        b.after_read(10, Some(100 * MS), Some(100 * MS + 9 * MS / 10));
+        assert_eq!(b.pause, Duration::from_micros(12_800));
+        // a full batch: more are waiting, read at once
+        b.after_read(BATCH, Some(0), Some(MS));
+        assert_eq!(b.pause, Duration::ZERO);
+        // sparse traffic (a frame every 60 ms): a pause would gather one frame
+        b.after_read(1, Some(200 * MS), Some(200 * MS));
+        b.after_read(1, Some(260 * MS), Some(260 * MS));
+        assert_eq!(b.pause, Duration::ZERO);
+        // a clock going backwards (hardware time) never makes a pause
+        b.after_read(3, Some(10 * MS), Some(5 * MS));
+        assert_eq!(b.pause, Duration::ZERO);
+        // with the system's small buffer the cap is a few ms: 400 frames/s is
+        // read frame by frame
+        let mut small = Batching::new(Duration::from_micros(4_160));
+        small.set_latency(ms(100));
+        small.after_read(1, Some(0), Some(0));
+        small.after_read(1, Some(5 * MS / 2), Some(5 * MS / 2));
+        assert_eq!(small.pause, Duration::ZERO);
+    }
     use crate::frame::text::parse_frame;
 
     fn round_trip(text: &str) {
