@@ -1,5 +1,9 @@
 //! The library's error type. Binaries add context with anyhow; the library
 //! returns these typed errors so callers can tell a bad argument from a broken bus.
+//!
+//! Every message is complete on its own: an OS error is part of the message of
+//! the variant that carries it and is not returned again by `source()`, so
+//! printing a chain (anyhow's `{:#}`) shows it once.
 
 use std::path::PathBuf;
 
@@ -77,22 +81,21 @@ pub enum Error {
     #[error("{0}")]
     UnknownFormat(String),
     /// An I/O error, with what was being done.
-    #[error("{context}: {source}")]
+    #[error("{context}: {error}")]
     Io {
         /// What was being done ("opening trace.blf").
         context: String,
-        /// The OS error.
-        #[source]
-        source: std::io::Error,
+        /// The OS error (part of the message, not a separate `source()`).
+        error: std::io::Error,
     },
 }
 
 impl Error {
     /// An I/O error with context.
-    pub fn io(context: impl Into<String>, source: std::io::Error) -> Error {
+    pub fn io(context: impl Into<String>, error: std::io::Error) -> Error {
         Error::Io {
             context: context.into(),
-            source,
+            error,
         }
     }
 
@@ -123,9 +126,24 @@ impl Error {
 
     /// True for a broken pipe (the reader of our stdout went away).
     pub fn is_broken_pipe(&self) -> bool {
-        matches!(self, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::BrokenPipe)
+        matches!(self, Error::Io { error, .. } if error.kind() == std::io::ErrorKind::BrokenPipe)
     }
 }
 
 /// The library's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_os_error_is_in_the_message_and_not_again_in_the_chain() {
+        let e = Error::io("reading x.log", std::io::Error::from_raw_os_error(2));
+        assert!(e.to_string().starts_with("reading x.log: "), "{e}");
+        assert!(e.to_string().contains("os error 2"), "{e}");
+        assert!(std::error::Error::source(&e).is_none());
+        let chain = format!("{:#}", anyhow::Error::new(e).context("converting x.log"));
+        assert_eq!(chain.matches("os error 2").count(), 1, "{chain}");
+    }
+}

@@ -354,14 +354,14 @@ fn interface_name(index: i32) -> Option<String> {
 /// interface is down: keep the bus and call `recv` again (perhaps after a
 /// pause); frames flow again once the interface is back up.
 pub fn is_interface_down(err: &Error) -> bool {
-    matches!(err, Error::Io { source, .. } if source.raw_os_error() == Some(libc::ENETDOWN))
+    matches!(err, Error::Io { error, .. } if error.raw_os_error() == Some(libc::ENETDOWN))
 }
 
 /// True if `err` says the interface was deleted (`ENODEV`): the socket is no
 /// longer bound, so the bus must be opened again (e.g. retried every second
 /// until the interface exists again).
 pub fn is_interface_gone(err: &Error) -> bool {
-    matches!(err, Error::Io { source, .. } if source.raw_os_error() == Some(libc::ENODEV))
+    matches!(err, Error::Io { error, .. } if error.raw_os_error() == Some(libc::ENODEV))
 }
 
 /// A `CAN_RAW` socket on one interface or on all of them.

@@ -284,7 +284,7 @@ impl BcmTask {
             unsafe { std::slice::from_raw_parts(&head as *const MsgHead as *const u8, HEAD) };
         match self.write(bytes, "stopping the periodic task") {
             // A counted task that already ended is gone from the kernel.
-            Err(Error::Io { source, .. }) if source.raw_os_error() == Some(libc::EINVAL) => Ok(()),
+            Err(Error::Io { error, .. }) if error.raw_os_error() == Some(libc::EINVAL) => Ok(()),
             r => r,
         }
     }
