@@ -2,13 +2,14 @@
 //! and a `run` function; `src/bin/can-*.rs` only call [`main`] with them.
 //!
 //! Shared behaviour lives here: one-line errors (`can-x: error: ...`, exit 1;
-//! usage errors exit 2), a closed stdout pipe ending the tool quietly with 0,
-//! and SIGINT/SIGTERM asking the tool to finish its file and exit 0 (a second
-//! SIGINT exits at once with 130).
+//! usage errors exit 2; clap's keep all of clap's lines), a closed stdout pipe
+//! ending the tool quietly with 0, and SIGINT/SIGTERM asking the tool to finish
+//! its file and exit 0 (a second SIGINT exits at once with 130).
 
 pub mod args;
 pub mod bridge;
 pub mod convert;
+pub mod exit;
 pub mod logger;
 pub mod player;
 pub mod send;
@@ -32,16 +33,6 @@ impl std::fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
-/// Exit codes.
-pub mod exit {
-    /// Success.
-    pub const OK: u8 = 0;
-    /// A runtime error.
-    pub const ERROR: u8 = 1;
-    /// A usage error.
-    pub const USAGE: u8 = 2;
-}
-
 /// True if the error chain holds a broken pipe.
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
@@ -52,31 +43,12 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
-/// Runs a tool: parses arguments, calls `run`, prints errors as one line and
-/// maps them to exit codes.
+/// Runs a tool: parses arguments (clap's errors are printed as clap writes
+/// them), calls `run`, prints errors as one line and maps them to exit codes.
 pub fn main<C: Parser>(tool: &'static str, run: fn(C) -> anyhow::Result<()>) -> ExitCode {
     let cli = match C::try_parse() {
         Ok(c) => c,
-        Err(e) => {
-            use clap::error::ErrorKind;
-            if matches!(
-                e.kind(),
-                ErrorKind::DisplayHelp
-                    | ErrorKind::DisplayVersion
-                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
-            ) {
-                let _ = e.print();
-                return ExitCode::from(exit::OK);
-            }
-            let text = e.render().to_string();
-            let first = text
-                .lines()
-                .next()
-                .unwrap_or("bad arguments")
-                .trim_start_matches("error: ");
-            eprintln!("{tool}: error: {first} (see '{tool} --help')");
-            return ExitCode::from(exit::USAGE);
-        }
+        Err(e) => return ExitCode::from(exit::clap_error(tool, &e)),
     };
     match run(cli) {
         Ok(()) => ExitCode::from(exit::OK),
