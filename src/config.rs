@@ -98,7 +98,7 @@ impl ConfigFile {
     /// Parses config text; `path` is used in error messages.
     pub fn parse(text: &str, path: &Path) -> Result<ConfigFile> {
         let tables: BTreeMap<String, BusTable> = toml::from_str(text)
-            .map_err(|e| Error::Config(format!("{}: {}", path.display(), e.message())))?;
+            .map_err(|e| Error::bad_config(path.display().to_string(), e.message()))?;
         let mut file = ConfigFile {
             path: Some(path.to_path_buf()),
             ..ConfigFile::default()
@@ -115,8 +115,12 @@ impl ConfigFile {
 
     /// Reads and parses a config file.
     pub fn load(path: &Path) -> Result<ConfigFile> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::io(format!("reading config file {}", path.display()), e))?;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::bad_config(
+                path.display().to_string(),
+                format!("cannot read the config file: {e}"),
+            )
+        })?;
         ConfigFile::parse(&text, path)
     }
 
@@ -137,18 +141,20 @@ impl ConfigFile {
     pub fn profile(&self, name: &str) -> Result<&BusTable> {
         self.profiles.get(name).ok_or_else(|| {
             let known: Vec<&str> = self.profiles.keys().map(String::as_str).collect();
-            Error::Config(format!(
-                "no profile '{name}' in {} (profiles: {})",
+            Error::bad_config(
                 self.path
                     .as_ref()
                     .map(|p| p.display().to_string())
                     .unwrap_or_else(|| "the config file".into()),
-                if known.is_empty() {
-                    "none".to_string()
-                } else {
-                    known.join(", ")
-                }
-            ))
+                format!(
+                    "no profile '{name}' (profiles: {})",
+                    if known.is_empty() {
+                        "none".to_string()
+                    } else {
+                        known.join(", ")
+                    }
+                ),
+            )
         })
     }
 }
@@ -183,16 +189,16 @@ pub fn env_table(env: &dyn Fn(&str) -> Option<String>) -> Result<BusTable> {
     let mut t = BusTable::default();
     if let Some(cfg) = env("CAN_CONFIG").filter(|s| !s.trim().is_empty()) {
         let v: serde_json::Value = serde_json::from_str(&cfg)
-            .map_err(|e| Error::Config(format!("CAN_CONFIG is not a JSON object: {e}")))?;
+            .map_err(|e| Error::bad_config("CAN_CONFIG", format!("not JSON: {e}")))?;
         let obj = v
             .as_object()
-            .ok_or_else(|| Error::Config("CAN_CONFIG must be a JSON object".into()))?;
+            .ok_or_else(|| Error::bad_config("CAN_CONFIG", "must be a JSON object"))?;
         for (k, v) in obj {
             let text = match v {
                 serde_json::Value::String(s) => s.clone(),
                 other => other.to_string(),
             };
-            let bad = |what: &str| Error::Config(format!("CAN_CONFIG: '{k}' must be {what}"));
+            let bad = |what: &str| Error::bad_config("CAN_CONFIG", format!("'{k}' must be {what}"));
             match k.as_str() {
                 "interface" | "bustype" => t.interface = Some(text),
                 "channel" => t.channel = Some(text),
@@ -215,7 +221,7 @@ pub fn env_table(env: &dyn Fn(&str) -> Option<String>) -> Result<BusTable> {
     if let Some(v) = env("CAN_BITRATE").filter(|s| !s.is_empty()) {
         t.bitrate = Some(
             v.parse()
-                .map_err(|_| Error::Config(format!("CAN_BITRATE '{v}' is not a number")))?,
+                .map_err(|_| Error::bad_config("CAN_BITRATE", format!("'{v}' is not a number")))?,
         );
     }
     Ok(t)
@@ -264,9 +270,10 @@ pub fn resolve(cli: &CliBus, env: &dyn Fn(&str) -> Option<String>) -> Result<Bus
         match (&file, &cli.profile) {
             (Some(f), Some(name)) => t.fill_from(f.profile(name)?),
             (None, Some(name)) => {
-                return Err(Error::Config(format!(
-                    "--profile {name}: no config file (give --config FILE or create ~/.config/cankit/config.toml)"
-                )))
+                return Err(Error::bad_config(
+                    format!("--profile {name}"),
+                    "no config file (give --config FILE or create ~/.config/cankit/config.toml)",
+                ))
             }
             _ => {}
         }

@@ -1,5 +1,6 @@
 //! The library's error type. Binaries add context with anyhow; the library
-//! returns these typed errors so callers can tell a bad argument from a broken bus.
+//! returns these typed errors so callers can tell a bad argument from a broken bus
+//! (the tools map them to exit codes: see `cli::exit`).
 //!
 //! Every message is complete on its own: an OS error is part of the message of
 //! the variant that carries it and is not returned again by `source()`, so
@@ -48,9 +49,19 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
-    /// A configuration problem (file, profile, environment variable).
+    /// A bad option value given to the library: a writer's `--format-opt`, a
+    /// bus spelled out as one word, options that cannot go together.
     #[error("{0}")]
     Config(String),
+    /// The config file or python-can's `CAN_*` environment variables hold
+    /// something wrong, or name a profile that is not there.
+    #[error("{origin}: {message}")]
+    BadConfig {
+        /// Where: `FILE:LINE:COLUMN`, a file, a variable (`CAN_CONFIG`), an option.
+        origin: String,
+        /// What is wrong.
+        message: String,
+    },
     /// An interface name nobody knows.
     #[error("unknown interface '{0}' (known: {1})")]
     UnknownInterface(String, String),
@@ -80,10 +91,18 @@ pub enum Error {
     /// An unknown file format.
     #[error("{0}")]
     UnknownFormat(String),
+    /// An input file that cannot be opened (missing, unreadable).
+    #[error("opening {}: {error}", path.display())]
+    NoInput {
+        /// The file.
+        path: PathBuf,
+        /// The OS error (part of the message, not a separate `source()`).
+        error: std::io::Error,
+    },
     /// An I/O error, with what was being done.
     #[error("{context}: {error}")]
     Io {
-        /// What was being done ("opening trace.blf").
+        /// What was being done ("writing trace.blf").
         context: String,
         /// The OS error (part of the message, not a separate `source()`).
         error: std::io::Error,
@@ -96,6 +115,22 @@ impl Error {
         Error::Io {
             context: context.into(),
             error,
+        }
+    }
+
+    /// An input file that cannot be opened.
+    pub fn no_input(path: &std::path::Path, error: std::io::Error) -> Error {
+        Error::NoInput {
+            path: path.to_path_buf(),
+            error,
+        }
+    }
+
+    /// A problem in the config file or the environment, at `origin`.
+    pub fn bad_config(origin: impl Into<String>, message: impl Into<String>) -> Error {
+        Error::BadConfig {
+            origin: origin.into(),
+            message: message.into(),
         }
     }
 

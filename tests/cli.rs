@@ -244,7 +244,7 @@ fn bad_input_gives_one_line_and_the_right_exit_code() {
         (
             vec!["-i", "nosuch", "123#11"],
             "can-send",
-            1,
+            2,
             "unknown interface 'nosuch'",
         ),
         (
@@ -256,23 +256,23 @@ fn bad_input_gives_one_line_and_the_right_exit_code() {
         (
             vec!["/nonexistent/x.log"],
             "can-player",
-            1,
+            4,
             "/nonexistent/x.log",
         ),
         (vec!["x.unknown"], "can-player", 2, "cannot tell the format"),
         (
             vec!["/nonexistent/a.log", "b.jsonl"],
             "can-convert",
-            1,
+            4,
             "/nonexistent/a.log",
         ),
         (
             vec!["--to", "virtual:x", "--from", "bogus:"],
             "can-bridge",
-            1,
+            2,
             "bogus",
         ),
-        (vec!["--profile", "car"], "can-logger", 1, "--profile car"),
+        (vec!["--profile", "car"], "can-logger", 3, "--profile car"),
     ];
     for (args, name, code, needle) in cases {
         let o = run(tool(name).args(&args));

@@ -1,6 +1,6 @@
 //! How the six tools report failures, through the real binaries: clap's whole
 //! message for usage errors, every other error on one line with each OS error
-//! once.
+//! once, and one exit code per kind of failure whatever the tool.
 
 mod common;
 
@@ -82,18 +82,208 @@ fn an_os_error_is_printed_once() {
     let blf = dir.path().join("nonexist.blf");
     let out = dir.path().join("nonexistent-dir/x.log");
     let asc = dir.path().join("out.asc");
-    for (name, args) in [
-        ("can-convert", vec![s(&log), s(&asc)]),
-        ("can-player", vec![s(&blf)]),
-        ("can-viewer", vec!["--file", s(&log)]),
-        ("can-logger", vec!["-d", "100ms", "-f", s(&out)]),
+    for (name, args, code, path) in [
+        ("can-convert", vec![s(&log), s(&asc)], 4, &log),
+        ("can-player", vec![s(&blf)], 4, &blf),
+        ("can-viewer", vec!["--file", s(&log)], 4, &log),
+        ("can-logger", vec!["-d", "100ms", "-f", s(&out)], 1, &out),
     ] {
-        let err = fails(name, &args, 1, "No such file or directory");
+        let err = fails(name, &args, code, "No such file or directory");
         assert_eq!(
             err.matches("No such file or directory").count(),
             1,
             "{name}: {err}"
         );
+        assert_eq!(err.matches(s(path)).count(), 1, "{name}: {err}");
     }
     assert!(!asc.exists());
+}
+
+#[test]
+fn the_same_failure_gives_the_same_code_in_every_tool() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
+    let log = d("in.log");
+    std::fs::write(&log, "(1.000000) can0 123#11\n").unwrap();
+    let (xyz, out, missing_cfg) = (d("x.xyz"), d("out.log"), d("none.toml"));
+    let (gone, out2, out3) = (d("gone.blf"), d("o2.log"), d("o3.log"));
+    let chan = channel("codes");
+    let c = chan.as_str();
+    let known = "cannot tell the format";
+    let cases: Vec<(&str, Vec<&str>, i32, &str)> = vec![
+        // a file name that names no format
+        ("can-viewer", vec!["--file", &xyz], 2, known),
+        ("can-convert", vec![&xyz, &out], 2, known),
+        ("can-player", vec![&xyz], 2, known),
+        ("can-logger", vec!["-d", "100ms", "-f", &xyz], 2, known),
+        // a format name nobody knows
+        (
+            "can-viewer",
+            vec!["--input-format", "xyz", "--file", &log],
+            2,
+            "'xyz'",
+        ),
+        (
+            "can-convert",
+            vec!["--output-format", "xyz", &log, &out],
+            2,
+            "'xyz'",
+        ),
+        (
+            "can-player",
+            vec!["--input-format", "xyz", &log],
+            2,
+            "'xyz'",
+        ),
+        (
+            "can-logger",
+            vec!["--format", "xyz", "-d", "100ms"],
+            2,
+            "'xyz'",
+        ),
+        // an interface nobody knows
+        ("can-send", vec!["-i", "nosuch", "123#11"], 2, "'nosuch'"),
+        (
+            "can-logger",
+            vec!["-i", "nosuch", "-d", "100ms"],
+            2,
+            "'nosuch'",
+        ),
+        (
+            "can-viewer",
+            vec!["-i", "nosuch", "-d", "100ms"],
+            2,
+            "'nosuch'",
+        ),
+        ("can-player", vec!["-i", "nosuch", &log], 2, "'nosuch'"),
+        (
+            "can-bridge",
+            vec!["--from", "nosuch:a", "--to", "virtual:b", "-d", "100ms"],
+            2,
+            "'nosuch'",
+        ),
+        // a bad filter
+        (
+            "can-send",
+            vec!["-c", c, "--filter", "123:zz", "123#11"],
+            2,
+            "bad filter",
+        ),
+        (
+            "can-logger",
+            vec!["-c", c, "--filter", "123:zz", "-d", "100ms"],
+            2,
+            "bad filter",
+        ),
+        (
+            "can-viewer",
+            vec!["-c", c, "--filter", "123:zz", "-d", "100ms"],
+            2,
+            "bad filter",
+        ),
+        (
+            "can-viewer",
+            vec!["--filter", "123:zz", "--file", &log],
+            2,
+            "bad filter",
+        ),
+        (
+            "can-player",
+            vec!["-c", c, "--filter", "123:zz", &log],
+            2,
+            "bad filter",
+        ),
+        (
+            "can-convert",
+            vec!["--filter", "123:zz", &log, &out],
+            2,
+            "bad filter",
+        ),
+        (
+            "can-bridge",
+            vec![
+                "--from",
+                "virtual:a",
+                "--to",
+                "virtual:b",
+                "--filter",
+                "123:zz",
+                "-d",
+                "100ms",
+            ],
+            2,
+            "bad filter",
+        ),
+        // a bad --format-opt value
+        (
+            "can-convert",
+            vec!["--format-opt", "digits=7", &log, &out3],
+            2,
+            "digits=6 or digits=9",
+        ),
+        (
+            "can-logger",
+            vec![
+                "-c",
+                c,
+                "--format-opt",
+                "digits=7",
+                "-d",
+                "100ms",
+                "-f",
+                &out2,
+            ],
+            2,
+            "digits",
+        ),
+        // a config file that is not there
+        (
+            "can-send",
+            vec!["--config", &missing_cfg, "123#11"],
+            3,
+            "none.toml",
+        ),
+        (
+            "can-logger",
+            vec!["--config", &missing_cfg, "-d", "100ms"],
+            3,
+            "none.toml",
+        ),
+        (
+            "can-viewer",
+            vec!["--config", &missing_cfg, "-d", "100ms"],
+            3,
+            "none.toml",
+        ),
+        (
+            "can-player",
+            vec!["--config", &missing_cfg, &log],
+            3,
+            "none.toml",
+        ),
+        (
+            "can-bridge",
+            vec![
+                "--config",
+                &missing_cfg,
+                "--from",
+                "a",
+                "--to",
+                "b",
+                "-d",
+                "100ms",
+            ],
+            3,
+            "none.toml",
+        ),
+        // an input that is not there
+        ("can-viewer", vec!["--file", &gone], 4, "gone.blf"),
+        ("can-convert", vec![&gone, &out], 4, "gone.blf"),
+        ("can-player", vec![&gone], 4, "gone.blf"),
+    ];
+    for (name, args, code, needle) in cases {
+        fails(name, &args, code, needle);
+    }
+    // none of these got as far as creating the output
+    assert!(!Path::new(&out).exists());
 }

@@ -434,7 +434,7 @@ vm_test! {
         assert!(dropped > 0, "{err}");
         assert_eq!(recorded + dropped, 3000, "{err}");
         assert!(summary.contains(&format!("{recorded} frame(s) recorded")), "{summary}");
-        assert!(summary.contains(": warn: "), "a loss is a warning: {summary}");
+        assert!(summary.contains(": warning: "), "a loss is a warning: {summary}");
         timing("logger drops", started);
     }
 

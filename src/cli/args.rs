@@ -157,7 +157,7 @@ impl Verbosity {
         b.filter_level(level)
             .format(move |buf, record| {
                 use std::io::Write;
-                let lvl = record.level().as_str().to_ascii_lowercase();
+                let lvl = super::exit::severity(record.level());
                 writeln!(buf, "{tool}: {lvl}: {}", record.args())
             })
             .parse_env("RUST_LOG");

@@ -1,10 +1,11 @@
 //! The command-line front ends. Each tool is a module with a clap `Cli` struct
 //! and a `run` function; `src/bin/can-*.rs` only call [`main`] with them.
 //!
-//! Shared behaviour lives here: one-line errors (`can-x: error: ...`, exit 1;
-//! usage errors exit 2; clap's keep all of clap's lines), a closed stdout pipe
-//! ending the tool quietly with 0, and SIGINT/SIGTERM asking the tool to finish
-//! its file and exit 0 (a second SIGINT exits at once with 130).
+//! Shared behaviour lives here: one-line errors (`can-x: error: ...`; clap's
+//! usage errors keep all of clap's lines), one exit code per kind of failure
+//! whatever the tool ([`exit::Code`]), a closed stdout pipe ending the tool
+//! quietly with 0, and SIGINT/SIGTERM asking the tool to finish its file and
+//! exit 0 (a second SIGINT exits at once with 130).
 
 pub mod args;
 pub mod bridge;
@@ -21,7 +22,9 @@ use std::sync::Arc;
 
 use clap::{CommandFactory, Parser};
 
-/// A usage error found after parsing (exit code 2).
+/// A usage error found after parsing (exit code 2), for what no library error
+/// says by its type (options that do not go together, a frame given as an
+/// argument).
 #[derive(Debug)]
 pub struct UsageError(pub String);
 
@@ -33,38 +36,21 @@ impl std::fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
-/// True if the error chain holds a broken pipe.
-fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        c.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-            || c.downcast_ref::<crate::Error>()
-                .is_some_and(crate::Error::is_broken_pipe)
-    })
-}
-
-/// Runs a tool: parses arguments (clap's errors are printed as clap writes
-/// them), calls `run`, prints errors as one line and maps them to exit codes.
+/// Runs a tool: parses arguments, calls `run`, prints an error as one line
+/// (clap's usage errors as clap writes them) and exits with its [`exit::Code`].
 pub fn main<C: Parser>(tool: &'static str, run: fn(C) -> anyhow::Result<()>) -> ExitCode {
     let cli = match C::try_parse() {
         Ok(c) => c,
-        Err(e) => return ExitCode::from(exit::clap_error(tool, &e)),
+        Err(e) => return exit::clap_error(tool, &e).into(),
     };
     match run(cli) {
-        Ok(()) => ExitCode::from(exit::OK),
-        Err(e) if is_broken_pipe(&e) => ExitCode::from(exit::OK),
+        Ok(()) => exit::Code::Ok.into(),
         Err(e) => {
-            // A bad filter expression is a usage error wherever it was written.
-            let usage = e.chain().any(|c| {
-                c.downcast_ref::<UsageError>().is_some()
-                    || matches!(
-                        c.downcast_ref::<crate::Error>(),
-                        Some(crate::Error::Filter { .. })
-                    )
-            });
-            let msg = format!("{e:#}").replace('\n', " ");
-            eprintln!("{tool}: error: {msg}");
-            ExitCode::from(if usage { exit::USAGE } else { exit::ERROR })
+            let code = exit::Code::of(&e);
+            if code != exit::Code::Ok {
+                eprintln!("{tool}: error: {}", exit::one_line(&e));
+            }
+            code.into()
         }
     }
 }

@@ -180,7 +180,7 @@ pub fn open_input_counted(path: &Path, gz: bool, count: Option<Arc<AtomicU64>>) 
     let mut raw: Box<dyn Read + Send> = if path == Path::new("-") {
         Box::new(io::stdin())
     } else {
-        Box::new(File::open(path).map_err(|e| Error::io(format!("opening {}", path.display()), e))?)
+        Box::new(File::open(path).map_err(|e| Error::no_input(path, e))?)
     };
     if let Some(count) = count {
         raw = Box::new(Counting { inner: raw, count });

@@ -68,7 +68,10 @@ fn db_err(path: &Path, what: &str, e: rusqlite::Error) -> Error {
 
 /// A file that is not (python-can's) SQLite log.
 fn not_a_log(path: &Path, why: impl std::fmt::Display) -> Error {
-    Error::UnknownFormat(format!("{}: {why}", path.display()))
+    Error::io(
+        path.display().to_string(),
+        std::io::Error::new(std::io::ErrorKind::InvalidData, why.to_string()),
+    )
 }
 
 /// Refuses stdin/stdout and compressed names, which SQLite cannot use.
@@ -140,8 +143,8 @@ impl Reader {
     pub fn open(path: &Path) -> Result<Reader> {
         plain_file(path)?;
         if !path.is_file() {
-            return Err(Error::io(
-                format!("opening {}", path.display()),
+            return Err(Error::no_input(
+                path,
                 std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
             ));
         }
