@@ -23,21 +23,107 @@
 //! channel = "can0"
 //! bitrate = 500000
 //! filter = "7E8:7F8"
-//! options = { receive_own_messages = "false" }
+//! options = { timestamps = "hardware" }
 //! ```
+//!
+//! A key python-can knows and cankit has no use for (`receive_own_messages`,
+//! `app_name`, bit-timing keys, ...: [`PYTHON_CAN_ONLY`]), in a table, in its
+//! `options` or in `CAN_CONFIG`, is ignored with a warning, so one configuration
+//! can serve both; a key nobody knows is an error naming the keys there are.
+//! Errors in the file name it with the line and column (`config.toml:3:11: ...`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
-use serde::Deserialize;
+use toml::Spanned;
 
 use crate::bus::{BusSettings, DEFAULT_CHANNEL, DEFAULT_INTERFACE};
 use crate::error::{Error, Result};
 use crate::filter::FilterSet;
 
+/// The keys a table of the config file takes.
+pub const KEYS: &[&str] = &[
+    "interface",
+    "channel",
+    "bitrate",
+    "fd",
+    "data_bitrate",
+    "filter",
+    "options",
+];
+
+/// Options that python-can's config loader or one of its buses takes and
+/// cankit has no use for: cankit's buses never hand back their own sends, take
+/// filters as `filter`, and leave bit timing to the interface (`ip link`). In
+/// the config file and in `CAN_CONFIG` they are ignored with a warning.
+pub const PYTHON_CAN_ONLY: &[&str] = &[
+    // every bus, and python-can's config loader
+    "receive_own_messages",
+    "can_filters",
+    "timing",
+    "f_clock",
+    "brp",
+    "tseg1",
+    "tseg2",
+    "sjw",
+    "nof_samples",
+    "nom_brp",
+    "nom_tseg1",
+    "nom_tseg2",
+    "nom_sjw",
+    "data_brp",
+    "data_tseg1",
+    "data_tseg2",
+    "data_sjw",
+    "state",
+    // socketcan, virtual
+    "local_loopback",
+    "ignore_rx_error_frames",
+    "rx_queue_size",
+    "preserve_timestamps",
+    "protocol",
+    // vector, kvaser, pcan, nixnet
+    "app_name",
+    "serial",
+    "poll_interval",
+    "listen_only",
+    "sjw_abr",
+    "tseg1_abr",
+    "tseg2_abr",
+    "sjw_dbr",
+    "tseg1_dbr",
+    "tseg2_dbr",
+    "single_handle",
+    "accept_virtual",
+    "driver_mode",
+    "exclusive",
+    "override_exclusive",
+    "no_init_access",
+    "no_samp",
+    "fd_non_iso",
+    "device_id",
+    "auto_reset",
+    "can_termination",
+    "fd_bitrate",
+    // serial adapters (slcan, serial, robotell, seeedstudio)
+    "tty_baudrate",
+    "ttyBaudrate",
+    "baudrate",
+    "rtscts",
+    "timeout",
+    "sleep_after_open",
+    "btr",
+];
+
+/// The warning for a python-can option cankit ignores; `origin` says where it was.
+fn ignored(key: &str, origin: &str) -> String {
+    format!("ignoring python-can option '{key}' (not supported by cankit) in {origin}")
+}
+
 /// One table of the config file (or the environment, or the command line).
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct BusTable {
     /// Interface name.
     pub interface: Option<String>,
@@ -52,11 +138,144 @@ pub struct BusTable {
     /// Filters in `ID:MASK,ID~MASK` syntax.
     pub filter: Option<String>,
     /// Backend options.
-    #[serde(default)]
     pub options: BTreeMap<String, toml::Value>,
 }
 
+/// The entries of one table, with where they are in the file.
+type Entries = BTreeMap<Spanned<String>, Spanned<toml::Value>>;
+
+/// `LINE:COLUMN` (1-based; the column counts characters) of a byte offset.
+fn line_col(text: &str, offset: usize) -> String {
+    let mut end = offset.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let before = &text[..end];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+    format!("{line}:{col}")
+}
+
+/// A value as a message shows it (`"x"`, `5`, `a table`).
+fn shown(v: &toml::Value) -> String {
+    match v {
+        toml::Value::Table(_) | toml::Value::Array(_) => format!("a {}", v.type_str()),
+        other => other.to_string(),
+    }
+}
+
+/// The number of single-character edits between two words.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diag = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let next = (diag + usize::from(ca != *cb))
+                .min(row[j] + 1)
+                .min(row[j + 1] + 1);
+            diag = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
+}
+
+/// The message for a key nobody knows: the nearest known key, and all of them.
+fn unknown_key(key: &str) -> String {
+    let near = KEYS
+        .iter()
+        .map(|k| (edit_distance(key, k), k))
+        .filter(|(d, k)| *d <= 2 && *d < k.len() / 2 + 1)
+        .min();
+    let hint = near
+        .map(|(_, k)| format!(" (did you mean '{k}'?)"))
+        .unwrap_or_default();
+    format!(
+        "unknown key '{key}'{hint}; a table takes {} and options = {{ KEY = VALUE }} for the bus",
+        KEYS[..KEYS.len() - 1].join(", ")
+    )
+}
+
 impl BusTable {
+    /// Reads one table of the config file. `at` turns a span into
+    /// `FILE:LINE:COLUMN`; python-can's options become warnings.
+    fn from_entries(
+        entries: Entries,
+        at: &dyn Fn(Range<usize>) -> String,
+        warnings: &mut Vec<String>,
+    ) -> Result<BusTable> {
+        let mut t = BusTable::default();
+        // in the file's order, so that messages come in reading order
+        let mut entries: Vec<_> = entries.into_iter().collect();
+        entries.sort_by_key(|(key, _)| key.span().start);
+        for (key, value) in entries {
+            let key_at = key.span();
+            let key = key.into_inner();
+            let value_at = value.span();
+            let value = value.into_inner();
+            let wrong = |want: &str| {
+                Error::bad_config(
+                    at(value_at.clone()),
+                    format!("'{key}' must be {want}, not {}", shown(&value)),
+                )
+            };
+            let text = match &value {
+                toml::Value::String(s) => Some(s.clone()),
+                toml::Value::Integer(i) => Some(i.to_string()),
+                toml::Value::Boolean(b) => Some(b.to_string()),
+                _ => None,
+            };
+            let number = || text.as_deref().and_then(|s| s.parse::<u32>().ok());
+            match key.as_str() {
+                "interface" | "bustype" => {
+                    t.interface = Some(value.as_str().ok_or_else(|| wrong("a string"))?.into())
+                }
+                "channel" => {
+                    t.channel = Some(
+                        text.clone()
+                            .filter(|_| !value.is_bool())
+                            .ok_or_else(|| wrong("a string"))?,
+                    )
+                }
+                "bitrate" => t.bitrate = Some(number().ok_or_else(|| wrong("a number of bit/s"))?),
+                "data_bitrate" => {
+                    t.data_bitrate = Some(number().ok_or_else(|| wrong("a number of bit/s"))?)
+                }
+                "fd" => {
+                    t.fd = Some(
+                        text.as_deref()
+                            .and_then(parse_bool)
+                            .ok_or_else(|| wrong("true or false"))?,
+                    )
+                }
+                "filter" => {
+                    let f = value.as_str().ok_or_else(|| wrong("a string"))?;
+                    FilterSet::default()
+                        .extend_from_str(f)
+                        .map_err(|e| Error::bad_config(at(value_at.clone()), e.to_string()))?;
+                    t.filter = Some(f.to_string());
+                }
+                "options" => {
+                    let toml::Value::Table(options) = &value else {
+                        return Err(wrong("a table such as { port = 43113 }"));
+                    };
+                    for (k, v) in options {
+                        if PYTHON_CAN_ONLY.contains(&k.as_str()) {
+                            warnings.push(ignored(k, &at(value_at.clone())));
+                        } else {
+                            t.options.insert(k.clone(), v.clone());
+                        }
+                    }
+                }
+                k if PYTHON_CAN_ONLY.contains(&k) => warnings.push(ignored(k, &at(key_at))),
+                k => return Err(Error::bad_config(at(key_at), unknown_key(k))),
+            }
+        }
+        Ok(t)
+    }
+
     /// Fills the unset fields of `self` from `lower` (which has lower precedence).
     fn fill_from(&mut self, lower: &BusTable) {
         if self.interface.is_none() {
@@ -92,18 +311,41 @@ pub struct ConfigFile {
     pub default: BusTable,
     /// Every other table, by name.
     pub profiles: BTreeMap<String, BusTable>,
+    /// What was ignored (python-can's options), with where it was.
+    pub warnings: Vec<String>,
 }
 
 impl ConfigFile {
-    /// Parses config text; `path` is used in error messages.
+    /// Parses config text; `path` is used in messages, with the line and column.
     pub fn parse(text: &str, path: &Path) -> Result<ConfigFile> {
-        let tables: BTreeMap<String, BusTable> = toml::from_str(text)
-            .map_err(|e| Error::bad_config(path.display().to_string(), e.message()))?;
+        let at = |span: Range<usize>| format!("{}:{}", path.display(), line_col(text, span.start));
+        let toml_error = |e: toml::de::Error| {
+            let message = e.message().trim().replace('\n', "; ");
+            match e.span() {
+                Some(span) => Error::bad_config(at(span), message),
+                None => Error::bad_config(path.display().to_string(), message),
+            }
+        };
+        // First the shape: every top-level key must be a table.
+        let top: Entries = toml::from_str(text).map_err(toml_error)?;
+        if let Some((name, _)) = top.iter().find(|(_, v)| !v.get_ref().is_table()) {
+            return Err(Error::bad_config(
+                at(name.span()),
+                format!(
+                    "'{}' is outside any table: bus settings go under [default] or [PROFILE]",
+                    name.get_ref()
+                ),
+            ));
+        }
+        let tables: BTreeMap<Spanned<String>, Entries> =
+            toml::from_str(text).map_err(toml_error)?;
         let mut file = ConfigFile {
             path: Some(path.to_path_buf()),
             ..ConfigFile::default()
         };
-        for (name, table) in tables {
+        for (name, entries) in tables {
+            let table = BusTable::from_entries(entries, &at, &mut file.warnings)?;
+            let name = name.into_inner();
             if name == "default" {
                 file.default = table;
             } else {
@@ -184,27 +426,37 @@ pub struct CliBus {
     pub no_config: bool,
 }
 
-/// Reads python-can's environment variables into a table.
-pub fn env_table(env: &dyn Fn(&str) -> Option<String>) -> Result<BusTable> {
+/// Reads python-can's environment variables into a table; python-can options
+/// cankit ignores are added to `warnings`.
+pub fn env_table(
+    env: &dyn Fn(&str) -> Option<String>,
+    warnings: &mut Vec<String>,
+) -> Result<BusTable> {
     let mut t = BusTable::default();
     if let Some(cfg) = env("CAN_CONFIG").filter(|s| !s.trim().is_empty()) {
         let v: serde_json::Value = serde_json::from_str(&cfg)
             .map_err(|e| Error::bad_config("CAN_CONFIG", format!("not JSON: {e}")))?;
-        let obj = v
-            .as_object()
-            .ok_or_else(|| Error::bad_config("CAN_CONFIG", "must be a JSON object"))?;
+        let obj = v.as_object().ok_or_else(|| {
+            Error::bad_config(
+                "CAN_CONFIG",
+                r#"must be a JSON object such as {"interface": "virtual", "channel": "vcan0"}"#,
+            )
+        })?;
         for (k, v) in obj {
             let text = match v {
                 serde_json::Value::String(s) => s.clone(),
                 other => other.to_string(),
             };
-            let bad = |what: &str| Error::bad_config("CAN_CONFIG", format!("'{k}' must be {what}"));
+            let bad = |what: &str| {
+                Error::bad_config("CAN_CONFIG", format!("'{k}' must be {what}, not {v}"))
+            };
             match k.as_str() {
                 "interface" | "bustype" => t.interface = Some(text),
                 "channel" => t.channel = Some(text),
                 "bitrate" => t.bitrate = Some(text.parse().map_err(|_| bad("a number"))?),
                 "data_bitrate" => t.data_bitrate = Some(text.parse().map_err(|_| bad("a number"))?),
                 "fd" => t.fd = Some(parse_bool(&text).ok_or_else(|| bad("true or false"))?),
+                k if PYTHON_CAN_ONLY.contains(&k) => warnings.push(ignored(k, "CAN_CONFIG")),
                 _ => {
                     t.options.insert(k.clone(), toml::Value::String(text));
                 }
@@ -242,9 +494,29 @@ fn toml_text(v: &toml::Value) -> String {
     }
 }
 
+/// Warnings already given by this process (a tool resolves one bus per channel).
+static WARNED: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+
 /// Resolves the settings of one bus from the command line, the environment
-/// (`env` looks a variable up) and the config file, in that precedence.
+/// (`env` looks a variable up) and the config file, in that precedence. What
+/// it ignores is logged as a warning, once per process.
 pub fn resolve(cli: &CliBus, env: &dyn Fn(&str) -> Option<String>) -> Result<BusSettings> {
+    let (settings, warnings) = resolve_with_warnings(cli, env)?;
+    for w in warnings {
+        let new = WARNED.lock().map(|mut said| said.insert(w.clone()));
+        if new.unwrap_or(true) {
+            log::warn!("{w}");
+        }
+    }
+    Ok(settings)
+}
+
+/// [`resolve`], returning the warnings instead of logging them.
+pub fn resolve_with_warnings(
+    cli: &CliBus,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(BusSettings, Vec<String>)> {
+    let mut warnings = Vec::new();
     let mut t = BusTable {
         interface: cli.interface.clone(),
         channel: cli.channel.clone(),
@@ -259,7 +531,7 @@ pub fn resolve(cli: &CliBus, env: &dyn Fn(&str) -> Option<String>) -> Result<Bus
             .collect(),
     };
     if !cli.no_config {
-        t.fill_from(&env_table(env)?);
+        t.fill_from(&env_table(env, &mut warnings)?);
         let file = match &cli.config {
             Some(p) => Some(ConfigFile::load(p)?),
             None => match ConfigFile::default_path(env) {
@@ -267,6 +539,9 @@ pub fn resolve(cli: &CliBus, env: &dyn Fn(&str) -> Option<String>) -> Result<Bus
                 None => None,
             },
         };
+        if let Some(f) = &file {
+            warnings.extend(f.warnings.iter().cloned());
+        }
         match (&file, &cli.profile) {
             (Some(f), Some(name)) => t.fill_from(f.profile(name)?),
             (None, Some(name)) => {
@@ -297,7 +572,7 @@ pub fn resolve(cli: &CliBus, env: &dyn Fn(&str) -> Option<String>) -> Result<Bus
     }
     let interface = t.interface.unwrap_or_else(|| DEFAULT_INTERFACE.to_string());
     let channel = t.channel.unwrap_or_else(|| default_channel(&interface));
-    Ok(BusSettings {
+    let settings = BusSettings {
         interface,
         channel,
         bitrate: t.bitrate,
@@ -309,7 +584,8 @@ pub fn resolve(cli: &CliBus, env: &dyn Fn(&str) -> Option<String>) -> Result<Bus
             .map(|(k, v)| (k.clone(), toml_text(v)))
             .collect(),
         filters,
-    })
+    };
+    Ok((settings, warnings))
 }
 
 /// The channel an interface uses when none is configured.
@@ -533,6 +809,99 @@ filter = "7E8:7F8"
             ..CliBus::default()
         };
         assert!(resolve(&missing, &env_of(&[])).is_err());
+    }
+
+    #[test]
+    fn file_errors_have_line_and_column() {
+        let err = |text: &str| {
+            ConfigFile::parse(text, Path::new("c.toml"))
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            err("[default]\ninterface = virtual\n"),
+            "c.toml:2:13: invalid string; expected `\"`, `'`"
+        );
+        assert_eq!(
+            err("[default]\nchanel = \"x\"\n"),
+            "c.toml:2:1: unknown key 'chanel' (did you mean 'channel'?); a table takes \
+             interface, channel, bitrate, fd, data_bitrate, filter and options = { KEY = VALUE } for the bus"
+        );
+        assert!(err("[a]\nportt = 1\n").starts_with("c.toml:2:1: unknown key 'portt'; "));
+        assert!(err("[x]\n  fd = \"maybe\"\n")
+            .starts_with("c.toml:2:8: 'fd' must be true or false, not \"maybe\""));
+        assert!(err("[x]\nbitrate = -1\n").starts_with("c.toml:2:11: 'bitrate' must be a number"));
+        assert!(err("[x]\noptions = 3\n").starts_with("c.toml:2:11: 'options' must be a table"));
+        assert!(err("x = 1\n").starts_with("c.toml:1:1: 'x' is outside any table"));
+        assert!(err("[x]\nfilter = \"1:2:3\"\n").starts_with("c.toml:2:10: bad filter"));
+        // errors of the file are config errors, not usage errors
+        assert!(matches!(
+            ConfigFile::parse("[x]\nfoo = 1\n", Path::new("c.toml")),
+            Err(Error::BadConfig { .. })
+        ));
+    }
+
+    #[test]
+    fn values_python_can_writes_are_read() {
+        let f = ConfigFile::parse(
+            "[x]\nbustype = \"virtual\"\nchannel = 0\nbitrate = \"500000\"\nfd = \"true\"\n",
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        let t = &f.profiles["x"];
+        assert_eq!(t.interface.as_deref(), Some("virtual"));
+        assert_eq!(t.channel.as_deref(), Some("0"));
+        assert_eq!(t.bitrate, Some(500000));
+        assert_eq!(t.fd, Some(true));
+    }
+
+    #[test]
+    fn python_can_options_are_ignored_with_a_warning() {
+        let (_d, path) = write_config(
+            "[default]\ninterface = \"virtual\"\nreceive_own_messages = true\n\
+             options = { send_timeout = \"1\", app_name = \"x\" }\n",
+        );
+        let cli = CliBus {
+            config: Some(path.clone()),
+            ..CliBus::default()
+        };
+        let env = env_of(&[(
+            "CAN_CONFIG",
+            r#"{"single_handle": true, "timing": "x", "port": 5000}"#,
+        )]);
+        let (s, warnings) = resolve_with_warnings(&cli, &env).unwrap();
+        let file = path.display();
+        assert_eq!(
+            warnings,
+            [
+                "ignoring python-can option 'single_handle' (not supported by cankit) in CAN_CONFIG".to_string(),
+                "ignoring python-can option 'timing' (not supported by cankit) in CAN_CONFIG".to_string(),
+                format!("ignoring python-can option 'receive_own_messages' (not supported by cankit) in {file}:3:1"),
+                format!("ignoring python-can option 'app_name' (not supported by cankit) in {file}:4:11"),
+            ]
+        );
+        // what cankit knows still arrives; the rest is for the backend to judge
+        let keys: Vec<&str> = s.options.keys().map(String::as_str).collect();
+        assert_eq!(keys, ["port", "send_timeout"]);
+        // the variables' errors name the variable
+        let e = resolve(
+            &CliBus::default(),
+            &env_of(&[("CAN_CONFIG", "{\"fd\": 7}")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(e, "CAN_CONFIG: 'fd' must be true or false, not 7");
+    }
+
+    #[test]
+    fn nearest_keys() {
+        assert_eq!(edit_distance("chanel", "channel"), 1);
+        assert_eq!(edit_distance("", "fd"), 2);
+        assert_eq!(edit_distance("bitrate", "bitrate"), 0);
+        assert!(unknown_key("filtr").contains("did you mean 'filter'?"));
+        assert!(!unknown_key("xy").contains("did you mean"));
+        assert_eq!(line_col("ab\ncdé\nx", 7), "2:4");
+        assert_eq!(line_col("ab", 99), "1:3");
     }
 
     #[test]

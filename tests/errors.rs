@@ -1,6 +1,7 @@
 //! How the six tools report failures, through the real binaries: clap's whole
 //! message for usage errors, every other error on one line with each OS error
-//! once, and one exit code per kind of failure whatever the tool.
+//! once, config errors with their line and column, python-can's options as
+//! warnings, and one exit code per kind of failure whatever the tool.
 
 mod common;
 
@@ -97,6 +98,92 @@ fn an_os_error_is_printed_once() {
         assert_eq!(err.matches(s(path)).count(), 1, "{name}: {err}");
     }
     assert!(!asc.exists());
+}
+
+#[test]
+fn config_file_errors_name_the_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        // TOML syntax: the value must be quoted
+        ("[default]\ninterface = virtual\n", "2:13: invalid string"),
+        // a misspelt key, with the nearest one
+        (
+            "[default]\ninterface = \"virtual\"\nchanel = \"a\"\n",
+            "3:1: unknown key 'chanel' (did you mean 'channel'?)",
+        ),
+        // a value of the wrong type
+        (
+            "[car]\ninterface = \"virtual\"\nbitrate = \"fast\"\n",
+            "3:11: 'bitrate' must be a number of bit/s, not \"fast\"",
+        ),
+        // a bad filter, at its value
+        (
+            "\n[default]\nfilter = \"123:zz\"\n",
+            "3:10: bad filter '123:zz'",
+        ),
+        // settings outside any table
+        ("channel = \"a\"\n", "1:1: 'channel' is outside any table"),
+    ];
+    for (i, (text, want)) in cases.iter().enumerate() {
+        let cfg = dir.path().join(format!("c{i}.toml"));
+        std::fs::write(&cfg, text).unwrap();
+        let err = fails("can-logger", &["--config", s(&cfg), "-d", "100ms"], 3, want);
+        assert!(
+            err.starts_with(&format!("can-logger: error: {}:{want}", cfg.display())),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn python_can_options_are_warnings_and_unknown_keys_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let chan = channel("pycan");
+    let cfg = dir.path().join("config.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[default]\ninterface = \"virtual\"\nchannel = \"{chan}\"\n\
+             receive_own_messages = false\noptions = {{ app_name = \"CANalyzer\" }}\n"
+        ),
+    )
+    .unwrap();
+    let can_config = r#"{"single_handle": true, "serial": 1234}"#;
+    for (name, args) in [
+        ("can-logger", vec!["--duration", "100ms"]),
+        ("can-send", vec!["123#01"]),
+    ] {
+        let o = run(tool(name)
+            .env("CAN_CONFIG", can_config)
+            .args(["--config", s(&cfg)])
+            .args(&args));
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(0), "{name}: {err}");
+        let file = cfg.display();
+        for want in [
+            format!("ignoring python-can option 'receive_own_messages' (not supported by cankit) in {file}:4:1"),
+            format!("ignoring python-can option 'app_name' (not supported by cankit) in {file}:5:11"),
+            "ignoring python-can option 'single_handle' (not supported by cankit) in CAN_CONFIG".into(),
+            "ignoring python-can option 'serial' (not supported by cankit) in CAN_CONFIG".into(),
+        ] {
+            let line = format!("{name}: warning: {want}");
+            assert_eq!(
+                err.lines().filter(|l| *l == line).count(),
+                1,
+                "{name}: no '{line}' in:\n{err}"
+            );
+        }
+        assert_eq!(err.lines().count(), 4, "{name}: {err}");
+    }
+
+    // a key nobody knows stays an error, naming the keys there are
+    std::fs::write(&cfg, "[default]\ninterface = \"virtual\"\nrecieve = 1\n").unwrap();
+    fails(
+        "can-logger",
+        &["--config", s(&cfg), "-d", "100ms"],
+        3,
+        "3:1: unknown key 'recieve'; a table takes interface, channel, bitrate, fd, data_bitrate, filter and options",
+    );
 }
 
 #[test]
