@@ -181,6 +181,28 @@ pub fn clap_error(tool: &str, e: &clap::Error) -> Code {
     Code::Usage
 }
 
+/// A man page with an EXIT STATUS section listing every [`Code`], before its
+/// VERSION section (or at the end).
+pub fn with_exit_status(page: &str) -> String {
+    use clap_mangen::roff::{bold, roman, Roff};
+    let mut section = Roff::new();
+    section.control("SH", ["EXIT STATUS"]);
+    for code in Code::ALL {
+        section.control("TP", []);
+        section.text([bold(code.number().to_string())]);
+        section.text([roman(code.meaning())]);
+    }
+    // Both renderings start with the same preamble; the page has it already.
+    let preamble = Roff::new().render();
+    let rendered = section.render();
+    let section = rendered.strip_prefix(&preamble).unwrap_or(&rendered);
+    match page.find("\n.SH VERSION\n") {
+        Some(at) => format!("{}\n{section}{}", &page[..at], &page[at + 1..]),
+        None if page.is_empty() || page.ends_with('\n') => format!("{page}{section}"),
+        None => format!("{page}\n{section}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,6 +220,27 @@ mod tests {
         let numbers: Vec<u8> = Code::ALL.iter().map(|c| c.number()).collect();
         assert_eq!(numbers, [0, 1, 2, 3, 4, 130]);
         assert!(Code::ALL.iter().all(|c| !c.meaning().is_empty()));
+    }
+
+    #[test]
+    fn man_pages_get_an_exit_status_section_before_the_version() {
+        let page = ".TH x 1\n.SH NAME\nx\n.SH VERSION\nv1\n";
+        let out = with_exit_status(page);
+        let status = out.find(".SH \"EXIT STATUS\"").expect("a section");
+        assert!(
+            out.starts_with(".TH x 1\n.SH NAME\nx\n.SH \"EXIT STATUS\"\n"),
+            "{out}"
+        );
+        assert!(out.ends_with("\n.SH VERSION\nv1\n"), "{out}");
+        for code in Code::ALL {
+            assert!(
+                out[status..].contains(&format!("\\fB{}\\fR", code.number())),
+                "{out}"
+            );
+        }
+        // no preamble in the middle of the page
+        assert_eq!(out.matches(".ds Aq").count(), 0, "{out}");
+        assert!(with_exit_status("no version").starts_with("no version\n.SH \"EXIT STATUS\"\n"));
     }
 
     #[test]

@@ -119,7 +119,10 @@ pub fn generate_docs(root: &std::path::Path) -> std::io::Result<()> {
         let name = cmd.get_name().to_string();
         let mut page = Vec::new();
         clap_mangen::Man::new(cmd.clone()).render(&mut page)?;
-        std::fs::write(man.join(format!("{name}.1")), page)?;
+        std::fs::write(
+            man.join(format!("{name}.1")),
+            exit::with_exit_status(&String::from_utf8_lossy(&page)),
+        )?;
         for (shell, file) in [
             (Shell::Bash, format!("bash/{name}")),
             (Shell::Zsh, format!("zsh/_{name}")),
