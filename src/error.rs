@@ -76,6 +76,14 @@ pub enum Error {
     /// An unknown file format.
     #[error("{0}")]
     UnknownFormat(String),
+    /// Another error, with what was being done when it happened.
+    #[error("{context}: {inner}")]
+    Context {
+        /// What was being done ("receiving on socketcan 'can0'").
+        context: String,
+        /// The error.
+        inner: Box<Error>,
+    },
     /// An I/O error, with what was being done.
     #[error("{context}: {source}")]
     Io {
@@ -93,6 +101,14 @@ impl Error {
         Error::Io {
             context: context.into(),
             source,
+        }
+    }
+
+    /// `err` with what was being done when it happened.
+    pub fn io_context(context: impl Into<String>, err: Error) -> Error {
+        Error::Context {
+            context: context.into(),
+            inner: Box::new(err),
         }
     }
 
@@ -123,7 +139,11 @@ impl Error {
 
     /// True for a broken pipe (the reader of our stdout went away).
     pub fn is_broken_pipe(&self) -> bool {
-        matches!(self, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::BrokenPipe)
+        match self {
+            Error::Io { source, .. } => source.kind() == std::io::ErrorKind::BrokenPipe,
+            Error::Context { inner, .. } => inner.is_broken_pipe(),
+            _ => false,
+        }
     }
 }
 

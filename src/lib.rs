@@ -25,6 +25,7 @@ pub mod error;
 pub mod filter;
 pub mod format;
 pub mod frame;
+pub mod pipe;
 pub mod replay;
 pub mod view;
 

@@ -247,12 +247,7 @@ fn bad_input_gives_one_line_and_the_right_exit_code() {
             2,
             "--period",
         ),
-        (
-            vec!["-i", "nosuch", "123#11"],
-            "can-send",
-            1,
-            "unknown interface 'nosuch'",
-        ),
+        (vec!["-i", "nosuch", "123#11"], "can-send", 2, "'nosuch'"),
         (
             vec!["--filter", "123:zz", "123#11"],
             "can-send",
