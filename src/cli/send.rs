@@ -117,7 +117,8 @@ pub fn run(cli: Cli) -> Result<()> {
             ));
         }
         if let Some(task) = start_periodic(&mut bus, &kept, period, &cli.limits)? {
-            return wait_periodic(task, period, &cli.limits, &stop, &name);
+            let what = format!("{} frame(s) every {period:?} on {name}", kept.len());
+            return wait_periodic(task, period, &stop, &what);
         }
     }
     let mut source: Box<dyn Source> = if stdin {
@@ -186,15 +187,14 @@ fn start_periodic(
 fn wait_periodic(
     (task, count, counted): Periodic,
     period: Duration,
-    _limits: &Limits,
     stop: &Stop,
-    name: &str,
+    what: &str,
 ) -> Result<()> {
     let started = Instant::now();
     log::info!(
-        "the kernel sends every {period:?} on {name}{}",
+        "the kernel sends {what}{}",
         match count {
-            Some(n) => format!(", {n} frame(s) in all"),
+            Some(n) => format!(", {n} in all"),
             None => " until stopped".to_string(),
         }
     );
@@ -211,14 +211,14 @@ fn wait_periodic(
         }
         if task
             .wait(Some(Duration::from_millis(100)))
-            .with_context(|| format!("periodic send on {name}"))?
+            .with_context(|| format!("periodic send of {what}"))?
         {
             log::info!("{} frame(s) sent by the kernel", count.unwrap_or(0));
             return Ok(());
         }
     }
     task.stop()
-        .with_context(|| format!("stopping the periodic send on {name}"))?;
+        .with_context(|| format!("stopping the periodic send of {what}"))?;
     log::info!(
         "periodic send stopped after {:.3} s",
         started.elapsed().as_secs_f64()

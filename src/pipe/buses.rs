@@ -438,9 +438,9 @@ impl BusSource {
 }
 
 impl Source for BusSource {
-    fn next(&mut self, wait: Duration) -> Result<Next> {
+    fn next(&mut self, until: Instant) -> Result<Next> {
         let failed = match &mut self.inner {
-            Inner::Direct(r) => match r.next(wait) {
+            Inner::Direct(r) => match r.next(until.saturating_duration_since(Instant::now())) {
                 Ok(Some(rec)) => return Ok(Next::Record(0, rec)),
                 Ok(None) => return Ok(Next::Idle),
                 Err(e) => (0, e),
@@ -449,7 +449,7 @@ impl Source for BusSource {
                 let Some(queue) = rx.as_ref() else {
                     return Ok(Next::End);
                 };
-                let end = Instant::now() + wait;
+                let end = until;
                 loop {
                     if let Some((i, rec)) = held.pop(false) {
                         return Ok(Next::Record(i, rec));

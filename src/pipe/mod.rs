@@ -76,8 +76,10 @@ pub enum Next {
 
 /// Where records come from.
 pub trait Source {
-    /// The next record, waiting up to `wait` for it.
-    fn next(&mut self, wait: Duration) -> Result<Next>;
+    /// The next record, waiting until `until` at most for it. A source that
+    /// hands records over at due times (a replay, a period) hands over none
+    /// due at or after `until` (the end of a `--duration`).
+    fn next(&mut self, until: Instant) -> Result<Next>;
 
     /// After a stop requested at `until`: hands over what the source already
     /// holds (frames queued in the kernel before the stop) to `each`, which
@@ -262,11 +264,11 @@ impl Driver {
             self.ended = Some(why);
             return Ok(Step::Done);
         }
-        let wait = match self.deadline {
-            Some(d) => wait.min(d.saturating_duration_since(now)),
-            None => wait,
+        let until = match self.deadline {
+            Some(d) => d.min(now + wait),
+            None => now + wait,
         };
-        match source.next(wait)? {
+        match source.next(until)? {
             Next::Record(from, mut rec) => {
                 self.summary.read += 1;
                 self.take(from, &mut rec, sink)
@@ -381,7 +383,7 @@ mod tests {
 
     struct Vec2(Vec<Record>);
     impl Source for Vec2 {
-        fn next(&mut self, _wait: Duration) -> Result<Next> {
+        fn next(&mut self, _until: Instant) -> Result<Next> {
             Ok(if self.0.is_empty() {
                 Next::End
             } else {

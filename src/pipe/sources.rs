@@ -33,7 +33,7 @@ impl LogSource {
 }
 
 impl Source for LogSource {
-    fn next(&mut self, _wait: Duration) -> Result<Next> {
+    fn next(&mut self, _until: Instant) -> Result<Next> {
         match self.reader.read() {
             Ok(Some(rec)) => Ok(Next::Record(0, rec)),
             Ok(None) => Ok(Next::End),
@@ -136,13 +136,12 @@ impl ReplaySource {
 }
 
 impl Source for ReplaySource {
-    fn next(&mut self, wait: Duration) -> Result<Next> {
-        let until = Instant::now() + wait;
+    fn next(&mut self, until: Instant) -> Result<Next> {
         if !self.fill()? {
             return Ok(Next::End);
         }
         let due = self.pending.as_ref().map_or(until, |p| p.1);
-        if due > until {
+        if due >= until {
             sleep_until(until, &self.stop);
             return Ok(Next::Idle);
         }
@@ -181,7 +180,7 @@ impl FramesSource {
 }
 
 impl Source for FramesSource {
-    fn next(&mut self, wait: Duration) -> Result<Next> {
+    fn next(&mut self, until: Instant) -> Result<Next> {
         let n = self.frames.len() as u64;
         if n == 0 || (self.period.is_none() && self.next >= n) {
             return Ok(Next::End);
@@ -189,8 +188,7 @@ impl Source for FramesSource {
         if let Some(p) = self.period {
             let start = *self.start.get_or_insert_with(Instant::now);
             let due = start + p.saturating_mul(self.next.min(u32::MAX as u64) as u32);
-            let until = Instant::now() + wait;
-            if due > until {
+            if due >= until {
                 sleep_until(until, &self.stop);
                 return Ok(Next::Idle);
             }
@@ -266,8 +264,7 @@ impl LinesSource {
 }
 
 impl Source for LinesSource {
-    fn next(&mut self, wait: Duration) -> Result<Next> {
-        let until = Instant::now() + wait;
+    fn next(&mut self, until: Instant) -> Result<Next> {
         loop {
             let left = until.saturating_duration_since(Instant::now());
             match self.rx.recv_timeout(left) {
@@ -300,7 +297,7 @@ mod tests {
         let mut s = LinesSource::new(Box::new(std::io::Cursor::new(text.to_string())), "stdin");
         let mut got = Vec::new();
         let err = loop {
-            match s.next(Duration::from_secs(5)) {
+            match s.next(Instant::now() + Duration::from_secs(5)) {
                 Ok(Next::Record(_, r)) => got.push(r.frame.to_string()),
                 Ok(Next::Idle) => continue,
                 Ok(Next::End) => panic!("ended before the bad line"),
@@ -316,7 +313,7 @@ mod tests {
         let f = |s: &str| parse_frame(s).unwrap();
         let mut s = FramesSource::new(vec![f("001#"), f("002#")], None, Stop::new());
         let mut n = 0;
-        while let Next::Record(..) = s.next(Duration::ZERO).unwrap() {
+        while let Next::Record(..) = s.next(Instant::now()).unwrap() {
             n += 1;
         }
         assert_eq!(n, 2);
@@ -327,7 +324,8 @@ mod tests {
         );
         let mut ids = Vec::new();
         while ids.len() < 5 {
-            if let Next::Record(_, r) = s.next(Duration::from_millis(50)).unwrap() {
+            if let Next::Record(_, r) = s.next(Instant::now() + Duration::from_millis(50)).unwrap()
+            {
                 ids.push(r.frame.id().raw());
             }
         }
