@@ -278,19 +278,7 @@ pub fn interfaces() -> Vec<&'static str> {
 
 /// Every backend's `--bus-opt` keys with their help, for `--help`.
 pub fn options_help() -> String {
-    BACKENDS
-        .iter()
-        .filter(|b| !b.options.is_empty())
-        .map(|b| {
-            let keys: Vec<String> = b
-                .options
-                .iter()
-                .map(|(k, h)| format!("{k}= ({h})"))
-                .collect();
-            format!("{}: {}", b.name, keys.join(", "))
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
+    crate::format::options_text(BACKENDS.iter().map(|b| (b.name, b.options)))
 }
 
 /// Opens the bus the settings describe, with its filters applied.

@@ -23,14 +23,14 @@ use crate::pipe::{Driver, LogSource, Sink, Source, Stages, Step, TimePoint, Wind
 #[derive(Parser, Debug)]
 #[command(name = "can-convert", version, long_about = None)]
 #[command(
-    after_help = "Formats: blf, asc, log (candump), csv, db (SQLite), trc, jsonl; any may \
+    after_help = format!("Formats by extension: {}; any but .db may \
 be gzip-compressed (.gz). '-' is stdin/stdout and needs --input-format/--output-format.\n\n\
 --start/--end take seconds from the first frame (e.g. 10.5) or an absolute UTC time \
 (2026-11-24T10:00:00Z).\n\n\
 Examples:\n  \
     can-convert trace.blf trace.asc\n  \
     can-convert --filter 7E8:7F8 --start 10 --end 20 car.log diag.jsonl\n  \
-    can-convert --output-format jsonl trace.blf - | jq .id"
+    can-convert --output-format jsonl trace.blf - | jq .id", format::extensions_text())
 )]
 pub struct Cli {
     /// Input log ('-' = stdin)

@@ -21,13 +21,13 @@ use crate::pipe::{BusSource, BusSourceOptions, Driver, Numbering, Stages, Stop, 
 #[derive(Parser, Debug)]
 #[command(name = "can-logger", version, long_about = None)]
 #[command(
-    after_help = "Formats by extension: .blf .asc .log (candump) .csv .db (SQLite) .trc .jsonl, \
-optionally .gz. Without -f, candump log lines go to stdout.\n\n\
+    after_help = format!("Formats by extension: {}, optionally .gz (not .db). \
+Without -f, candump log lines go to stdout.\n\n\
 Examples:\n  \
     can-logger                              # default virtual bus vcan0 to stdout\n  \
     can-logger -i virtual -c demo -f demo.log\n  \
     can-logger -i socketcan -c can0 -c can1 -f trace.blf --duration 10m\n  \
-    can-logger --filter 7E8:7F8 -f diag.asc"
+    can-logger --filter 7E8:7F8 -f diag.asc", format::extensions_text())
 )]
 pub struct Cli {
     /// Log file; '-' or none writes candump lines to stdout

@@ -280,16 +280,27 @@ impl Format {
 
 /// Every format's `--format-opt` keys with their help, for `--help`.
 pub fn options_help() -> String {
+    options_text(FORMATS.iter().map(|f| (f.name, f.options)))
+}
+
+/// The extensions the formats are known by, for help texts: `.blf .asc ...`.
+pub fn extensions_text() -> String {
     FORMATS
         .iter()
-        .filter(|f| !f.options.is_empty())
-        .map(|f| {
-            let keys: Vec<String> = f
-                .options
-                .iter()
-                .map(|(k, h)| format!("{k}= ({h})"))
-                .collect();
-            format!("{}: {}", f.name, keys.join(", "))
+        .map(|f| format!(".{}", f.name))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `name: key= (help), ...; name: ...` for registry entries with options.
+pub(crate) fn options_text<'a>(
+    entries: impl Iterator<Item = (&'a str, &'a [(&'a str, &'a str)])>,
+) -> String {
+    entries
+        .filter(|(_, opts)| !opts.is_empty())
+        .map(|(name, opts)| {
+            let keys: Vec<String> = opts.iter().map(|(k, h)| format!("{k}= ({h})")).collect();
+            format!("{name}: {}", keys.join(", "))
         })
         .collect::<Vec<_>>()
         .join("; ")
