@@ -75,8 +75,14 @@ pub enum Format {
     Jsonl,
 }
 
-/// Opens a reader: the path, gzip or not, a counter of raw bytes read.
-pub type OpenFn = fn(&Path, bool, Option<Arc<AtomicU64>>) -> Result<Box<dyn RecordReader>>;
+/// How a format is read.
+#[derive(Clone, Copy, Debug)]
+pub enum ReadFn {
+    /// From a stream of bytes (a file, stdin, gzip, a fuzzer's buffer).
+    Stream(fn(Input) -> Result<Box<dyn RecordReader>>),
+    /// Only from a real file (SQLite).
+    File(fn(&Path) -> Result<Box<dyn RecordReader>>),
+}
 
 /// One format: its names, help, what it can hold and how to read and write
 /// it. [`FORMATS`] lists them all; `--help` texts, completions,
@@ -99,15 +105,10 @@ pub struct FormatInfo {
     pub needs_file: bool,
     /// The `--format-opt` keys its writer takes, each with one line of help.
     pub options: &'static [(&'static str, &'static str)],
-    /// Opens a reader on `path`, gzip-compressed if the flag says so,
-    /// counting the raw bytes read into the counter if any.
-    pub open: OpenFn,
+    /// Reads it.
+    pub read: ReadFn,
     /// Creates a writer on `path` (`-` = stdout), gzip-compressed if the flag says so.
     pub create: fn(&Path, bool, &WriterOptions) -> Result<Box<dyn RecordWriter>>,
-}
-
-fn stream(path: &Path, gz: bool, count: Option<Arc<AtomicU64>>) -> Result<Input> {
-    open_input_counted(path, gz, count)
 }
 
 /// Every format, in help order.
@@ -120,7 +121,7 @@ pub static FORMATS: &[FormatInfo] = &[
         numbers_channels: true,
         needs_file: false,
         options: &[("compression", "zlib level 0 (stored) to 9, default 6")],
-        open: |p, gz, c| Ok(Box::new(blf::Reader::new(stream(p, gz, c)?)?)),
+        read: ReadFn::Stream(|i| Ok(Box::new(blf::Reader::new(i)?))),
         create: |p, gz, o| {
             if !gz && p != Path::new("-") {
                 // a seekable file: the header statistics are rewritten in place
@@ -137,7 +138,7 @@ pub static FORMATS: &[FormatInfo] = &[
         numbers_channels: true,
         needs_file: false,
         options: &[],
-        open: |p, gz, c| Ok(Box::new(asc::Reader::new(stream(p, gz, c)?)?)),
+        read: ReadFn::Stream(|i| Ok(Box::new(asc::Reader::new(i)?))),
         create: |p, gz, o| Ok(Box::new(asc::Writer::new(open_output(p, gz, o)?, o)?)),
     },
     FormatInfo {
@@ -151,9 +152,8 @@ pub static FORMATS: &[FormatInfo] = &[
             ("digits", "6 or 9 decimals in the timestamp, default 6"),
             ("direction", "true or false: the R/T suffix, default true"),
         ],
-        open: |p, gz, c| {
+        read: ReadFn::Stream(|mut input| {
             // BUSMASTER logs share the .log suffix: the content decides.
-            let mut input = stream(p, gz, c)?;
             let head = input
                 .reader
                 .fill_buf()
@@ -163,7 +163,7 @@ pub static FORMATS: &[FormatInfo] = &[
             } else {
                 Ok(Box::new(candump::Reader::new(input)))
             }
-        },
+        }),
         create: |p, gz, o| Ok(Box::new(candump::Writer::new(open_output(p, gz, o)?, o)?)),
     },
     FormatInfo {
@@ -174,7 +174,7 @@ pub static FORMATS: &[FormatInfo] = &[
         numbers_channels: false,
         needs_file: false,
         options: &[("layout", "python (python-can's columns) or rich")],
-        open: |p, gz, c| Ok(Box::new(csv::Reader::new(stream(p, gz, c)?)?)),
+        read: ReadFn::Stream(|i| Ok(Box::new(csv::Reader::new(i)?))),
         create: |p, gz, o| Ok(Box::new(csv::Writer::new(open_output(p, gz, o)?, o)?)),
     },
     FormatInfo {
@@ -185,7 +185,7 @@ pub static FORMATS: &[FormatInfo] = &[
         numbers_channels: false,
         needs_file: true,
         options: &[],
-        open: |p, _, _| Ok(Box::new(sqlite::Reader::open(p)?)),
+        read: ReadFn::File(|p| Ok(Box::new(sqlite::Reader::open(p)?))),
         create: |p, _, o| Ok(Box::new(sqlite::Writer::create(p, o)?)),
     },
     FormatInfo {
@@ -196,7 +196,7 @@ pub static FORMATS: &[FormatInfo] = &[
         numbers_channels: true,
         needs_file: false,
         options: &[],
-        open: |p, gz, c| Ok(Box::new(trc::Reader::new(stream(p, gz, c)?)?)),
+        read: ReadFn::Stream(|i| Ok(Box::new(trc::Reader::new(i)?))),
         create: |p, gz, o| Ok(Box::new(trc::Writer::new(open_output(p, gz, o)?, o)?)),
     },
     FormatInfo {
@@ -207,7 +207,7 @@ pub static FORMATS: &[FormatInfo] = &[
         numbers_channels: false,
         needs_file: false,
         options: &[],
-        open: |p, gz, c| Ok(Box::new(jsonl::Reader::new(stream(p, gz, c)?))),
+        read: ReadFn::Stream(|i| Ok(Box::new(jsonl::Reader::new(i)))),
         create: |p, gz, o| Ok(Box::new(jsonl::Writer::new(open_output(p, gz, o)?))),
     },
 ];
@@ -397,13 +397,26 @@ pub fn open_reader_counted(
 ) -> Result<Box<dyn RecordReader>> {
     let (format, gz) = resolve_format(path, format)?;
     let info = format.info();
-    if info.needs_file && path == Path::new("-") {
-        return Err(Error::UnknownFormat(format!(
-            "{} cannot be read from stdin; give a file",
+    match info.read {
+        ReadFn::File(_) if path == Path::new("-") || gz => Err(Error::UnknownFormat(format!(
+            "{} can only be read from a file, not stdin or gzip",
             info.help
-        )));
+        ))),
+        ReadFn::File(read) => read(path),
+        ReadFn::Stream(read) => read(open_input_counted(path, gz, count)?),
     }
-    (info.open)(path, gz, count)
+}
+
+/// A reader of `format` over `input` (any bytes: a file, stdin, a buffer).
+/// Formats that need a real file (SQLite) are refused.
+pub fn read_stream(format: Format, input: Input) -> Result<Box<dyn RecordReader>> {
+    match format.info().read {
+        ReadFn::Stream(read) => read(input),
+        ReadFn::File(_) => Err(Error::UnknownFormat(format!(
+            "{} can only be read from a file",
+            format.info().help
+        ))),
+    }
 }
 
 /// The byte sink a writer works on.
