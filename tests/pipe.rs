@@ -152,6 +152,18 @@ fn can_bridge_honours_filter_and_count_and_refuses_the_same_bus() {
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(stop_and_read(rec), ["123#02", "123#04"]);
 
+    // --duration ends a quiet bridge on time
+    let t = Instant::now();
+    ok(&run(tool("can-bridge").args([
+        "--from",
+        &format!("virtual:{a}"),
+        "--to",
+        &format!("virtual:{b}"),
+        "-d",
+        "300ms",
+    ])));
+    assert!(t.elapsed() < Duration::from_secs(3));
+
     let x = format!("virtual:{a}");
     let o = run(tool("can-bridge").args(["--from", &x, "--to", &x]));
     let err = String::from_utf8_lossy(&o.stderr);
