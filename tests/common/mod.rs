@@ -86,22 +86,24 @@ pub fn have(prog: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// What python-can 4.6.1 reads from `file`: the shared `candump-json.py`
-/// (next to the fixtures) run with `args` before the file, in UTC; its stdout,
-/// one JSON object per message. Fails the test when python-can fails.
-pub fn python_can_reads(py: &Path, fx: &Path, file: &Path, args: &[&str]) -> String {
+/// What python-can 4.6.1 reads from `file`: `tests/tools/pycan_dump.py`
+/// run with `args` before the file, in UTC; its stdout, one canonical JSON
+/// object per message, as in `tests/fixtures/expected/`. Fails the test when
+/// python-can fails.
+pub fn python_can_reads(py: &Path, file: &Path, args: &[&str]) -> String {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tools/pycan_dump.py");
     let o = Command::new(py)
-        .arg(fx.join("../tools/candump-json.py"))
+        .arg(&script)
         .args(args)
         .arg(file)
         .env("TZ", "UTC")
         .output()
-        .expect("run candump-json.py");
+        .expect("run tests/tools/pycan_dump.py");
     assert!(
         o.status.success(),
         "python-can on {}: {}",
         file.display(),
         String::from_utf8_lossy(&o.stderr)
     );
-    String::from_utf8(o.stdout).expect("candump-json.py prints UTF-8")
+    String::from_utf8(o.stdout).expect("pycan_dump.py prints UTF-8")
 }
