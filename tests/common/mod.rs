@@ -1,9 +1,10 @@
 //! Helpers shared by the integration tests: where the fixtures, the python-can
 //! interpreter and the built binaries are, and how to skip loudly.
 //!
-//! A missing external piece (the shared fixtures, python-can) skips a test with a
-//! loud message on a developer machine, and fails it under CI (`CI=true`), where
-//! `.ci/run` has installed everything.
+//! A missing external piece (python-can, can-utils, the CAN VM, ...) skips a
+//! test with a loud message on a developer machine, and fails it under CI
+//! (`CI=true`), where `.ci/run` has installed everything. The fixtures are in
+//! the repository (`tests/fixtures/`), so a clone alone has them.
 #![allow(dead_code)]
 
 pub mod tools;
@@ -26,16 +27,17 @@ pub fn missing(what: &str) {
     eprintln!("\n*** SKIPPED: {what} ***\n");
 }
 
-/// The shared fixture folder (`CANKIT_FIXTURES`, else `../shared/fixtures`).
+/// The fixture folder: `CANKIT_FIXTURES`, else the repository's
+/// `tests/fixtures` (see its README.md).
 pub fn fixtures() -> Option<PathBuf> {
     let dir = std::env::var_os("CANKIT_FIXTURES")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures"));
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"));
     if dir.join("expected").is_dir() {
         Some(dir)
     } else {
         missing(&format!(
-            "fixture folder {} (set CANKIT_FIXTURES)",
+            "fixture folder {} (tests/fixtures, or CANKIT_FIXTURES if set)",
             dir.display()
         ));
         None
