@@ -9,6 +9,7 @@
 
 pub mod tools;
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -19,12 +20,60 @@ pub fn in_ci() -> bool {
         .unwrap_or(false)
 }
 
-/// Reports a missing prerequisite: panics under CI, prints a loud skip otherwise.
+/// Reports a missing prerequisite: panics under CI, skips loudly otherwise.
+///
+/// libtest hides what a passing test prints, so a skip also appends a line
+/// (`<test binary> <test name>`, a tab, `what`) to the file named by
+/// `CANKIT_SKIP_LOG`, which `tests/run.sh` sets and prints after the run.
 pub fn missing(what: &str) {
     if in_ci() {
         panic!("prerequisite missing under CI: {what}");
     }
     eprintln!("\n*** SKIPPED: {what} ***\n");
+    if let Some(log) = std::env::var_os("CANKIT_SKIP_LOG") {
+        let line = format!("{}\t{}\n", current_test(), one_line(what));
+        let written = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .and_then(|mut f| f.write_all(line.as_bytes()));
+        if let Err(e) = written {
+            panic!(
+                "cannot record the skip in CANKIT_SKIP_LOG={}: {e}",
+                Path::new(&log).display()
+            );
+        }
+    }
+}
+
+/// `<test binary> <test name>` of the running test: libtest names each
+/// test's thread after the test; the binary is `<name>-<hash>`.
+fn current_test() -> String {
+    let exe = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .unwrap_or_default();
+    let binary = match exe.rsplit_once('-') {
+        Some((name, hash)) if hash.chars().all(|c| c.is_ascii_hexdigit()) => name,
+        _ => &exe,
+    };
+    let thread = std::thread::current();
+    let test = match thread.name() {
+        Some(name) if name != "main" => name,
+        _ => "(test name unknown)",
+    };
+    format!("{binary} {test}")
+}
+
+/// The first line of `text`, marked when more lines followed.
+fn one_line(text: &str) -> String {
+    let mut lines = text.trim().lines();
+    let first = lines.next().unwrap_or_default().trim_end();
+    if lines.next().is_some() {
+        format!("{first} [...]")
+    } else {
+        first.to_string()
+    }
 }
 
 /// The fixture folder: `CANKIT_FIXTURES`, else the repository's
