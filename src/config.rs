@@ -590,11 +590,9 @@ pub fn resolve_with_warnings(
 
 /// The channel an interface uses when none is configured.
 pub fn default_channel(interface: &str) -> String {
-    match interface {
-        "udp_multicast" => "ff15:7079:7468:6f6e:6465:6d6f:6d63:6173".into(),
-        "socketcan" => "can0".into(),
-        _ => DEFAULT_CHANNEL.into(),
-    }
+    crate::bus::backend(interface)
+        .map_or(DEFAULT_CHANNEL, |b| b.default_channel)
+        .into()
 }
 
 /// Parses a bus given as one word, as `can-bridge --from/--to` take it:

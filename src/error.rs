@@ -91,6 +91,14 @@ pub enum Error {
     /// An unknown file format.
     #[error("{0}")]
     UnknownFormat(String),
+    /// Another error, with what was being done when it happened.
+    #[error("{context}: {inner}")]
+    Context {
+        /// What was being done ("receiving on socketcan 'can0'").
+        context: String,
+        /// The error.
+        inner: Box<Error>,
+    },
     /// An input file that cannot be opened (missing, unreadable).
     #[error("opening {}: {error}", path.display())]
     NoInput {
@@ -134,6 +142,14 @@ impl Error {
         }
     }
 
+    /// `err` with what was being done when it happened.
+    pub fn io_context(context: impl Into<String>, err: Error) -> Error {
+        Error::Context {
+            context: context.into(),
+            inner: Box::new(err),
+        }
+    }
+
     /// A format error at a position.
     pub fn format(position: Position, message: impl Into<String>) -> Error {
         Error::Format {
@@ -161,7 +177,11 @@ impl Error {
 
     /// True for a broken pipe (the reader of our stdout went away).
     pub fn is_broken_pipe(&self) -> bool {
-        matches!(self, Error::Io { error, .. } if error.kind() == std::io::ErrorKind::BrokenPipe)
+        match self {
+            Error::Io { error, .. } => error.kind() == std::io::ErrorKind::BrokenPipe,
+            Error::Context { inner, .. } => inner.is_broken_pipe(),
+            _ => false,
+        }
     }
 }
 
@@ -177,8 +197,18 @@ mod tests {
         let e = Error::io("reading x.log", std::io::Error::from_raw_os_error(2));
         assert!(e.to_string().starts_with("reading x.log: "), "{e}");
         assert!(e.to_string().contains("os error 2"), "{e}");
-        assert!(std::error::Error::source(&e).is_none());
-        let chain = format!("{:#}", anyhow::Error::new(e).context("converting x.log"));
+        // a chain printed the way anyhow's {:#} does says it once
+        let wrapped = Error::io_context("converting x.log", e);
+        let mut chain = wrapped.to_string();
+        let mut cause = std::error::Error::source(&wrapped);
+        while let Some(c) = cause {
+            chain += &format!(": {c}");
+            cause = c.source();
+        }
         assert_eq!(chain.matches("os error 2").count(), 1, "{chain}");
+        assert!(
+            chain.starts_with("converting x.log: reading x.log: "),
+            "{chain}"
+        );
     }
 }

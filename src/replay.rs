@@ -5,8 +5,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::cli::StopFlag;
 use crate::frame::Timestamp;
+use crate::pipe::Stop as StopFlag;
 
 /// How far before a due time the scheduler stops sleeping and starts spinning.
 const SPIN_WINDOW: Duration = Duration::from_micros(1500);

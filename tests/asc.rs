@@ -396,7 +396,7 @@ fn python_can_reads_what_we_write() {
     let dir = tempfile::tempdir().unwrap();
     let ours = dir.path().join("ours.asc");
     write_file(&ours, &src);
-    let got: Vec<Value> = common::python_can_reads(&py, &fx, &ours, &["--rel"])
+    let got: Vec<Value> = common::python_can_reads(&py, &ours, &["--rel"])
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
@@ -426,7 +426,6 @@ fn python_can_reads_what_we_write() {
 
 #[test]
 fn python_can_reads_every_frame_kind_we_write() {
-    let Some(fx) = common::fixtures() else { return };
     let Some(py) = common::python() else { return };
     let t0 = 1_700_000_000_001_234_567i64;
     let fd = |brs, esi| FdFlags { brs, esi };
@@ -464,7 +463,7 @@ fn python_can_reads_every_frame_kind_we_write() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("kinds.asc");
     write_file(&path, &recs);
-    let got: Vec<Value> = common::python_can_reads(&py, &fx, &path, &[])
+    let got: Vec<Value> = common::python_can_reads(&py, &path, &[])
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();

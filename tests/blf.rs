@@ -273,7 +273,7 @@ fn python_can_reads_what_we_write() {
     for level in ["6", "0"] {
         let out = dir.path().join(format!("ours-{level}.blf"));
         write_blf(&out, &recs, &opts(&[("compression", level)]));
-        let got = common::python_can_reads(&py, &fx, &out, &[]);
+        let got = common::python_can_reads(&py, &out, &[]);
         let exp = std::fs::read_to_string(fx.join("expected/corpus-1k-s109.blf.jsonl")).unwrap();
         let (g, e): (Vec<_>, Vec<_>) = (got.lines().collect(), exp.lines().collect());
         assert_eq!(g.len(), e.len(), "level {level}: line count");
@@ -285,11 +285,11 @@ fn python_can_reads_what_we_write() {
     }
 }
 
-/// Reads `path` with python-can (the shared `candump-json.py`) and checks that
+/// Reads `path` with python-can (`tests/tools/pycan_dump.py`) and checks that
 /// it finds exactly `recs`, as python-can defines the fields ([`compare`]; it
 /// reads every CAN_ERROR_EXT as received).
-fn python_can_reads_exactly(py: &Path, fx: &Path, path: &Path, recs: &[Record]) {
-    let lines: Vec<Value> = common::python_can_reads(py, fx, path, &[])
+fn python_can_reads_exactly(py: &Path, path: &Path, recs: &[Record]) {
+    let lines: Vec<Value> = common::python_can_reads(py, path, &[])
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
@@ -308,7 +308,6 @@ fn python_can_reads_exactly(py: &Path, fx: &Path, path: &Path, recs: &[Record]) 
 fn python_can_reads_flushed_and_full_containers() {
     // As can-logger writes: periodic flushes of partial containers (compressed
     // by the flushing thread) between full ones (compressed by the pool).
-    let Some(fx) = common::fixtures() else { return };
     let Some(py) = common::python() else { return };
     let recs = sample(12_000, 1_700_000_000_000_000_000);
     let dir = temp();
@@ -323,12 +322,11 @@ fn python_can_reads_flushed_and_full_containers() {
     }
     w.finish().unwrap();
     same(&read_ok(&out), &recs, "flushed");
-    python_can_reads_exactly(&py, &fx, &out, &recs);
+    python_can_reads_exactly(&py, &out, &recs);
 }
 
 #[test]
 fn python_can_reads_every_kind_we_write() {
-    let Some(fx) = common::fixtures() else { return };
     let Some(py) = common::python() else { return };
     let dir = temp();
     let out = dir.path().join("kinds.blf");
@@ -340,7 +338,7 @@ fn python_can_reads_every_kind_we_write() {
         }
     }
     write_blf(&out, &recs, &opts(&[]));
-    python_can_reads_exactly(&py, &fx, &out, &recs);
+    python_can_reads_exactly(&py, &out, &recs);
 }
 
 #[test]

@@ -242,12 +242,6 @@ fn bad_input_gives_one_line_and_the_right_exit_code() {
             "at most 8 bytes",
         ),
         (
-            vec!["-i", "nosuch", "123#11"],
-            "can-send",
-            2,
-            "unknown interface 'nosuch'",
-        ),
-        (
             vec!["--filter", "123:zz", "123#11"],
             "can-send",
             2,

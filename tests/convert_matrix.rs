@@ -252,9 +252,9 @@ fn every_format_into_every_other() {
 // ---------------------------------------------------------------------------
 // python-can reads our files as it reads its own
 
-fn python_lines(py: &Path, fx: &Path, file: &Path, rel: bool) -> Vec<Value> {
+fn python_lines(py: &Path, file: &Path, rel: bool) -> Vec<Value> {
     let args: &[&str] = if rel { &["--rel"] } else { &[] };
-    lines(&common::python_can_reads(py, fx, file, args))
+    lines(&common::python_can_reads(py, file, args))
 }
 
 fn lines(text: &str) -> Vec<Value> {
@@ -294,7 +294,7 @@ fn python_can_reads_our_files_like_its_own() {
         convert_to(&corpus(&fx), &p, kind);
         // python-can reads ASC times relative to the trigger block; its writer
         // starts the block at the first message, ours at that time cut to the ms
-        let got = python_lines(&py, &fx, &p, kind == Kind::Asc);
+        let got = python_lines(&py, &p, kind == Kind::Asc);
         let what = format!("python-can reading our {ext}");
         match kind {
             Kind::Log => {

@@ -70,6 +70,19 @@ fn usage_errors_keep_clap_s_whole_message() {
         "{err}"
     );
 
+    // a value clap checks comes with the values there are
+    let o = run(tool("can-send").args(["-i", "nosuch", "123#11"]));
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.starts_with("can-send: error: invalid value 'nosuch' for '--interface"),
+        "{err}"
+    );
+    assert!(
+        err.contains("[possible values: virtual, udp_multicast"),
+        "{err}"
+    );
+
     // --help is not an error
     let o = run(tool("can-player").arg("--help"));
     assert_eq!(o.status.code(), Some(0));
@@ -183,6 +196,24 @@ fn python_can_options_are_warnings_and_unknown_keys_errors() {
         &["--config", s(&cfg), "-d", "100ms"],
         3,
         "3:1: unknown key 'recieve'; a table takes interface, channel, bitrate, fd, data_bitrate, filter and options",
+    );
+}
+
+/// Like [`fails`], for failures clap may report (an unknown name in an option
+/// clap checks): the needle on the first line, clap's lines after it.
+fn exits(name: &str, args: &[&str], code: i32, needle: &str) {
+    let o = run(tool(name).args(args));
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(code), "{name} {args:?}: {err}");
+    assert!(
+        err.starts_with(&format!("{name}: error: ")),
+        "{name} {args:?}: {err}"
+    );
+    let first = err.lines().next().unwrap_or_default();
+    assert!(first.contains(needle), "{name} {args:?}: {err}");
+    assert!(
+        err.lines().count() == 1 || err.ends_with("For more information, try '--help'.\n"),
+        "{name} {args:?}: {err}"
     );
 }
 
@@ -369,7 +400,7 @@ fn the_same_failure_gives_the_same_code_in_every_tool() {
         ("can-player", vec![&gone], 4, "gone.blf"),
     ];
     for (name, args, code, needle) in cases {
-        fails(name, &args, code, needle);
+        exits(name, &args, code, needle);
     }
     // none of these got as far as creating the output
     assert!(!Path::new(&out).exists());

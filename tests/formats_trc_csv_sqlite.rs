@@ -12,7 +12,7 @@ use cankit::format::{create_writer, open_reader, records, WriterOptions};
 use cankit::frame::{Channel, Direction, FdFlags, Frame, Id, Record, Timestamp};
 use serde_json::Value;
 
-/// A message as python-can's `candump-json.py` prints it.
+/// A message as `tests/tools/pycan_dump.py` prints what python-can reads.
 #[derive(Clone, Debug, PartialEq)]
 struct Py {
     t_us: i64,
@@ -292,8 +292,7 @@ fn fixtures_python_can_cannot_read() {
 
 /// Runs python-can's oracle on a file.
 fn python_reads(py: &Path, file: &Path) -> Vec<Py> {
-    let fx = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures");
-    common::python_can_reads(py, &fx, file, &[])
+    common::python_can_reads(py, file, &[])
         .lines()
         .map(parse_py)
         .collect()

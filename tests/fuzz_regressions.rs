@@ -18,16 +18,8 @@ fn input(name: &str, bytes: &[u8]) -> Input {
 
 /// Opens a streaming reader of `format` over `bytes`, as `open_reader` would.
 fn open(format: Format, name: &str, bytes: &[u8]) -> cankit::Result<Box<dyn RecordReader>> {
-    let i = input(name, bytes);
-    Ok(match format {
-        Format::Blf => Box::new(format::blf::Reader::new(i)?),
-        Format::Asc => Box::new(format::asc::Reader::new(i)?),
-        Format::Candump => Box::new(format::candump::Reader::new(i)),
-        Format::Csv => Box::new(format::csv::Reader::new(i)?),
-        Format::Trc => Box::new(format::trc::Reader::new(i)?),
-        Format::Jsonl => Box::new(format::jsonl::Reader::new(i)),
-        Format::Sqlite => unreachable!("SQLite reads files"),
-    })
+    // Through the registry, as the tools and the fuzz targets read.
+    format::read_stream(format, input(name, bytes))
 }
 
 /// Reads everything: the records before the first error, and that error.

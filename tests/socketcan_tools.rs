@@ -364,7 +364,7 @@ vm_test! {
         // The first gap: from the down to the up, about a second.
         let gap_line = err
             .lines()
-            .find(|l| l.contains("is back: no frames could be recorded from"))
+            .find(|l| l.contains("is back: no frames could be received from"))
             .unwrap_or_else(|| panic!("no gap report in {err}"));
         let secs: f64 = gap_line
             .rsplit('(')

@@ -1,15 +1,23 @@
-complete -c can-player -l input-format -d 'Input format when the file name does not tell it' -r
+complete -c can-player -l input-format -d 'Input format when the file name does not tell it' -r -f -a "blf\t'Vector binary logging format'
+asc\t'Vector ASCII log'
+log\t'can-utils candump log (candump -L); BUSMASTER logs are read too'
+csv\t'python-can CSV'
+db\t'python-can SQLite database'
+trc\t'PEAK trace'
+jsonl\t'JSON Lines, one object per frame'"
 complete -c can-player -l speed -d 'Playback speed factor (2 = twice as fast)' -r
 complete -c can-player -s g -l gap -d 'Ignore the log\'s timestamps and send with this fixed gap (e.g. 1ms)' -r
 complete -c can-player -s s -l skip -d 'Shorten gaps longer than this (e.g. 1s)' -r
 complete -c can-player -s l -l loop -d 'Play the log this many times (0 = forever)' -r
 complete -c can-player -s d -l duration -d 'Stop after this long (e.g. 10s, 5m, 1h30m)' -r
 complete -c can-player -l map -d 'Send frames logged on channel FROM to channel TO of the interface (canplayer\'s TO=FROM; repeatable; frames of unmapped channels are skipped)' -r
-complete -c can-player -s i -l interface -d 'Interface: virtual, udp_multicast or socketcan [default: virtual]' -r
-complete -c can-player -s c -l channel -d 'Channel: a virtual bus name, a multicast group, a network interface [default: vcan0]' -r
+complete -c can-player -s i -l interface -d 'Interface [default: virtual]' -r -f -a "virtual\t'a bus shared by the processes of this host that open the same channel name'
+udp_multicast\t'python-can\'s UDP multicast bus (IPv4 or IPv6 group as the channel)'
+socketcan\t'Linux SocketCAN network interfaces (can0, vcan0, any)'"
+complete -c can-player -s c -l channel -d 'Channel: a virtual bus name, a multicast group, a network interface [default: vcan0]; repeatable where a tool reads several buses. As in candump, filters may follow a comma: `-c can0,123:7FF`' -r
 complete -c can-player -s b -l bitrate -d 'Nominal bitrate in bit/s, where the interface sets it' -r
 complete -c can-player -l data-bitrate -d 'CAN FD data-phase bitrate in bit/s' -r
-complete -c can-player -l bus-opt -d 'Backend option (repeatable): udp_multicast port=, hop_limit=; socketcan timestamps=hardware, rcvbuf=BYTES (default 8 MiB)' -r
+complete -c can-player -l bus-opt -d 'Backend option (repeatable): virtual: send_timeout= (how long a send waits for a slow receiver, e.g. 1s); udp_multicast: port= (UDP port, default 43113), hop_limit= (multicast TTL / hop limit, default 1); socketcan: timestamps= (hardware: the adapter\'s clock), rcvbuf= (receive buffer in bytes, default 8 MiB; 0 keeps the system\'s)' -r
 complete -c can-player -l filter -d 'Only frames matching ID:MASK, none matching ID~MASK, error classes #MASK (comma lists, repeatable; 3 hex digits = 11-bit id, 8 = 29-bit)' -r
 complete -c can-player -l config -d 'Config file [default: $XDG_CONFIG_HOME/cankit/config.toml, /etc/cankit/config.toml]' -r -F
 complete -c can-player -l profile -d 'Use this profile of the config file' -r
@@ -20,5 +28,5 @@ complete -c can-player -l fd -d 'Configure the interface for CAN FD'
 complete -c can-player -l no-config -d 'Ignore the config file and the CAN_* environment variables'
 complete -c can-player -s v -l verbose -d 'More messages on stderr (repeat for more)'
 complete -c can-player -s q -l quiet -d 'Fewer messages on stderr (-q: errors only, -qq: nothing)'
-complete -c can-player -s h -l help -d 'Print help'
+complete -c can-player -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c can-player -s V -l version -d 'Print version'

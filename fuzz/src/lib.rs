@@ -65,15 +65,9 @@ pub fn open_stream(format: Format, data: &[u8]) -> cankit::Result<Box<dyn Record
         path: fake_path(format),
         reader: Box::new(Cursor::new(data.to_vec())),
     };
-    Ok(match format {
-        Format::Blf => Box::new(format::blf::Reader::new(input)?),
-        Format::Asc => Box::new(format::asc::Reader::new(input)?),
-        Format::Candump => Box::new(format::candump::Reader::new(input)),
-        Format::Csv => Box::new(format::csv::Reader::new(input)?),
-        Format::Trc => Box::new(format::trc::Reader::new(input)?),
-        Format::Jsonl => Box::new(format::jsonl::Reader::new(input)),
-        Format::Sqlite => panic!("SQLite needs a file: use read_file"),
-    })
+    // Through the registry, as the tools read: a .log is sniffed for
+    // BUSMASTER's header first, so that detection is fuzzed too.
+    format::read_stream(format, input)
 }
 
 /// Reads `data` as a whole log of `format` (not SQLite), checking the rules.

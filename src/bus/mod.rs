@@ -1,6 +1,7 @@
 //! Buses: the [`Bus`] trait every backend implements, the [`BusSettings`] that
-//! describe which one to open, and [`open`], the registry that maps an interface
-//! name (`virtual`, `udp_multicast`, `socketcan`) to its backend.
+//! describe which one to open, and the registry [`BACKENDS`] that [`open`]
+//! uses to map an interface name (`virtual`, `udp_multicast`, `socketcan`) to
+//! its backend.
 //!
 //! Filters given in the settings are applied by [`open`]: pushed down to the
 //! backend where it can ([`Bus::set_filters`] returns true), otherwise applied in
@@ -68,12 +69,50 @@ pub trait Bus: Send {
     /// Backends without such batching ignore it.
     fn set_receive_latency(&mut self, _max: Duration) {}
 
+    /// Whether a receive error is an outage the bus recovers from (a network
+    /// interface taken down or deleted) rather than a failure. The default:
+    /// every error is a failure.
+    fn outage(&self, _err: &Error) -> Option<Outage> {
+        None
+    }
+
+    /// Starts sending `frames` cyclically, one every `period` (`count` in
+    /// all, or until stopped), in the kernel or the device rather than in
+    /// this process, where the backend can (SocketCAN's broadcast manager).
+    /// `Ok(None)`: it cannot; the caller schedules the sends itself.
+    fn send_periodic(
+        &mut self,
+        _frames: &[Frame],
+        _period: Duration,
+        _count: Option<u32>,
+    ) -> Result<Option<Box<dyn PeriodicTask>>> {
+        Ok(None)
+    }
+
     /// Releases the bus. Dropping it does the same; this reports errors.
     /// Drops the backend learns of while closing are left for
     /// [`Bus::take_dropped`].
     fn close(&mut self) -> Result<()> {
         Ok(())
     }
+}
+
+/// A receive error that does not end the bus ([`Bus::outage`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outage {
+    /// The interface is down: keep the bus; frames resume when it is up.
+    Down,
+    /// The interface was deleted: the bus must be opened again.
+    Gone,
+}
+
+/// A periodic send running outside this process ([`Bus::send_periodic`]).
+pub trait PeriodicTask: Send {
+    /// Waits up to `timeout` for the task to end (its count sent); true if it
+    /// has.
+    fn wait(&self, timeout: Option<Duration>) -> Result<bool>;
+    /// Stops the task.
+    fn stop(self: Box<Self>) -> Result<()>;
 }
 
 impl Bus for Box<dyn Bus> {
@@ -100,6 +139,17 @@ impl Bus for Box<dyn Bus> {
     }
     fn set_receive_latency(&mut self, max: Duration) {
         (**self).set_receive_latency(max)
+    }
+    fn outage(&self, err: &Error) -> Option<Outage> {
+        (**self).outage(err)
+    }
+    fn send_periodic(
+        &mut self,
+        frames: &[Frame],
+        period: Duration,
+        count: Option<u32>,
+    ) -> Result<Option<Box<dyn PeriodicTask>>> {
+        (**self).send_periodic(frames, period, count)
     }
     fn close(&mut self) -> Result<()> {
         (**self).close()
@@ -171,29 +221,72 @@ impl BusSettings {
     }
 }
 
+/// What a backend can do, for the tools to ask instead of matching names.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Caps {
+    /// Filters run in the kernel or the device ([`Bus::set_filters`]).
+    pub kernel_filters: bool,
+    /// Periodic sends run in the kernel or the device ([`Bus::send_periodic`]).
+    pub kernel_periodic: bool,
+    /// Outlives its interface going down or away ([`Bus::outage`]).
+    pub reconnect: bool,
+    /// Carries CAN FD frames (perhaps only with `--fd`).
+    pub fd: bool,
+    /// Channel `any` receives from every interface of the kind.
+    pub any_channel: bool,
+}
+
+/// One backend: its name, help, options, capabilities and how to open it.
+/// [`BACKENDS`] lists them all; help texts, completions, [`open`] and the
+/// error listing the known names derive from it. Adding a backend is one
+/// file in `src/bus/` plus one entry there.
+#[derive(Clone, Copy, Debug)]
+pub struct Backend {
+    /// The name `-i` takes.
+    pub name: &'static str,
+    /// One line for `--help`.
+    pub help: &'static str,
+    /// The channel used when none is configured.
+    pub default_channel: &'static str,
+    /// The `--bus-opt` keys it takes, each with one line of help.
+    pub options: &'static [(&'static str, &'static str)],
+    /// What it can do.
+    pub caps: Caps,
+    /// Opens it (options already checked against `options`).
+    pub open: fn(&BusSettings) -> Result<Box<dyn Bus>>,
+}
+
+/// Every backend, in the order help texts list them.
+#[cfg(target_os = "linux")]
+pub static BACKENDS: &[Backend] = &[sim::BACKEND, udp::BACKEND, socketcan::BACKEND];
+/// Every backend, in the order help texts list them.
+#[cfg(not(target_os = "linux"))]
+pub static BACKENDS: &[Backend] = &[sim::BACKEND, udp::BACKEND];
+
+/// The backend named `name`.
+pub fn backend(name: &str) -> Result<&'static Backend> {
+    BACKENDS
+        .iter()
+        .find(|b| b.name == name)
+        .ok_or_else(|| Error::UnknownInterface(name.to_string(), interfaces().join(", ")))
+}
+
 /// The interface names [`open`] knows, in the order help texts list them.
-pub fn interfaces() -> &'static [&'static str] {
-    if cfg!(target_os = "linux") {
-        &["virtual", "udp_multicast", "socketcan"]
-    } else {
-        &["virtual", "udp_multicast"]
-    }
+pub fn interfaces() -> Vec<&'static str> {
+    BACKENDS.iter().map(|b| b.name).collect()
+}
+
+/// Every backend's `--bus-opt` keys with their help, for `--help`.
+pub fn options_help() -> String {
+    crate::format::options_text(BACKENDS.iter().map(|b| (b.name, b.options)))
 }
 
 /// Opens the bus the settings describe, with its filters applied.
 pub fn open(settings: &BusSettings) -> Result<Box<dyn Bus>> {
-    let mut bus: Box<dyn Bus> = match settings.interface.as_str() {
-        "virtual" => Box::new(sim::SimBus::open(settings)?),
-        "udp_multicast" => Box::new(udp::UdpMulticastBus::open(settings)?),
-        #[cfg(target_os = "linux")]
-        "socketcan" => Box::new(socketcan::SocketCanBus::open(settings)?),
-        other => {
-            return Err(Error::UnknownInterface(
-                other.to_string(),
-                interfaces().join(", "),
-            ))
-        }
-    };
+    let backend = backend(&settings.interface)?;
+    let known: Vec<&str> = backend.options.iter().map(|(k, _)| *k).collect();
+    settings.check_options(&known)?;
+    let mut bus = (backend.open)(settings)?;
     if settings.filters.is_empty() || bus.set_filters(&settings.filters)? {
         Ok(bus)
     } else {
@@ -253,6 +346,19 @@ impl Bus for Filtered {
 
     fn set_receive_latency(&mut self, max: Duration) {
         self.inner.set_receive_latency(max)
+    }
+
+    fn outage(&self, err: &Error) -> Option<Outage> {
+        self.inner.outage(err)
+    }
+
+    fn send_periodic(
+        &mut self,
+        frames: &[Frame],
+        period: Duration,
+        count: Option<u32>,
+    ) -> Result<Option<Box<dyn PeriodicTask>>> {
+        self.inner.send_periodic(frames, period, count)
     }
 
     fn close(&mut self) -> Result<()> {

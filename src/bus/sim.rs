@@ -114,6 +114,25 @@ struct Peer {
     lost: u32,
 }
 
+/// The `virtual` backend's registry entry.
+pub const BACKEND: super::Backend = super::Backend {
+    name: "virtual",
+    help: "a bus shared by the processes of this host that open the same channel name",
+    default_channel: super::DEFAULT_CHANNEL,
+    options: &[(
+        "send_timeout",
+        "how long a send waits for a slow receiver, e.g. 1s",
+    )],
+    caps: super::Caps {
+        kernel_filters: false,
+        kernel_periodic: false,
+        reconnect: false,
+        fd: true,
+        any_channel: false,
+    },
+    open: |s| Ok(Box::new(SimBus::open(s)?)),
+};
+
 /// The `virtual` bus: see the module docs.
 pub struct SimBus {
     shared: Arc<Shared>,
@@ -222,7 +241,6 @@ impl SimBus {
     /// Opens (joining, or creating) the virtual channel `settings.channel`.
     /// Options: `send_timeout=SECONDS`.
     pub fn open(settings: &BusSettings) -> Result<SimBus> {
-        settings.check_options(&["send_timeout"])?;
         let name = settings.channel.as_str();
         let dir = channel_dir(name)?;
         let send_timeout = match settings.option::<f64>("send_timeout")? {
@@ -937,7 +955,7 @@ mod tests {
         }
         let mut s = BusSettings::new("virtual", "ok");
         s.options.insert("bogus".into(), "1".into());
-        assert!(SimBus::open(&s).is_err());
+        assert!(crate::bus::open(&s).is_err());
     }
 
     #[test]

@@ -364,6 +364,28 @@ pub fn is_interface_gone(err: &Error) -> bool {
     matches!(err, Error::Io { error, .. } if error.raw_os_error() == Some(libc::ENODEV))
 }
 
+/// The `socketcan` backend's registry entry.
+pub const BACKEND: super::Backend = super::Backend {
+    name: "socketcan",
+    help: "Linux SocketCAN network interfaces (can0, vcan0, any)",
+    default_channel: "can0",
+    options: &[
+        ("timestamps", "hardware: the adapter's clock"),
+        (
+            "rcvbuf",
+            "receive buffer in bytes, default 8 MiB; 0 keeps the system's",
+        ),
+    ],
+    caps: super::Caps {
+        kernel_filters: true,
+        kernel_periodic: true,
+        reconnect: true,
+        fd: true,
+        any_channel: true,
+    },
+    open: |s| Ok(Box::new(SocketCanBus::open(s)?)),
+};
+
 /// A `CAN_RAW` socket on one interface or on all of them.
 pub struct SocketCanBus {
     sock: OwnedFd,
@@ -480,7 +502,6 @@ const BATCH: usize = 32;
 impl SocketCanBus {
     /// Opens `settings.channel` (`can0`, `vcan0`, ..., or `any`).
     pub fn open(settings: &BusSettings) -> Result<SocketCanBus> {
-        settings.check_options(&["timestamps", "rcvbuf"])?;
         let rcvbuf: usize = settings.option("rcvbuf")?.unwrap_or(DEFAULT_RCVBUF);
         let hw_timestamps = match settings.options.get("timestamps").map(String::as_str) {
             None | Some("software") => false,
@@ -974,6 +995,36 @@ impl SocketCanBus {
 }
 
 impl Bus for SocketCanBus {
+    fn outage(&self, err: &Error) -> Option<crate::bus::Outage> {
+        if is_interface_down(err) {
+            Some(crate::bus::Outage::Down)
+        } else if is_interface_gone(err) {
+            Some(crate::bus::Outage::Gone)
+        } else {
+            None
+        }
+    }
+
+    /// The kernel's broadcast manager sends the cycle when it can hold it (at
+    /// most [`bcm::MAX_FRAMES`], all classic or all FD, a named interface).
+    fn send_periodic(
+        &mut self,
+        frames: &[Frame],
+        period: Duration,
+        count: Option<u32>,
+    ) -> Result<Option<Box<dyn crate::bus::PeriodicTask>>> {
+        let fd = frames.first().is_some_and(Frame::is_fd);
+        if self.ifindex == 0
+            || frames.is_empty()
+            || frames.len() > bcm::MAX_FRAMES
+            || frames.iter().any(|f| f.is_fd() != fd)
+        {
+            return Ok(None);
+        }
+        let task = bcm::send_periodic(&self.channel, frames, period, count)?;
+        Ok(Some(Box::new(task)))
+    }
+
     fn send(&mut self, frame: &Frame) -> Result<()> {
         if self.ifindex == 0 {
             return Err(Error::Unsupported(

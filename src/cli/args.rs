@@ -8,6 +8,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 
 use crate::bus::{self, Bus, BusSettings};
+use crate::cli::UsageError;
 use crate::config::{self, CliBus};
 
 /// Which bus to open. Unset options come from the environment
@@ -16,11 +17,14 @@ use crate::config::{self, CliBus};
 #[derive(Args, Clone, Debug, Default)]
 #[command(next_help_heading = "Bus options")]
 pub struct BusArgs {
-    /// Interface: virtual, udp_multicast or socketcan [default: virtual]
-    #[arg(short = 'i', long, alias = "bustype", value_name = "INTERFACE")]
+    /// Interface [default: virtual]
+    #[arg(short = 'i', long, alias = "bustype", value_name = "INTERFACE",
+          value_parser = interface_parser())]
     pub interface: Option<String>,
 
-    /// Channel: a virtual bus name, a multicast group, a network interface [default: vcan0]
+    /// Channel: a virtual bus name, a multicast group, a network interface
+    /// [default: vcan0]; repeatable where a tool reads several buses. As in
+    /// candump, filters may follow a comma: `-c can0,123:7FF`
     #[arg(short = 'c', long, value_name = "CHANNEL")]
     pub channel: Vec<String>,
 
@@ -36,9 +40,8 @@ pub struct BusArgs {
     #[arg(long, alias = "data_bitrate", value_name = "BITRATE")]
     pub data_bitrate: Option<u32>,
 
-    /// Backend option (repeatable): udp_multicast port=, hop_limit=; socketcan
-    /// timestamps=hardware, rcvbuf=BYTES (default 8 MiB)
-    #[arg(long = "bus-opt", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    #[arg(long = "bus-opt", value_name = "KEY=VALUE", value_parser = parse_key_value,
+          help = format!("Backend option (repeatable): {}", bus::options_help()))]
     pub bus_opt: Vec<(String, String)>,
 
     /// Only frames matching ID:MASK, none matching ID~MASK, error classes #MASK
@@ -57,6 +60,47 @@ pub struct BusArgs {
     /// Ignore the config file and the CAN_* environment variables
     #[arg(long)]
     pub no_config: bool,
+}
+
+/// `-i` values: the backend registry's names, with their help.
+fn interface_parser() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(
+        bus::BACKENDS
+            .iter()
+            .map(|b| clap::builder::PossibleValue::new(b.name).help(b.help)),
+    )
+}
+
+/// `--format`/`--input-format`/`--output-format` values: the format
+/// registry's names and aliases, with their help.
+pub fn format_parser() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(crate::format::FORMATS.iter().map(|f| {
+        clap::builder::PossibleValue::new(f.name)
+            .aliases(f.aliases.iter().copied())
+            .help(f.help)
+    }))
+}
+
+/// The format a `--format` value (checked by [`format_parser`]) names.
+pub fn format_arg(name: Option<&str>) -> Result<Option<crate::format::Format>> {
+    name.map(|n| crate::format::Format::parse(n).map_err(|e| UsageError(e.to_string()).into()))
+        .transpose()
+}
+
+/// Splits candump's `can0,123:7FF,#40` habit into the channel and its filters.
+fn channel_and_filters(c: &str) -> Result<(&str, Option<&str>)> {
+    match c.split_once(',') {
+        None => Ok((c, None)),
+        Some((chan, filters)) => {
+            if let Err(e) = filters.parse::<crate::filter::FilterSet>() {
+                bail!(UsageError(format!(
+                    "-c '{c}': after the channel, candump's filter list is expected ({e}); \
+                     or give filters with --filter"
+                )));
+            }
+            Ok((chan, Some(filters)))
+        }
+    }
 }
 
 fn parse_key_value(s: &str) -> Result<(String, String), String> {
@@ -87,29 +131,47 @@ impl BusArgs {
         }
     }
 
+    /// Settings for one `-c` value (with candump-style filters after a
+    /// comma), or the configured channel.
+    fn settings_for(&self, channel: Option<&str>) -> Result<BusSettings> {
+        let Some(c) = channel else {
+            return Ok(config::resolve(&self.cli_bus(None), &process_env)?);
+        };
+        let (chan, filters) = channel_and_filters(c)?;
+        let mut cli = self.cli_bus(Some(chan));
+        cli.filters.extend(filters.map(str::to_string));
+        Ok(config::resolve(&cli, &process_env)?)
+    }
+
     /// Settings for every channel given (`-c a -c b`), or the one configured.
     pub fn settings_all(&self) -> Result<Vec<BusSettings>> {
         if self.channel.is_empty() {
-            return Ok(vec![config::resolve(&self.cli_bus(None), &process_env)?]);
+            return Ok(vec![self.settings_for(None)?]);
         }
-        let mut out = Vec::new();
-        for c in &self.channel {
-            out.push(config::resolve(&self.cli_bus(Some(c)), &process_env)?);
-        }
-        Ok(out)
+        self.channel
+            .iter()
+            .map(|c| self.settings_for(Some(c)))
+            .collect()
     }
 
     /// Settings for a tool that uses one bus; more than one `-c` is a usage error.
     pub fn settings_one(&self) -> Result<BusSettings> {
         if self.channel.len() > 1 {
-            bail!(crate::cli::UsageError(
+            bail!(UsageError(
                 "this tool takes one channel (-c); give it once".into()
             ));
         }
-        Ok(config::resolve(
-            &self.cli_bus(self.channel.first().map(String::as_str)),
-            &process_env,
-        )?)
+        self.settings_for(self.channel.first().map(String::as_str))
+    }
+
+    /// The filters of `--filter` alone (for tools that filter what they send
+    /// or read from a file rather than what a bus receives).
+    pub fn filters(&self) -> Result<crate::filter::FilterSet> {
+        let mut set = crate::filter::FilterSet::default();
+        for f in &self.filter {
+            set.extend_from_str(f)?;
+        }
+        Ok(set)
     }
 
     /// Resolves a `can-bridge` style bus word (`INTERFACE:CHANNEL[,K=V]` or a profile).

@@ -3,16 +3,12 @@
 //! two virtual channels. Buses never deliver their own sends, so forwarding both
 //! ways makes no echo loop.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-use anyhow::{Context, Result};
+use anyhow::{bail, Result};
 use clap::Parser;
 
 use super::args::{open_bus, BusArgs, Limits, Verbosity};
-use super::StopFlag;
-use crate::bus::Bus;
+use super::UsageError;
+use crate::pipe::{BusSink, BusSource, BusSourceOptions, Driver, Stages, Stop};
 
 /// Forward CAN frames between two buses.
 #[derive(Parser, Debug)]
@@ -49,35 +45,6 @@ pub struct Cli {
     pub verbosity: Verbosity,
 }
 
-fn forward(
-    mut from: Box<dyn Bus>,
-    mut to: Box<dyn Bus>,
-    stop: StopFlag,
-    count: Arc<AtomicU64>,
-    limit: Option<u64>,
-) -> Result<()> {
-    let (a, b) = (from.channel().to_string(), to.channel().to_string());
-    while !stop.is_set() {
-        let Some(rec) = from
-            .recv(Some(Duration::from_millis(100)))
-            .with_context(|| format!("receiving on '{a}'"))?
-        else {
-            continue;
-        };
-        if limit.is_some_and(|n| count.load(Ordering::Relaxed) >= n) {
-            break;
-        }
-        to.send(&rec.frame)
-            .with_context(|| format!("forwarding {} to '{b}'", rec.frame))?;
-        log::debug!("{a} -> {b}: {}", rec.frame);
-        let n = count.fetch_add(1, Ordering::Relaxed) + 1;
-        if limit.is_some_and(|l| n >= l) {
-            stop.set();
-        }
-    }
-    Ok(())
-}
-
 /// Runs the tool.
 pub fn run(cli: Cli) -> Result<()> {
     cli.verbosity.init_logging("can-bridge");
@@ -86,9 +53,18 @@ pub fn run(cli: Cli) -> Result<()> {
         None => cli.bus.settings_one()?,
     };
     let to_settings = cli.bus.settings_for_spec(&cli.to)?;
+    if from_settings.interface == to_settings.interface
+        && from_settings.channel == to_settings.channel
+    {
+        bail!(UsageError(format!(
+            "--from and --to are the same bus ({} '{}'): every frame would be forwarded onto \
+             the bus it came from",
+            to_settings.interface, to_settings.channel
+        )));
+    }
     let from = open_bus(&from_settings)?;
     let to = open_bus(&to_settings)?;
-    let stop = StopFlag::install();
+    let stop = Stop::install();
     log::info!(
         "bridging {}:{} {} {}:{}",
         from_settings.interface,
@@ -97,33 +73,19 @@ pub fn run(cli: Cli) -> Result<()> {
         to_settings.interface,
         to_settings.channel
     );
-    let count = Arc::new(AtomicU64::new(0));
-    let mut threads = Vec::new();
+    // Input 0 (--from) goes to bus 0 (--to); input 1 (--to) back to bus 1.
+    let senders = vec![to.try_clone()?, from.try_clone()?];
+    let mut inputs = vec![(from, from_settings)];
     if cli.both_ways {
-        let (back_from, back_to) = (to.try_clone()?, from.try_clone()?);
-        let (s, c, l) = (stop.clone(), count.clone(), cli.limits.count);
-        threads.push(std::thread::spawn(move || {
-            forward(back_from, back_to, s, c, l)
-        }));
+        inputs.push((to, to_settings));
     }
-    let (s, c, l) = (stop.clone(), count.clone(), cli.limits.count);
-    threads.push(std::thread::spawn(move || forward(from, to, s, c, l)));
-    let end = cli.limits.deadline(Instant::now());
-    while !stop.is_set() && threads.iter().all(|t| !t.is_finished()) {
-        if end.is_some_and(|e| Instant::now() >= e) {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    stop.set();
-    let mut result = Ok(());
-    for t in threads {
-        match t.join() {
-            Ok(Err(e)) if result.is_ok() => result = Err(e),
-            Ok(_) => {}
-            Err(_) => result = Err(anyhow::anyhow!("a forwarding thread crashed")),
-        }
-    }
-    log::info!("{} frame(s) forwarded", count.load(Ordering::Relaxed));
-    result
+    let mut source = BusSource::new(inputs, BusSourceOptions::default())?;
+    let mut sink = BusSink::by_input(senders, vec![0, 1]);
+    let s = Driver::new(Stages::default())
+        .count(cli.limits.count)
+        .duration(cli.limits.duration)
+        .stop(stop)
+        .run(&mut source, &mut sink)?;
+    log::info!("{} frame(s) forwarded", s.written);
+    Ok(())
 }

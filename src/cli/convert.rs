@@ -8,28 +8,29 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::Parser;
 
-use super::args::Verbosity;
-use super::logger::{format_arg, writer_options};
+use super::args::{format_arg, format_parser, Verbosity};
+use super::logger::writer_options;
 use super::UsageError;
 use crate::filter::FilterSet;
-use crate::format::{self, Format};
+use crate::format;
 use crate::frame::Timestamp;
+use crate::pipe::{Driver, LogSource, Sink, Source, Stages, Step, TimePoint, Window, WriterSink};
 
 /// Convert CAN logs between formats.
 #[derive(Parser, Debug)]
 #[command(name = "can-convert", version, long_about = None)]
 #[command(
-    after_help = "Formats: blf, asc, log (candump), csv, db (SQLite), trc, jsonl; any may \
+    after_help = format!("Formats by extension: {}; any but .db may \
 be gzip-compressed (.gz). '-' is stdin/stdout and needs --input-format/--output-format.\n\n\
 --start/--end take seconds from the first frame (e.g. 10.5) or an absolute UTC time \
 (2026-11-24T10:00:00Z).\n\n\
 Examples:\n  \
     can-convert trace.blf trace.asc\n  \
     can-convert --filter 7E8:7F8 --start 10 --end 20 car.log diag.jsonl\n  \
-    can-convert --output-format jsonl trace.blf - | jq .id"
+    can-convert --output-format jsonl trace.blf - | jq .id", format::extensions_text())
 )]
 pub struct Cli {
     /// Input log ('-' = stdin)
@@ -41,11 +42,11 @@ pub struct Cli {
     pub output: PathBuf,
 
     /// Input format when the file name does not tell it
-    #[arg(long, value_name = "FORMAT")]
+    #[arg(long, value_name = "FORMAT", value_parser = format_parser())]
     pub input_format: Option<String>,
 
     /// Output format when the file name does not tell it
-    #[arg(long, value_name = "FORMAT")]
+    #[arg(long, value_name = "FORMAT", value_parser = format_parser())]
     pub output_format: Option<String>,
 
     /// Overwrite an existing output file
@@ -56,8 +57,8 @@ pub struct Cli {
     #[arg(short = 'a', long)]
     pub append: bool,
 
-    /// Output format option (repeatable), e.g. compression=9, digits=9, layout=rich
-    #[arg(long = "format-opt", value_name = "KEY=VALUE")]
+    #[arg(long = "format-opt", value_name = "KEY=VALUE",
+          help = format!("Output format option (repeatable): {}", format::options_help()))]
     pub format_opt: Vec<String>,
 
     /// Keep only frames matching ID:MASK, drop ID~MASK (comma lists, repeatable)
@@ -80,15 +81,6 @@ pub struct Cli {
     pub verbosity: Verbosity,
 }
 
-/// A point of the time window: relative to the first frame, or absolute.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum TimePoint {
-    /// Nanoseconds after the first frame.
-    Relative(i64),
-    /// An absolute time.
-    Absolute(Timestamp),
-}
-
 /// Parses `--start`/`--end`.
 pub fn parse_time_point(s: &str) -> Result<TimePoint> {
     if let Ok(secs) = s.parse::<f64>() {
@@ -109,11 +101,32 @@ pub fn parse_time_point(s: &str) -> Result<TimePoint> {
     )))
 }
 
-fn resolve_point(p: Option<TimePoint>, first: Timestamp) -> Option<i64> {
-    p.map(|p| match p {
-        TimePoint::Relative(ns) => first.as_nanos() + ns,
-        TimePoint::Absolute(t) => t.as_nanos(),
-    })
+/// Shows a progress bar over the input's bytes while the records go by.
+struct Progress<'a> {
+    inner: WriterSink,
+    bar: Option<indicatif::ProgressBar>,
+    bytes: &'a AtomicU64,
+    seen: u64,
+}
+
+impl Sink for Progress<'_> {
+    fn write(&mut self, from: usize, record: &crate::frame::Record) -> crate::Result<bool> {
+        self.seen += 1;
+        if self.seen % 65536 == 0 {
+            if let Some(b) = &self.bar {
+                b.set_position(self.bytes.load(Ordering::Relaxed));
+                b.set_message(format!("{} frames", self.seen));
+            }
+        }
+        self.inner.write(from, record)
+    }
+
+    fn finish(&mut self) -> crate::Result<()> {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+        self.inner.finish()
+    }
 }
 
 /// Runs the tool.
@@ -129,8 +142,11 @@ pub fn run(cli: Cli) -> Result<()> {
     };
     format::resolve_format(&cli.input, in_fmt).map_err(usage)?;
     let (of, _) = format::resolve_format(&cli.output, out_fmt).map_err(usage)?;
-    if of == Format::Sqlite && cli.output.as_os_str() == "-" {
-        bail!(UsageError("SQLite cannot be written to stdout".into()));
+    if of.info().needs_file && cli.output.as_os_str() == "-" {
+        bail!(UsageError(format!(
+            "{} cannot be written to stdout",
+            of.info().help
+        )));
     }
     if cli.input.as_os_str() != "-"
         && cli.input.canonicalize().ok().is_some()
@@ -140,15 +156,18 @@ pub fn run(cli: Cli) -> Result<()> {
     }
     let start = cli.start.as_deref().map(parse_time_point).transpose()?;
     let end = cli.end.as_deref().map(parse_time_point).transpose()?;
+    let window = (start.is_some() || end.is_some())
+        .then(|| Window::new(start, end).map_err(UsageError))
+        .transpose()?;
     let mut filters = FilterSet::default();
     for f in &cli.filter {
         filters.extend_from_str(f)?;
     }
 
     let bytes = Arc::new(AtomicU64::new(0));
-    let mut reader = format::open_reader_counted(&cli.input, in_fmt, Some(bytes.clone()))?;
+    let reader = format::open_reader_counted(&cli.input, in_fmt, Some(bytes.clone()))?;
     let opts = writer_options(&cli.format_opt, cli.force, cli.append)?;
-    let mut writer = format::create_writer(&cli.output, out_fmt, &opts)?;
+    let writer = format::create_writer(&cli.output, out_fmt, &opts)?;
 
     let total = std::fs::metadata(&cli.input).map(|m| m.len()).unwrap_or(0);
     let bar = (!cli.no_progress
@@ -166,56 +185,38 @@ pub fn run(cli: Cli) -> Result<()> {
             b.enable_steady_tick(Duration::from_millis(200));
             b
         });
-
-    let mut window: Option<(Option<i64>, Option<i64>)> = None;
-    let (mut read, mut written) = (0u64, 0u64);
-    let result = (|| -> Result<()> {
-        while let Some(rec) = reader.read()? {
-            read += 1;
-            let (lo, hi) = *window.get_or_insert_with(|| {
-                (
-                    resolve_point(start, rec.timestamp),
-                    resolve_point(end, rec.timestamp),
-                )
-            });
-            let t = rec.timestamp.as_nanos();
-            if lo.is_some_and(|lo| t < lo) || hi.is_some_and(|hi| t >= hi) {
-                continue;
-            }
-            if !filters.is_empty() && !filters.matches(&rec.frame) {
-                continue;
-            }
-            writer.write(&rec)?;
-            written += 1;
-            if read % 65536 == 0 {
-                if let Some(b) = &bar {
-                    b.set_position(bytes.load(Ordering::Relaxed));
-                    b.set_message(format!("{read} frames"));
-                }
-            }
+    let mut sink = Progress {
+        inner: WriterSink::new(writer, &cli.output),
+        bar,
+        bytes: &bytes,
+        seen: 0,
+    };
+    let stages = Stages {
+        filters,
+        window,
+        ..Stages::default()
+    };
+    let mut driver = Driver::new(stages);
+    // Count every record and finish the output even after a read error, so
+    // the frames before the damage are kept in a well-formed file.
+    let mut source = LogSource::new(reader, &cli.input);
+    let stepped = (|| loop {
+        if driver.step(&mut source, &mut sink, Duration::from_millis(200))? == Step::Done {
+            return Ok::<(), crate::Error>(());
         }
-        Ok(())
     })();
-    if let Some(b) = &bar {
-        b.finish_and_clear();
-    }
-    for w in reader.take_warnings() {
-        log::warn!("{w}");
-    }
-    // Finish the output even after a read error, so the frames before the
-    // damage are kept in a well-formed file.
-    let finished = writer
-        .finish()
-        .with_context(|| format!("finishing {}", cli.output.display()));
-    if let Err(e) = result {
-        return Err(e.context(format!(
+    let written = driver.summary().written;
+    if let Err(e) = stepped {
+        let _ = source.finish();
+        let _ = sink.finish();
+        return Err(anyhow::Error::new(e).context(format!(
             "converting {} ({written} frame(s) written to {} before the error)",
             cli.input.display(),
             cli.output.display()
         )));
     }
-    finished?;
-    log::info!("{read} frame(s) read, {written} written");
+    let s = driver.finish(&mut source, &mut sink)?;
+    log::info!("{} frame(s) read, {} written", s.read, s.written);
     Ok(())
 }
 

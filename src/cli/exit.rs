@@ -95,6 +95,7 @@ impl Code {
             | Error::Config(_) => Code::Usage,
             Error::BadConfig { .. } => Code::Config,
             Error::NoInput { .. } => Code::NoInput,
+            Error::Context { inner, .. } => Code::of_library(inner),
             // Frames and text read from a file or stdin; a tool that parses
             // them from its arguments says so with a UsageError.
             Error::Frame(_)

@@ -17,8 +17,6 @@ pub mod send;
 pub mod viewer;
 
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 use clap::{CommandFactory, Parser};
 
@@ -52,45 +50,6 @@ pub fn main<C: Parser>(tool: &'static str, run: fn(C) -> anyhow::Result<()>) -> 
             }
             code.into()
         }
-    }
-}
-
-/// Set when SIGINT or SIGTERM arrives: the tool should finish and exit 0.
-#[derive(Clone)]
-pub struct StopFlag(Arc<AtomicBool>);
-
-impl StopFlag {
-    /// Installs the handlers. A second SIGINT (or SIGTERM) exits at once with 130.
-    pub fn install() -> StopFlag {
-        let flag = Arc::new(AtomicBool::new(false));
-        for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-            // The conditional exit must be registered before the flag setter, so the
-            // first signal only sets the flag and the second one exits.
-            let _ = signal_hook::flag::register_conditional_shutdown(sig, 130, flag.clone());
-            let _ = signal_hook::flag::register(sig, flag.clone());
-        }
-        StopFlag(flag)
-    }
-
-    /// A flag no signal sets (library use, tests).
-    pub fn new() -> StopFlag {
-        StopFlag(Arc::new(AtomicBool::new(false)))
-    }
-
-    /// True once a stop was requested.
-    pub fn is_set(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
-    }
-
-    /// Requests a stop.
-    pub fn set(&self) {
-        self.0.store(true, Ordering::Relaxed)
-    }
-}
-
-impl Default for StopFlag {
-    fn default() -> Self {
-        StopFlag::new()
     }
 }
 

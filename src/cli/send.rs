@@ -7,17 +7,17 @@
 //! kept by a kernel timer; elsewhere a user-space loop schedules each frame from
 //! the start time (no drift).
 
-use std::io::BufRead;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 
 use super::args::{open_bus, parse_duration, BusArgs, Limits, Verbosity};
-use super::{StopFlag, UsageError};
-use crate::frame::text::{parse_frame, parse_log_line};
+use super::UsageError;
+use crate::bus::PeriodicTask;
+use crate::frame::text::parse_frame;
 use crate::frame::Frame;
-use crate::replay::sleep_until;
+use crate::pipe::{BusSink, Driver, FramesSource, LinesSource, Source, Stages, Stop};
 
 /// Send CAN frames: `can-send 123#DEADBEEF`, `can-send --period 100ms 1F334455##1AABB`,
 /// `candump -L ... | can-send -`.
@@ -60,28 +60,6 @@ pub struct Cli {
     pub verbosity: Verbosity,
 }
 
-/// Reads frames from stdin lines: bare frames or candump log lines; blank lines
-/// and `#` comments are skipped.
-fn frames_from_stdin() -> Result<Vec<Frame>> {
-    let mut out = Vec::new();
-    let stdin = std::io::stdin();
-    for (i, line) in stdin.lock().lines().enumerate() {
-        let line = line.context("reading stdin")?;
-        let t = line.trim();
-        if t.is_empty() || t.starts_with("//") || (t.starts_with('#') && !t.contains("##")) {
-            continue;
-        }
-        let frame = if t.starts_with('(') {
-            parse_log_line(t).map(|l| l.frame)
-        } else {
-            parse_frame(t)
-        }
-        .with_context(|| format!("stdin line {}: '{t}'", i + 1))?;
-        out.push(frame);
-    }
-    Ok(out)
-}
-
 /// Runs the tool.
 pub fn run(cli: Cli) -> Result<()> {
     cli.verbosity.init_logging("can-send");
@@ -92,11 +70,16 @@ pub fn run(cli: Cli) -> Result<()> {
         bail!(UsageError("--period must be more than 0".into()));
     }
     let stdin = cli.frames.is_empty() || cli.frames.iter().any(|f| f == "-");
+    if stdin && cli.frames.len() > 1 {
+        bail!(UsageError("'-' (stdin) cannot be mixed with frames".into()));
+    }
+    if stdin && cli.period.is_some() {
+        bail!(UsageError(
+            "--period cycles through frames given as arguments, not stdin".into()
+        ));
+    }
     let frames: Vec<Frame> = if stdin {
-        if cli.frames.len() > 1 {
-            bail!(UsageError("'-' (stdin) cannot be mixed with frames".into()));
-        }
-        frames_from_stdin()?
+        Vec::new()
     } else {
         cli.frames
             .iter()
@@ -106,11 +89,10 @@ pub fn run(cli: Cli) -> Result<()> {
             })
             .collect::<Result<_>>()?
     };
-    if frames.is_empty() {
-        log::warn!("no frames to send");
-        return Ok(());
-    }
-    let settings = cli.bus.settings_one()?;
+    let filters = cli.bus.filters()?;
+    // --filter selects what is sent; the bus itself receives nothing.
+    let mut settings = cli.bus.settings_one()?;
+    settings.filters = Default::default();
     let mut bus = open_bus(&settings)?;
     for f in &frames {
         if f.is_fd() && !bus.is_fd() {
@@ -121,106 +103,104 @@ pub fn run(cli: Cli) -> Result<()> {
             );
         }
     }
-    let stop = StopFlag::install();
-    let total = match (cli.limits.count, cli.period) {
-        (Some(n), _) => Some(n),
-        (None, Some(_)) => None,
-        (None, None) => Some(frames.len() as u64),
-    };
-    #[cfg(target_os = "linux")]
+    let stop = Stop::install();
+    let name = format!("{} '{}'", settings.interface, settings.channel);
     if let Some(period) = cli.period {
-        if !stdin && settings.interface == "socketcan" && bcm_fits(&frames) {
-            drop(bus);
-            return send_by_kernel(
-                &settings.channel,
-                &frames,
-                period,
-                total,
-                cli.limits.duration,
-                &stop,
-            );
+        let kept: Vec<Frame> = frames
+            .iter()
+            .filter(|f| filters.matches(f))
+            .cloned()
+            .collect();
+        if kept.is_empty() {
+            bail!(UsageError(
+                "--filter lets none of the frames through".into()
+            ));
+        }
+        if let Some(task) = start_periodic(&mut bus, &kept, period, &cli.limits)? {
+            let what = format!("{} frame(s) every {period:?} on {name}", kept.len());
+            return wait_periodic(task, period, &stop, &what);
         }
     }
-    let start = Instant::now();
-    let end = cli.limits.deadline(start);
-    let mut sent: u64 = 0;
-    let mut due = start;
-    while total.is_none_or(|t| sent < t) && !stop.is_set() {
-        if let Some(p) = cli.period {
-            if sent > 0 {
-                due += p;
-                if end.is_some_and(|e| due >= e) {
-                    break;
-                }
-                if !sleep_until(due, &stop) {
-                    break;
-                }
-            }
-        }
-        let frame = &frames[(sent % frames.len() as u64) as usize];
-        bus.send(frame).with_context(|| {
-            format!(
-                "sending {frame} on {} '{}'",
-                settings.interface, settings.channel
-            )
-        })?;
-        log::info!("sent {frame}");
-        sent += 1;
+    let mut source: Box<dyn Source> = if stdin {
+        Box::new(LinesSource::new(
+            Box::new(std::io::BufReader::new(std::io::stdin())),
+            "stdin",
+        ))
+    } else {
+        Box::new(FramesSource::new(frames, cli.period, stop.clone()))
+    };
+    let mut sink = BusSink::new(bus);
+    let s = Driver::new(Stages::filtering(filters))
+        .count(cli.limits.count)
+        .duration(cli.limits.duration)
+        .stop(stop)
+        .run(source.as_mut(), &mut sink)?;
+    if s.read > 0 && s.written == 0 && s.ended_by == crate::pipe::EndedBy::End {
+        log::warn!("--filter let none of the {} frame(s) through", s.read);
     }
-    log::info!("{sent} frame(s) sent");
-    bus.close()?;
+    if s.read == 0 && stdin {
+        log::warn!("no frames to send: stdin had none");
+    }
+    log::info!("{} frame(s) sent on {name}", s.written);
     Ok(())
 }
 
-/// True if the kernel's broadcast manager can cycle through `frames`: at most
-/// its limit, all classic or all CAN FD.
-#[cfg(target_os = "linux")]
-fn bcm_fits(frames: &[Frame]) -> bool {
-    use crate::bus::socketcan::bcm::MAX_FRAMES;
-    let fd = frames.first().is_some_and(Frame::is_fd);
-    frames.len() <= MAX_FRAMES && frames.iter().all(|f| f.is_fd() == fd)
-}
-
-/// `--period` on SocketCAN: the kernel's broadcast manager sends the frames, so
-/// the period does not depend on this process being scheduled. The same frames
-/// go out as with the user-space loop: the first at once, then one per period,
-/// `total` in all, or as many as are due before `duration` ends, or until
-/// Ctrl-C.
-#[cfg(target_os = "linux")]
-fn send_by_kernel(
-    channel: &str,
-    frames: &[Frame],
-    period: Duration,
-    total: Option<u64>,
-    duration: Option<Duration>,
-    stop: &StopFlag,
-) -> Result<()> {
-    use crate::bus::socketcan::bcm;
-    // Frames due before the end: at 0, p, 2p, ... while k*p < duration.
-    let by_duration = duration.map(|d| d.as_nanos().div_ceil(period.as_nanos()).max(1) as u64);
-    let count = match (total, by_duration) {
+/// Frames due before the end: at 0, p, 2p, ... while k*p < duration, capped
+/// by `--count`.
+fn periodic_count(period: Duration, limits: &Limits) -> Option<u64> {
+    let by_duration = limits
+        .duration
+        .map(|d| d.as_nanos().div_ceil(period.as_nanos()).max(1) as u64);
+    match (limits.count, by_duration) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
-    };
-    if count == Some(0) {
-        return Ok(());
     }
-    // Counts beyond the kernel's 32-bit counter run uncounted and are stopped here.
+}
+
+/// A periodic task, the frames it sends in all, and whether it counts them itself.
+type Periodic = (Box<dyn PeriodicTask>, Option<u64>, bool);
+
+/// Hands the cycle to the kernel or device where the backend can
+/// ([`crate::bus::Bus::send_periodic`]: SocketCAN's broadcast manager), so the
+/// period does not depend on this process being scheduled.
+fn start_periodic(
+    bus: &mut Box<dyn crate::bus::Bus>,
+    frames: &[Frame],
+    period: Duration,
+    limits: &Limits,
+) -> Result<Option<Periodic>> {
+    let count = periodic_count(period, limits);
+    if count == Some(0) {
+        return Ok(None);
+    }
+    // Counts beyond a 32-bit counter run uncounted and are stopped here.
     let kernel_count = count.and_then(|n| u32::try_from(n).ok());
+    let task = bus
+        .send_periodic(frames, period, kernel_count)
+        .with_context(|| format!("starting the periodic send on '{}'", bus.channel()))?;
+    Ok(task.map(|t| (t, count, kernel_count.is_some())))
+}
+
+/// Waits for a periodic task started by [`start_periodic`]: the same frames
+/// go out as with the user-space loop (the first at once, then one per
+/// period), `count` in all, or until Ctrl-C.
+fn wait_periodic(
+    (task, count, counted): Periodic,
+    period: Duration,
+    stop: &Stop,
+    what: &str,
+) -> Result<()> {
     let started = Instant::now();
-    let task = bcm::send_periodic(channel, frames, period, kernel_count)
-        .with_context(|| format!("starting the periodic send on socketcan '{channel}'"))?;
     log::info!(
-        "the kernel sends {} frame(s) every {period:?} on '{channel}'{}",
-        frames.len(),
+        "the kernel sends {what}{}",
         match count {
             Some(n) => format!(", {n} in all"),
             None => " until stopped".to_string(),
         }
     );
     // Without a kernel count, stop after the last due frame went out.
-    let end = match (count, kernel_count) {
-        (Some(n), None) => {
+    let end = match (count, counted) {
+        (Some(n), false) => {
             Some(started + period.saturating_mul((n - 1).min(u32::MAX as u64) as u32) + period / 2)
         }
         _ => None,
@@ -231,14 +211,14 @@ fn send_by_kernel(
         }
         if task
             .wait(Some(Duration::from_millis(100)))
-            .with_context(|| format!("periodic send on socketcan '{channel}'"))?
+            .with_context(|| format!("periodic send of {what}"))?
         {
             log::info!("{} frame(s) sent by the kernel", count.unwrap_or(0));
             return Ok(());
         }
     }
     task.stop()
-        .with_context(|| format!("stopping the periodic send on socketcan '{channel}'"))?;
+        .with_context(|| format!("stopping the periodic send of {what}"))?;
     log::info!(
         "periodic send stopped after {:.3} s",
         started.elapsed().as_secs_f64()

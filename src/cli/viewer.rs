@@ -7,14 +7,16 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Result};
 use clap::Parser;
 use crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
 
-use super::args::{open_bus, BusArgs, Limits, Verbosity};
-use super::logger::format_arg;
-use super::StopFlag;
-use crate::format::open_reader;
+use super::args::{format_arg, format_parser, open_bus, BusArgs, Limits, Verbosity};
+use super::UsageError;
+use crate::format;
+use crate::pipe::{
+    BusSource, BusSourceOptions, Driver, LogSource, Sink, Source, Stages, Step, Stop,
+};
 use crate::view::model::Model;
 use crate::view::ui;
 
@@ -32,7 +34,7 @@ pub struct Cli {
     pub file: Option<PathBuf>,
 
     /// Input format when the file name does not tell it
-    #[arg(long, value_name = "FORMAT")]
+    #[arg(long, value_name = "FORMAT", value_parser = format_parser())]
     pub input_format: Option<String>,
 
     #[command(flatten)]
@@ -49,100 +51,116 @@ pub struct Cli {
     pub verbosity: Verbosity,
 }
 
+/// The model, or nothing while the view is paused.
+struct Viewing<'a> {
+    model: &'a mut Model,
+    paused: bool,
+}
+
+impl Sink for Viewing<'_> {
+    fn write(&mut self, from: usize, record: &crate::frame::Record) -> crate::Result<bool> {
+        if self.paused {
+            return Ok(false);
+        }
+        self.model.write(from, record)
+    }
+}
+
 /// Runs the tool.
 pub fn run(cli: Cli) -> Result<()> {
     cli.verbosity.init_logging("can-viewer");
     let mut model = Model::new();
     let tui = !cli.plain && std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
 
-    if let Some(path) = &cli.file {
-        let mut reader = open_reader(path, format_arg(cli.input_format.as_deref())?)?;
-        let mut filters = crate::filter::FilterSet::default();
-        for f in &cli.bus.filter {
-            filters.extend_from_str(f)?;
+    let (mut source, title, stages): (Box<dyn Source>, String, Stages) = match &cli.file {
+        Some(path) => {
+            let fmt = format_arg(cli.input_format.as_deref())?;
+            format::resolve_format(path, fmt).map_err(|e| UsageError(e.to_string()))?;
+            let reader = format::open_reader(path, fmt)?;
+            (
+                Box::new(LogSource::new(reader, path)),
+                path.display().to_string(),
+                Stages::filtering(cli.bus.filters()?),
+            )
         }
-        while let Some(rec) = reader
-            .read()
-            .with_context(|| format!("reading {}", path.display()))?
-        {
-            if filters.matches(&rec.frame) {
-                model.update(&rec);
+        None => {
+            if cli.input_format.is_some() {
+                bail!(UsageError("--input-format goes with --file".into()));
             }
-            if cli.limits.count_reached(model.total) {
-                break;
+            let mut buses = Vec::new();
+            for s in cli.bus.settings_all()? {
+                buses.push((open_bus(&s)?, s));
             }
+            let source = BusSource::new(buses, BusSourceOptions::default())?;
+            let title = source.names().join(", ");
+            // The buses apply the filters themselves.
+            (Box::new(source), title, Stages::default())
         }
-        for w in reader.take_warnings() {
-            log::warn!("{w}");
-        }
-        if tui {
-            let title = path.display().to_string();
-            return run_tui(&mut model, &title, None, &cli);
-        }
-        return print_plain(&model);
-    }
-
-    let settings = cli.bus.settings_one()?;
-    let bus = open_bus(&settings)?;
-    let title = format!("{} {}", settings.interface, settings.channel);
+    };
+    let stop = Stop::install();
+    let driver = Driver::new(stages)
+        .count(cli.limits.count)
+        .duration(cli.limits.duration)
+        .stop(stop);
     if tui {
-        return run_tui(&mut model, &title, Some(bus), &cli);
+        return run_tui(
+            &mut model,
+            &title,
+            source.as_mut(),
+            driver,
+            cli.file.is_some(),
+        );
     }
-    let stop = StopFlag::install();
-    let mut bus = bus;
-    let end = cli.limits.deadline(Instant::now());
-    while !stop.is_set()
-        && end.is_none_or(|e| Instant::now() < e)
-        && !cli.limits.count_reached(model.total)
-    {
-        if let Some(rec) = bus.recv(Some(Duration::from_millis(50)))? {
-            model.update(&rec);
-        }
-    }
-    print_plain(&model)
-}
-
-fn print_plain(model: &Model) -> Result<()> {
+    let mut view = Viewing {
+        model: &mut model,
+        paused: false,
+    };
+    driver.run(source.as_mut(), &mut view)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    ui::write_plain(&mut out, model)?;
+    ui::write_plain(&mut out, &model)?;
     Ok(())
 }
 
 fn run_tui(
     model: &mut Model,
     title: &str,
-    mut bus: Option<Box<dyn crate::bus::Bus>>,
-    cli: &Cli,
+    source: &mut dyn Source,
+    mut driver: Driver,
+    from_file: bool,
 ) -> Result<()> {
     let mut terminal = ratatui::init();
-    let end = cli.limits.deadline(Instant::now());
     let mut paused = false;
+    let mut done = false;
     let result = (|| -> Result<()> {
         let mut last_draw = Instant::now() - Duration::from_secs(1);
         loop {
-            if end.is_some_and(|e| Instant::now() >= e) || cli.limits.count_reached(model.total) {
-                return Ok(());
-            }
-            if let Some(b) = bus.as_mut() {
-                // Drain what is waiting, for at most 30 ms, then redraw.
-                let until = Instant::now() + Duration::from_millis(30);
-                while Instant::now() < until {
-                    match b.recv(Some(Duration::from_millis(5)))? {
-                        Some(rec) if !paused => model.update(&rec),
-                        Some(_) => {}
-                        None => break,
-                    }
+            // Take what is waiting, for at most 30 ms, then redraw.
+            let until = Instant::now() + Duration::from_millis(30);
+            while !done && Instant::now() < until {
+                let mut view = Viewing {
+                    model: &mut *model,
+                    paused,
+                };
+                match driver.step(source, &mut view, Duration::from_millis(5))? {
+                    Step::Done => done = true,
+                    Step::Idle => break,
+                    _ => {}
                 }
+            }
+            // A signal, --count or --duration ends a live view; a file stays
+            // on screen when it is read.
+            if done && (!from_file || driver.stop_flag().is_set()) {
+                return Ok(());
             }
             if last_draw.elapsed() >= Duration::from_millis(100) {
                 terminal.draw(|f| ui::draw(f, model, title, paused))?;
                 last_draw = Instant::now();
             }
-            let wait = if bus.is_some() {
-                Duration::from_millis(1)
-            } else {
+            let wait = if done {
                 Duration::from_millis(100)
+            } else {
+                Duration::from_millis(1)
             };
             if event::poll(wait)? {
                 if let Event::Key(k) = event::read()? {
@@ -163,5 +181,14 @@ fn run_tui(
         }
     })();
     ratatui::restore();
-    result
+    let finished = driver.finish(
+        source,
+        &mut Viewing {
+            model,
+            paused: true,
+        },
+    );
+    result?;
+    finished?;
+    Ok(())
 }

@@ -75,44 +75,175 @@ pub enum Format {
     Jsonl,
 }
 
+/// How a format is read.
+#[derive(Clone, Copy, Debug)]
+pub enum ReadFn {
+    /// From a stream of bytes (a file, stdin, gzip, a fuzzer's buffer).
+    Stream(fn(Input) -> Result<Box<dyn RecordReader>>),
+    /// Only from a real file (SQLite).
+    File(fn(&Path) -> Result<Box<dyn RecordReader>>),
+}
+
+/// One format: its names, help, what it can hold and how to read and write
+/// it. [`FORMATS`] lists them all; `--help` texts, completions,
+/// [`Format::from_path`], [`open_reader`], [`create_writer`] and the error
+/// listing the known names derive from it. Adding a format is one module in
+/// `src/format/`, a [`Format`] variant and one entry there.
+#[derive(Clone, Copy, Debug)]
+pub struct FormatInfo {
+    /// The format.
+    pub format: Format,
+    /// The name `--input-format`/`--output-format` take, also its usual extension.
+    pub name: &'static str,
+    /// Other names and extensions that mean it.
+    pub aliases: &'static [&'static str],
+    /// One line for `--help`.
+    pub help: &'static str,
+    /// Channels are numbers (1-based) rather than names.
+    pub numbers_channels: bool,
+    /// Needs a real file: no stdin/stdout, no gzip.
+    pub needs_file: bool,
+    /// The `--format-opt` keys its writer takes, each with one line of help.
+    pub options: &'static [(&'static str, &'static str)],
+    /// Reads it.
+    pub read: ReadFn,
+    /// Creates a writer on `path` (`-` = stdout), gzip-compressed if the flag says so.
+    pub create: fn(&Path, bool, &WriterOptions) -> Result<Box<dyn RecordWriter>>,
+}
+
+/// Every format, in help order.
+pub static FORMATS: &[FormatInfo] = &[
+    FormatInfo {
+        format: Format::Blf,
+        name: "blf",
+        aliases: &[],
+        help: "Vector binary logging format",
+        numbers_channels: true,
+        needs_file: false,
+        options: &[("compression", "zlib level 0 (stored) to 9, default 6")],
+        read: ReadFn::Stream(|i| Ok(Box::new(blf::Reader::new(i)?))),
+        create: |p, gz, o| {
+            if !gz && p != Path::new("-") {
+                // a seekable file: the header statistics are rewritten in place
+                return Ok(Box::new(blf::Writer::create(p, o)?));
+            }
+            Ok(Box::new(blf::Writer::new(open_output(p, gz, o)?, o)?))
+        },
+    },
+    FormatInfo {
+        format: Format::Asc,
+        name: "asc",
+        aliases: &[],
+        help: "Vector ASCII log",
+        numbers_channels: true,
+        needs_file: false,
+        options: &[],
+        read: ReadFn::Stream(|i| Ok(Box::new(asc::Reader::new(i)?))),
+        create: |p, gz, o| Ok(Box::new(asc::Writer::new(open_output(p, gz, o)?, o)?)),
+    },
+    FormatInfo {
+        format: Format::Candump,
+        name: "log",
+        aliases: &["candump"],
+        help: "can-utils candump log (candump -L); BUSMASTER logs are read too",
+        numbers_channels: false,
+        needs_file: false,
+        options: &[
+            ("digits", "6 or 9 decimals in the timestamp, default 6"),
+            ("direction", "true or false: the R/T suffix, default true"),
+        ],
+        read: ReadFn::Stream(|mut input| {
+            // BUSMASTER logs share the .log suffix: the content decides.
+            let head = input
+                .reader
+                .fill_buf()
+                .map_err(|e| read_err(&input.path, e))?;
+            if busmaster::Reader::is_header(head) {
+                Ok(Box::new(busmaster::Reader::new(input)?))
+            } else {
+                Ok(Box::new(candump::Reader::new(input)))
+            }
+        }),
+        create: |p, gz, o| Ok(Box::new(candump::Writer::new(open_output(p, gz, o)?, o)?)),
+    },
+    FormatInfo {
+        format: Format::Csv,
+        name: "csv",
+        aliases: &[],
+        help: "python-can CSV",
+        numbers_channels: false,
+        needs_file: false,
+        options: &[("layout", "python (python-can's columns) or rich")],
+        read: ReadFn::Stream(|i| Ok(Box::new(csv::Reader::new(i)?))),
+        create: |p, gz, o| Ok(Box::new(csv::Writer::new(open_output(p, gz, o)?, o)?)),
+    },
+    FormatInfo {
+        format: Format::Sqlite,
+        name: "db",
+        aliases: &["sqlite", "sqlite3"],
+        help: "python-can SQLite database",
+        numbers_channels: false,
+        needs_file: true,
+        options: &[],
+        read: ReadFn::File(|p| Ok(Box::new(sqlite::Reader::open(p)?))),
+        create: |p, _, o| Ok(Box::new(sqlite::Writer::create(p, o)?)),
+    },
+    FormatInfo {
+        format: Format::Trc,
+        name: "trc",
+        aliases: &[],
+        help: "PEAK trace",
+        numbers_channels: true,
+        needs_file: false,
+        options: &[],
+        read: ReadFn::Stream(|i| Ok(Box::new(trc::Reader::new(i)?))),
+        create: |p, gz, o| Ok(Box::new(trc::Writer::new(open_output(p, gz, o)?, o)?)),
+    },
+    FormatInfo {
+        format: Format::Jsonl,
+        name: "jsonl",
+        aliases: &["ndjson", "json"],
+        help: "JSON Lines, one object per frame",
+        numbers_channels: false,
+        needs_file: false,
+        options: &[],
+        read: ReadFn::Stream(|i| Ok(Box::new(jsonl::Reader::new(i)))),
+        create: |p, gz, o| Ok(Box::new(jsonl::Writer::new(open_output(p, gz, o)?))),
+    },
+];
+
 impl Format {
     /// Every format, in help order.
-    pub const ALL: &'static [Format] = &[
-        Format::Blf,
-        Format::Asc,
-        Format::Candump,
-        Format::Csv,
-        Format::Sqlite,
-        Format::Trc,
-        Format::Jsonl,
-    ];
+    pub fn all() -> impl Iterator<Item = Format> {
+        FORMATS.iter().map(|f| f.format)
+    }
+
+    /// Its registry entry.
+    pub fn info(self) -> &'static FormatInfo {
+        match FORMATS.iter().find(|f| f.format == self) {
+            Some(f) => f,
+            None => unreachable!("every format has an entry in FORMATS"),
+        }
+    }
 
     /// The name used by `--input-format` / `--output-format`.
     pub fn name(self) -> &'static str {
-        match self {
-            Format::Blf => "blf",
-            Format::Asc => "asc",
-            Format::Candump => "log",
-            Format::Csv => "csv",
-            Format::Sqlite => "db",
-            Format::Trc => "trc",
-            Format::Jsonl => "jsonl",
-        }
+        self.info().name
+    }
+
+    /// True for formats that number channels (1-based) rather than name them.
+    pub fn numbers_channels(self) -> bool {
+        self.info().numbers_channels
     }
 
     /// The format for a name as `--input-format` takes it (also accepts the
     /// usual extensions and aliases).
     pub fn from_name(name: &str) -> Option<Format> {
-        match name.to_ascii_lowercase().as_str() {
-            "blf" => Some(Format::Blf),
-            "asc" => Some(Format::Asc),
-            "log" | "candump" => Some(Format::Candump),
-            "csv" => Some(Format::Csv),
-            "db" | "sqlite" | "sqlite3" => Some(Format::Sqlite),
-            "trc" => Some(Format::Trc),
-            "jsonl" | "ndjson" | "json" => Some(Format::Jsonl),
-            _ => None,
-        }
+        let name = name.to_ascii_lowercase();
+        FORMATS
+            .iter()
+            .find(|f| f.name == name || f.aliases.contains(&name.as_str()))
+            .map(|f| f.format)
     }
 
     /// The format of a file name and whether it is gzip-compressed
@@ -129,12 +260,50 @@ impl Format {
 
     /// A list of known format names for messages.
     pub fn names() -> String {
-        Format::ALL
+        FORMATS
             .iter()
-            .map(|f| f.name())
+            .map(|f| f.name)
             .collect::<Vec<_>>()
             .join(", ")
     }
+
+    /// The format named `name`, or an error listing the known ones.
+    pub fn parse(name: &str) -> Result<Format> {
+        Format::from_name(name).ok_or_else(|| {
+            Error::UnknownFormat(format!(
+                "unknown format '{name}' (known: {})",
+                Format::names()
+            ))
+        })
+    }
+}
+
+/// Every format's `--format-opt` keys with their help, for `--help`.
+pub fn options_help() -> String {
+    options_text(FORMATS.iter().map(|f| (f.name, f.options)))
+}
+
+/// The extensions the formats are known by, for help texts: `.blf .asc ...`.
+pub fn extensions_text() -> String {
+    FORMATS
+        .iter()
+        .map(|f| format!(".{}", f.name))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `name: key= (help), ...; name: ...` for registry entries with options.
+pub(crate) fn options_text<'a>(
+    entries: impl Iterator<Item = (&'a str, &'a [(&'a str, &'a str)])>,
+) -> String {
+    entries
+        .filter(|(_, opts)| !opts.is_empty())
+        .map(|(name, opts)| {
+            let keys: Vec<String> = opts.iter().map(|(k, h)| format!("{k}= ({h})")).collect();
+            format!("{name}: {}", keys.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Where a writer's bytes go and how to treat an existing file.
@@ -227,31 +396,27 @@ pub fn open_reader_counted(
     count: Option<Arc<AtomicU64>>,
 ) -> Result<Box<dyn RecordReader>> {
     let (format, gz) = resolve_format(path, format)?;
-    if format == Format::Sqlite {
-        return Ok(Box::new(sqlite::Reader::open(path)?));
+    let info = format.info();
+    match info.read {
+        ReadFn::File(_) if path == Path::new("-") || gz => Err(Error::UnknownFormat(format!(
+            "{} can only be read from a file, not stdin or gzip",
+            info.help
+        ))),
+        ReadFn::File(read) => read(path),
+        ReadFn::Stream(read) => read(open_input_counted(path, gz, count)?),
     }
-    let input = open_input_counted(path, gz, count)?;
-    Ok(match format {
-        Format::Blf => Box::new(blf::Reader::new(input)?),
-        Format::Asc => Box::new(asc::Reader::new(input)?),
-        Format::Candump => {
-            // BUSMASTER logs share the .log suffix: the content decides.
-            let mut input = input;
-            let head = input
-                .reader
-                .fill_buf()
-                .map_err(|e| read_err(&input.path, e))?;
-            if busmaster::Reader::is_header(head) {
-                Box::new(busmaster::Reader::new(input)?)
-            } else {
-                Box::new(candump::Reader::new(input))
-            }
-        }
-        Format::Csv => Box::new(csv::Reader::new(input)?),
-        Format::Sqlite => unreachable!("handled above"),
-        Format::Trc => Box::new(trc::Reader::new(input)?),
-        Format::Jsonl => Box::new(jsonl::Reader::new(input)),
-    })
+}
+
+/// A reader of `format` over `input` (any bytes: a file, stdin, a buffer).
+/// Formats that need a real file (SQLite) are refused.
+pub fn read_stream(format: Format, input: Input) -> Result<Box<dyn RecordReader>> {
+    match format.info().read {
+        ReadFn::Stream(read) => read(input),
+        ReadFn::File(_) => Err(Error::UnknownFormat(format!(
+            "{} can only be read from a file",
+            format.info().help
+        ))),
+    }
 }
 
 /// The byte sink a writer works on.
@@ -318,29 +483,35 @@ pub fn create_file(path: &Path, opts: &WriterOptions) -> Result<File> {
 }
 
 /// Creates a writer for `path` (`-` = stdout, which needs `format`).
+/// Options the format does not take are refused, naming the ones it does.
 pub fn create_writer(
     path: &Path,
     format: Option<Format>,
     opts: &WriterOptions,
 ) -> Result<Box<dyn RecordWriter>> {
     let (format, gz) = resolve_format(path, format)?;
-    if format == Format::Sqlite {
-        return Ok(Box::new(sqlite::Writer::create(path, opts)?));
+    let info = format.info();
+    if info.needs_file && path == Path::new("-") {
+        return Err(Error::UnknownFormat(format!(
+            "{} cannot be written to stdout; give a file",
+            info.help
+        )));
     }
-    if format == Format::Blf && !gz && path != Path::new("-") {
-        // a seekable file: the header statistics are rewritten in place
-        return Ok(Box::new(blf::Writer::create(path, opts)?));
+    for key in opts.options.keys() {
+        if !info.options.iter().any(|(k, _)| k == key) {
+            let known: Vec<&str> = info.options.iter().map(|(k, _)| *k).collect();
+            return Err(Error::Config(format!(
+                "unknown --format-opt '{key}' for {} (known: {})",
+                info.name,
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            )));
+        }
     }
-    let out = open_output(path, gz, opts)?;
-    Ok(match format {
-        Format::Blf => Box::new(blf::Writer::new(out, opts)?),
-        Format::Asc => Box::new(asc::Writer::new(out, opts)?),
-        Format::Candump => Box::new(candump::Writer::new(out, opts)?),
-        Format::Csv => Box::new(csv::Writer::new(out, opts)?),
-        Format::Sqlite => unreachable!("handled above"),
-        Format::Trc => Box::new(trc::Writer::new(out, opts)?),
-        Format::Jsonl => Box::new(jsonl::Writer::new(out)),
-    })
+    (info.create)(path, gz, opts)
 }
 
 /// Maps an I/O error while writing into a library error naming the file.

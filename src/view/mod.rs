@@ -3,4 +3,5 @@
 //! stdout is not a terminal.
 
 pub mod model;
+#[cfg(feature = "cli")]
 pub mod ui;

@@ -40,6 +40,13 @@ pub struct Model {
     pub errors: u64,
 }
 
+impl crate::pipe::Sink for Model {
+    fn write(&mut self, _from: usize, record: &Record) -> crate::Result<bool> {
+        self.update(record);
+        Ok(true)
+    }
+}
+
 impl Model {
     /// An empty model.
     pub fn new() -> Model {

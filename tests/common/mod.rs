@@ -1,13 +1,15 @@
 //! Helpers shared by the integration tests: where the fixtures, the python-can
 //! interpreter and the built binaries are, and how to skip loudly.
 //!
-//! A missing external piece (the shared fixtures, python-can) skips a test with a
-//! loud message on a developer machine, and fails it under CI (`CI=true`), where
-//! `.ci/run` has installed everything.
+//! A missing external piece (python-can, can-utils, the CAN VM, ...) skips a
+//! test with a loud message on a developer machine, and fails it under CI
+//! (`CI=true`), where `.ci/run` has installed everything. The fixtures are in
+//! the repository (`tests/fixtures/`), so a clone alone has them.
 #![allow(dead_code)]
 
 pub mod tools;
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -18,24 +20,73 @@ pub fn in_ci() -> bool {
         .unwrap_or(false)
 }
 
-/// Reports a missing prerequisite: panics under CI, prints a loud skip otherwise.
+/// Reports a missing prerequisite: panics under CI, skips loudly otherwise.
+///
+/// libtest hides what a passing test prints, so a skip also appends a line
+/// (`<test binary> <test name>`, a tab, `what`) to the file named by
+/// `CANKIT_SKIP_LOG`, which `tests/run.sh` sets and prints after the run.
 pub fn missing(what: &str) {
     if in_ci() {
         panic!("prerequisite missing under CI: {what}");
     }
     eprintln!("\n*** SKIPPED: {what} ***\n");
+    if let Some(log) = std::env::var_os("CANKIT_SKIP_LOG") {
+        let line = format!("{}\t{}\n", current_test(), one_line(what));
+        let written = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .and_then(|mut f| f.write_all(line.as_bytes()));
+        if let Err(e) = written {
+            panic!(
+                "cannot record the skip in CANKIT_SKIP_LOG={}: {e}",
+                Path::new(&log).display()
+            );
+        }
+    }
 }
 
-/// The shared fixture folder (`CANKIT_FIXTURES`, else `../shared/fixtures`).
+/// `<test binary> <test name>` of the running test: libtest names each
+/// test's thread after the test; the binary is `<name>-<hash>`.
+fn current_test() -> String {
+    let exe = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .unwrap_or_default();
+    let binary = match exe.rsplit_once('-') {
+        Some((name, hash)) if hash.chars().all(|c| c.is_ascii_hexdigit()) => name,
+        _ => &exe,
+    };
+    let thread = std::thread::current();
+    let test = match thread.name() {
+        Some(name) if name != "main" => name,
+        _ => "(test name unknown)",
+    };
+    format!("{binary} {test}")
+}
+
+/// The first line of `text`, marked when more lines followed.
+fn one_line(text: &str) -> String {
+    let mut lines = text.trim().lines();
+    let first = lines.next().unwrap_or_default().trim_end();
+    if lines.next().is_some() {
+        format!("{first} [...]")
+    } else {
+        first.to_string()
+    }
+}
+
+/// The fixture folder: `CANKIT_FIXTURES`, else the repository's
+/// `tests/fixtures` (see its README.md).
 pub fn fixtures() -> Option<PathBuf> {
     let dir = std::env::var_os("CANKIT_FIXTURES")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures"));
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"));
     if dir.join("expected").is_dir() {
         Some(dir)
     } else {
         missing(&format!(
-            "fixture folder {} (set CANKIT_FIXTURES)",
+            "fixture folder {} (tests/fixtures, or CANKIT_FIXTURES if set)",
             dir.display()
         ));
         None
@@ -86,22 +137,24 @@ pub fn have(prog: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// What python-can 4.6.1 reads from `file`: the shared `candump-json.py`
-/// (next to the fixtures) run with `args` before the file, in UTC; its stdout,
-/// one JSON object per message. Fails the test when python-can fails.
-pub fn python_can_reads(py: &Path, fx: &Path, file: &Path, args: &[&str]) -> String {
+/// What python-can 4.6.1 reads from `file`: `tests/tools/pycan_dump.py`
+/// run with `args` before the file, in UTC; its stdout, one canonical JSON
+/// object per message, as in `tests/fixtures/expected/`. Fails the test when
+/// python-can fails.
+pub fn python_can_reads(py: &Path, file: &Path, args: &[&str]) -> String {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tools/pycan_dump.py");
     let o = Command::new(py)
-        .arg(fx.join("../tools/candump-json.py"))
+        .arg(&script)
         .args(args)
         .arg(file)
         .env("TZ", "UTC")
         .output()
-        .expect("run candump-json.py");
+        .expect("run tests/tools/pycan_dump.py");
     assert!(
         o.status.success(),
         "python-can on {}: {}",
         file.display(),
         String::from_utf8_lossy(&o.stderr)
     );
-    String::from_utf8(o.stdout).expect("candump-json.py prints UTF-8")
+    String::from_utf8(o.stdout).expect("pycan_dump.py prints UTF-8")
 }

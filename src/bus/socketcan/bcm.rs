@@ -295,6 +295,16 @@ impl BcmTask {
     }
 }
 
+impl crate::bus::PeriodicTask for BcmTask {
+    fn wait(&self, timeout: Option<Duration>) -> Result<bool> {
+        BcmTask::wait(self, timeout)
+    }
+
+    fn stop(self: Box<Self>) -> Result<()> {
+        BcmTask::stop(*self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

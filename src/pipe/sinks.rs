@@ -1,0 +1,310 @@
+//! Sinks: a log writer ([`WriterSink`]) and one or several buses
+//! ([`BusSink`], routed by input or by the record's channel).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::Sink;
+use crate::bus::Bus;
+use crate::error::{Error, Result};
+use crate::format::RecordWriter;
+use crate::frame::{Channel, Record};
+
+/// A log writer, flushed at least every `flush_every` (1 s by default, so a
+/// killed process loses at most that much) and, for a live view on stdout,
+/// whenever the source goes quiet.
+pub struct WriterSink {
+    writer: Box<dyn RecordWriter>,
+    path: PathBuf,
+    last_flush: Instant,
+    flush_every: Duration,
+    flush_when_idle: bool,
+    pending: bool,
+}
+
+impl WriterSink {
+    /// Writes to `writer`, opened on `path` (for messages).
+    pub fn new(writer: Box<dyn RecordWriter>, path: &Path) -> WriterSink {
+        WriterSink {
+            writer,
+            path: path.to_path_buf(),
+            last_flush: Instant::now(),
+            flush_every: Duration::from_secs(1),
+            flush_when_idle: false,
+            pending: false,
+        }
+    }
+
+    /// Flushes whenever the source has nothing (stdout watched by a person
+    /// or a pipe), and at least every `every`.
+    pub fn live(mut self, every: Duration) -> WriterSink {
+        self.flush_when_idle = true;
+        self.flush_every = every;
+        self
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        self.pending = false;
+        self.last_flush = Instant::now();
+        self.writer.flush().map_err(|e| self.context(e))
+    }
+
+    fn context(&self, e: Error) -> Error {
+        if e.is_broken_pipe() {
+            e
+        } else {
+            Error::io_context(format!("writing {}", self.path.display()), e)
+        }
+    }
+}
+
+impl Sink for WriterSink {
+    fn write(&mut self, _from: usize, record: &Record) -> Result<bool> {
+        self.writer.write(record).map_err(|e| self.context(e))?;
+        self.pending = true;
+        if self.last_flush.elapsed() >= self.flush_every {
+            self.flush()?;
+        }
+        Ok(true)
+    }
+
+    fn idle(&mut self) -> Result<()> {
+        if (self.pending && self.flush_when_idle) || self.last_flush.elapsed() >= self.flush_every {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        self.writer.finish().map_err(|e| {
+            if e.is_broken_pipe() {
+                e
+            } else {
+                Error::io_context(format!("finishing {}", self.path.display()), e)
+            }
+        })
+    }
+}
+
+/// canplayer's `--map TO=FROM` routes, parsed once: which bus (an index)
+/// plays the frames logged on a channel. FROM is compared with the channel as
+/// a log writes it (`can0`, or `2` for a numbered channel), so `vcan0=2` takes
+/// the frames of channel number 2 and of an interface named `2`; a record
+/// without a channel matches no route. The per-frame lookup allocates nothing.
+#[derive(Debug, Default)]
+pub struct Routes {
+    by_name: HashMap<Box<str>, usize>,
+    by_number: HashMap<u32, usize>,
+    /// FROM as given, and whether a record matched it.
+    given: Vec<(String, bool)>,
+}
+
+impl Routes {
+    /// Routes the channel written `from` to bus `target`; a later route for
+    /// the same FROM replaces an earlier one.
+    pub fn add(&mut self, from: &str, target: usize) {
+        self.by_name.insert(from.into(), target);
+        // Only the decimal form a number is written in ("2", not "02" or "+2").
+        if let Some(n) = from.parse::<u32>().ok().filter(|n| n.to_string() == from) {
+            self.by_number.insert(n, target);
+        }
+        if !self.given.iter().any(|(f, _)| f == from) {
+            self.given.push((from.to_string(), false));
+        }
+    }
+
+    /// True when no route is set.
+    pub fn is_empty(&self) -> bool {
+        self.by_name.is_empty()
+    }
+
+    /// The bus for frames logged on `channel`, if it is mapped.
+    pub fn target(&self, channel: &Channel) -> Option<usize> {
+        match channel {
+            Channel::None => None,
+            Channel::Number(n) => self.by_number.get(n).copied(),
+            Channel::Name(name) => self.by_name.get(&**name).copied(),
+        }
+    }
+
+    fn note_used(&mut self, channel: &Channel) {
+        if self.given.iter().all(|g| g.1) {
+            return;
+        }
+        let text = channel.to_string();
+        for g in self.given.iter_mut().filter(|g| !g.1) {
+            if g.0 == text {
+                g.1 = true;
+            }
+        }
+    }
+
+    /// The FROM channels no record came from.
+    pub fn unused(&self) -> Vec<&str> {
+        self.given
+            .iter()
+            .filter(|g| !g.1)
+            .map(|g| g.0.as_str())
+            .collect()
+    }
+}
+
+enum Route {
+    /// Every record to bus 0.
+    One,
+    /// Input `i` to bus `targets[i]` (a bridge sends each side to the other).
+    ByInput(Vec<usize>),
+    /// By the record's channel; unmapped channels are not sent.
+    ByChannel(Routes),
+}
+
+/// One or several buses to send records on.
+pub struct BusSink {
+    buses: Vec<Box<dyn Bus>>,
+    route: Route,
+}
+
+impl BusSink {
+    /// Sends every record on `bus`.
+    pub fn new(bus: Box<dyn Bus>) -> BusSink {
+        BusSink {
+            buses: vec![bus],
+            route: Route::One,
+        }
+    }
+
+    /// Sends the records of input `i` on `buses[targets[i]]`.
+    pub fn by_input(buses: Vec<Box<dyn Bus>>, targets: Vec<usize>) -> BusSink {
+        BusSink {
+            buses,
+            route: Route::ByInput(targets),
+        }
+    }
+
+    /// Sends each record on the bus its channel is routed to; records of
+    /// other channels are not sent (and not counted).
+    pub fn by_channel(buses: Vec<Box<dyn Bus>>, routes: Routes) -> BusSink {
+        BusSink {
+            buses,
+            route: Route::ByChannel(routes),
+        }
+    }
+
+    /// The `--map` FROM channels no record came from (empty without routes).
+    pub fn unused_routes(&self) -> Vec<&str> {
+        match &self.route {
+            Route::ByChannel(r) => r.unused(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+impl Sink for BusSink {
+    fn write(&mut self, from: usize, record: &Record) -> Result<bool> {
+        let target = match &mut self.route {
+            Route::One => 0,
+            Route::ByInput(t) => match t.get(from) {
+                Some(&i) => i,
+                None => return Ok(false),
+            },
+            Route::ByChannel(r) => match r.target(&record.channel) {
+                Some(i) => {
+                    r.note_used(&record.channel);
+                    i
+                }
+                None => return Ok(false),
+            },
+        };
+        let Some(bus) = self.buses.get_mut(target) else {
+            return Ok(false);
+        };
+        bus.send(&record.frame).map_err(|e| {
+            Error::io_context(
+                format!("sending {} on '{}'", record.frame, bus.channel()),
+                e,
+            )
+        })?;
+        Ok(true)
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        let mut first = Ok(());
+        for b in &mut self.buses {
+            if let Err(e) = b.close() {
+                if first.is_ok() {
+                    first = Err(e);
+                }
+            }
+        }
+        first
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn routes(maps: &[(&str, &str)]) -> Routes {
+        let mut targets: Vec<&str> = Vec::new();
+        let mut r = Routes::default();
+        for (to, from) in maps {
+            let idx = targets.iter().position(|t| t == to).unwrap_or_else(|| {
+                targets.push(to);
+                targets.len() - 1
+            });
+            r.add(from, idx);
+        }
+        r
+    }
+
+    #[test]
+    fn map_routes_by_channel_name() {
+        let r = routes(&[("vcan0", "can0"), ("vcan1", "can1")]);
+        assert_eq!(r.target(&Channel::name("can0")), Some(0));
+        assert_eq!(r.target(&Channel::name("can1")), Some(1));
+        assert_eq!(r.target(&Channel::name("can2")), None);
+        assert_eq!(r.target(&Channel::name("CAN0")), None);
+        assert_eq!(r.target(&Channel::None), None);
+        // a name is not a number
+        assert_eq!(r.target(&Channel::Number(0)), None);
+    }
+
+    #[test]
+    fn map_routes_by_channel_number() {
+        // BLF/ASC/TRC channels are 1-based numbers, written as such in FROM.
+        let r = routes(&[("vcan0", "1"), ("vcan1", "2"), ("vcan1", "4294967295")]);
+        assert_eq!(r.target(&Channel::Number(1)), Some(0));
+        assert_eq!(r.target(&Channel::Number(2)), Some(1));
+        assert_eq!(r.target(&Channel::Number(u32::MAX)), Some(1));
+        assert_eq!(r.target(&Channel::Number(3)), None);
+        // FROM is the channel as written: an interface named "2" matches too
+        assert_eq!(r.target(&Channel::name("2")), Some(1));
+        assert_eq!(r.target(&Channel::name("can1")), None);
+    }
+
+    #[test]
+    fn map_numbers_only_in_the_form_they_are_written() {
+        let r = routes(&[("a", "02"), ("b", "+2"), ("c", "4294967296")]);
+        assert_eq!(r.target(&Channel::Number(2)), None);
+        assert_eq!(r.target(&Channel::name("02")), Some(0));
+        assert_eq!(r.target(&Channel::name("+2")), Some(1));
+        assert_eq!(r.target(&Channel::name("4294967296")), Some(2));
+    }
+
+    #[test]
+    fn a_later_map_for_the_same_channel_wins() {
+        let r = routes(&[("a", "1"), ("b", "can0"), ("c", "1"), ("c", "can0")]);
+        assert_eq!(r.target(&Channel::Number(1)), Some(2));
+        assert_eq!(r.target(&Channel::name("can0")), Some(2));
+        assert_eq!(r.target(&Channel::name("1")), Some(2));
+    }
+
+    #[test]
+    fn unused_routes_are_reported() {
+        let mut r = routes(&[("a", "can0"), ("b", "can5"), ("c", "2")]);
+        r.note_used(&Channel::name("can0"));
+        r.note_used(&Channel::Number(2));
+        assert_eq!(r.unused(), ["can5"]);
+    }
+}

@@ -1,0 +1,265 @@
+//! The library's pipe through the real binaries: `--filter`, `--count` and
+//! `--duration` honoured by every tool that takes them, and the obviously
+//! wrong refused with one clear line.
+
+mod common;
+
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use common::tools::*;
+
+/// A logger on `chan` printing candump lines, stopped by `-n n` or 20 s.
+fn logger(chan: &str, extra: &[&str]) -> Child {
+    let c = tool("can-logger")
+        .args(["-c", chan, "-d", "20s"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_peers(chan.split(',').next().unwrap(), 1);
+    c
+}
+
+/// The frames a logger printed, after stopping it with SIGINT.
+fn stop_and_read(c: Child) -> Vec<String> {
+    // SAFETY: the child is ours and still running or already exited.
+    unsafe { libc::kill(c.id() as i32, libc::SIGINT) };
+    let o = c.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split(' ').nth(2).map(str::to_string))
+        .collect()
+}
+
+fn ok(o: &std::process::Output) -> String {
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(o.status.success(), "{err}");
+    err
+}
+
+#[test]
+fn can_send_honours_filter_count_and_duration() {
+    let chan = channel("sendf");
+    let rec = logger(&chan, &[]);
+    // --filter: only 0x123 goes out, once each
+    ok(&run(tool("can-send").args([
+        "-c", &chan, "--filter", "123:7FF", "100#01", "123#02", "200#03",
+    ])));
+    // --count with a period, filtered: 3 frames of 0x123
+    ok(&run(tool("can-send").args([
+        "-c", &chan, "--filter", "123:7FF", "--period", "5ms", "--count", "3", "100#01", "123#04",
+    ])));
+    // --duration: about 300 ms / 100 ms = 3 frames
+    let t = Instant::now();
+    ok(&run(tool("can-send").args([
+        "-c",
+        &chan,
+        "--period",
+        "100ms",
+        "--duration",
+        "300ms",
+        "7FF#05",
+    ])));
+    assert!(t.elapsed() < Duration::from_secs(3));
+    let got = stop_and_read(rec);
+    assert_eq!(
+        got,
+        ["123#02", "123#04", "123#04", "123#04", "7FF#05", "7FF#05", "7FF#05"]
+    );
+}
+
+#[test]
+fn can_player_honours_filter() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("in.log");
+    std::fs::write(
+        &log,
+        "(1.000) can0 100#01\n(1.001) can0 123#02\n(1.002) can0 200#03\n(1.003) can0 123#04\n",
+    )
+    .unwrap();
+    let chan = channel("playf");
+    let rec = logger(&chan, &[]);
+    ok(&run(tool("can-player")
+        .args(["-c", &chan, "--filter", "123:7FF"])
+        .arg(&log)));
+    ok(&run(tool("can-player")
+        .args(["-c", &chan, "--filter", "123~7FF", "-n", "1"])
+        .arg(&log)));
+    assert_eq!(stop_and_read(rec), ["123#02", "123#04", "100#01"]);
+}
+
+#[test]
+fn can_logger_and_viewer_honour_filter_count_and_duration() {
+    let chan = channel("logf");
+    // candump's habit: filters after the channel
+    let rec = logger(&format!("{chan},123:7FF"), &["-n", "2"]);
+    let viewer = tool("can-viewer")
+        .args(["--plain", "-c", &chan, "--filter", "200:7FF", "-n", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_peers(&chan, 2);
+    ok(&run(tool("can-send").args([
+        "-c", &chan, "100#01", "123#02", "200#03", "123#04", "123#05",
+    ])));
+    let o = rec.wait_with_output().unwrap();
+    ok(&o);
+    let got: Vec<String> = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split(' ').nth(2).map(str::to_string))
+        .collect();
+    assert_eq!(got, ["123#02", "123#04"]);
+    let o = viewer.wait_with_output().unwrap();
+    ok(&o);
+    let table = String::from_utf8(o.stdout).unwrap();
+    assert!(table.contains("200"), "{table}");
+    assert!(!table.contains("123"), "{table}");
+    // --duration ends a quiet viewer on time
+    let t = Instant::now();
+    ok(&run(
+        tool("can-viewer").args(["--plain", "-c", &chan, "-d", "300ms"])
+    ));
+    assert!(t.elapsed() < Duration::from_secs(3));
+}
+
+#[test]
+fn can_bridge_honours_filter_and_count_and_refuses_the_same_bus() {
+    let (a, b) = (channel("bra"), channel("brb"));
+    let rec = logger(&b, &[]);
+    let bridge = tool("can-bridge")
+        .args([
+            "--from",
+            &format!("virtual:{a}"),
+            "--to",
+            &format!("virtual:{b}"),
+        ])
+        .args(["--filter", "123:7FF", "-n", "2", "-d", "20s"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_peers(&a, 1);
+    ok(&run(tool("can-send").args([
+        "-c", &a, "100#01", "123#02", "200#03", "123#04", "123#05",
+    ])));
+    let o = bridge.wait_with_output().unwrap();
+    ok(&o);
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(stop_and_read(rec), ["123#02", "123#04"]);
+
+    // --duration ends a quiet bridge on time
+    let t = Instant::now();
+    ok(&run(tool("can-bridge").args([
+        "--from",
+        &format!("virtual:{a}"),
+        "--to",
+        &format!("virtual:{b}"),
+        "-d",
+        "300ms",
+    ])));
+    assert!(t.elapsed() < Duration::from_secs(3));
+
+    let x = format!("virtual:{a}");
+    let o = run(tool("can-bridge").args(["--from", &x, "--to", &x]));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("the same bus"), "{err}");
+}
+
+#[test]
+fn can_convert_refuses_an_empty_window_and_warns_about_one_past_the_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("in.log");
+    std::fs::write(&log, "(1.0) can0 100#01\n(2.0) can0 101#02\n").unwrap();
+    let out = dir.path().join("out.log");
+    let o = run(tool("can-convert")
+        .args(["--start", "5", "--end", "2"])
+        .arg(&log)
+        .arg(&out));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("--start must be before --end"), "{err}");
+    assert!(!out.exists(), "nothing written for a refused window");
+
+    let o = run(tool("can-convert")
+        .args(["--start", "60"])
+        .arg(&log)
+        .arg(&out));
+    let err = ok(&o);
+    assert!(
+        err.contains("no record was inside the time window"),
+        "{err}"
+    );
+}
+
+#[test]
+fn unknown_format_options_are_refused_naming_the_known_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("in.log");
+    std::fs::write(&log, "(1.0) can0 100#01\n").unwrap();
+    let o = run(tool("can-convert")
+        .args(["--format-opt", "compresion=9"])
+        .arg(&log)
+        .arg(dir.path().join("out.blf")));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(err.contains("unknown --format-opt 'compresion'"), "{err}");
+    assert!(err.contains("compression"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+#[test]
+fn candump_filters_after_the_channel_must_parse() {
+    let o = run(tool("can-logger").args(["-c", "x,zz", "-d", "10ms"]));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("--filter"), "{err}");
+}
+
+#[test]
+fn a_map_naming_a_channel_the_log_lacks_is_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("in.log");
+    std::fs::write(&log, "(1.0) can0 100#01\n").unwrap();
+    let chan = channel("mapw");
+    let o = run(tool("can-player")
+        .args([
+            "--map",
+            &format!("{chan}=can0"),
+            "--map",
+            &format!("{chan}=can7"),
+        ])
+        .arg(&log));
+    let err = ok(&o);
+    assert!(err.contains("no frame of channel 'can7'"), "{err}");
+    assert!(!err.contains("'can0'"), "{err}");
+}
+
+#[test]
+fn error_class_filters_leave_data_frames_alone() {
+    // `#MASK` selects error classes only, as candump's `#` does; data frames
+    // still go through the id filters (none here).
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("in.log");
+    std::fs::write(
+        &log,
+        "(1.0) can0 100#01\n(1.1) can0 20000040#0000000000000000\n(1.2) can0 20000004#0000000000000000\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out.log");
+    ok(&run(tool("can-convert")
+        .args(["--filter", "#40"])
+        .arg(&log)
+        .arg(&out)));
+    let frames: Vec<String> = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split(' ').nth(2).map(str::to_string))
+        .collect();
+    assert_eq!(frames, ["100#01", "20000040#0000000000000000"]);
+}
