@@ -109,14 +109,22 @@ struct Progress<'a> {
     seen: u64,
 }
 
+impl Progress<'_> {
+    #[cold]
+    fn show(&self) {
+        if let Some(b) = &self.bar {
+            b.set_position(self.bytes.load(Ordering::Relaxed));
+            b.set_message(format!("{} frames", self.seen));
+        }
+    }
+}
+
 impl Sink for Progress<'_> {
+    #[inline]
     fn write(&mut self, from: usize, record: &crate::frame::Record) -> crate::Result<bool> {
         self.seen += 1;
         if self.seen % 65536 == 0 {
-            if let Some(b) = &self.bar {
-                b.set_position(self.bytes.load(Ordering::Relaxed));
-                b.set_message(format!("{} frames", self.seen));
-            }
+            self.show();
         }
         self.inner.write(from, record)
     }

@@ -153,7 +153,7 @@ pub fn run(cli: Cli) -> Result<()> {
         numbering: fmt.numbers_channels().then(|| Numbering::new(&given)),
         ..Stages::default()
     };
-    let mut sink = WriterSink::new(writer, &path);
+    let mut sink = WriterSink::new(writer, &path).flush_every(Duration::from_secs(1));
     let mut driver = Driver::new(stages)
         .count(cli.limits.count)
         .duration(cli.limits.duration)

@@ -19,7 +19,7 @@ use std::collections::BinaryHeap;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::time::{Duration, Instant};
 
-use super::{Next, Source, SourceReport, Stop};
+use super::{Next, Source, SourceReport, Stop, Until};
 use crate::bus::{self, Bus, BusSettings, Outage};
 use crate::error::{Error, Result};
 use crate::frame::{Record, Timestamp};
@@ -382,6 +382,7 @@ enum Inner {
 pub struct BusSource {
     inner: Inner,
     names: Vec<String>,
+    slot: Option<Record>,
 }
 
 impl BusSource {
@@ -423,7 +424,11 @@ impl BusSource {
                 stop,
             }
         };
-        Ok(BusSource { inner, names })
+        Ok(BusSource {
+            inner,
+            names,
+            slot: None,
+        })
     }
 
     /// `interface 'channel'` of each bus, for messages.
@@ -438,10 +443,11 @@ impl BusSource {
 }
 
 impl Source for BusSource {
-    fn next(&mut self, until: Instant) -> Result<Next> {
+    fn next(&mut self, until: Until) -> Result<Next<'_>> {
+        let until = until.instant();
         let failed = match &mut self.inner {
             Inner::Direct(r) => match r.next(until.saturating_duration_since(Instant::now())) {
-                Ok(Some(rec)) => return Ok(Next::Record(0, rec)),
+                Ok(Some(rec)) => return Ok(Next::Record(0, self.slot.insert(rec))),
                 Ok(None) => return Ok(Next::Idle),
                 Err(e) => (0, e),
             },
@@ -452,7 +458,7 @@ impl Source for BusSource {
                 let end = until;
                 loop {
                     if let Some((i, rec)) = held.pop(false) {
-                        return Ok(Next::Record(i, rec));
+                        return Ok(Next::Record(i, self.slot.insert(rec)));
                     }
                     let left = end.saturating_duration_since(Instant::now());
                     let w = held.due_in().map_or(left, |d| d.min(left));
@@ -466,7 +472,7 @@ impl Source for BusSource {
                         }
                         Err(RecvTimeoutError::Disconnected) => {
                             return Ok(match held.pop(true) {
-                                Some((i, rec)) => Next::Record(i, rec),
+                                Some((i, rec)) => Next::Record(i, self.slot.insert(rec)),
                                 None => Next::End,
                             })
                         }

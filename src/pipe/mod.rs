@@ -62,12 +62,42 @@ pub use sources::{FramesSource, LinesSource, LogSource, ReplaySource};
 pub use stages::{Numbering, Stages, TimePoint, Window};
 pub use stop::Stop;
 
+/// How long a [`Source::next`] may wait: a wait from now, or a fixed instant
+/// (the end of a `--duration`). The clock is read only by sources that wait,
+/// so reading a log costs no clock read per record.
+#[derive(Clone, Copy, Debug)]
+pub struct Until {
+    wait: Duration,
+    at: Option<Instant>,
+}
+
+impl Until {
+    /// Waiting up to `wait` from when it is asked.
+    pub fn after(wait: Duration) -> Until {
+        Until { wait, at: None }
+    }
+
+    /// Waiting until `at`.
+    pub fn at(at: Instant) -> Until {
+        Until {
+            wait: Duration::ZERO,
+            at: Some(at),
+        }
+    }
+
+    /// The instant the wait ends.
+    pub fn instant(&self) -> Instant {
+        self.at.unwrap_or_else(|| Instant::now() + self.wait)
+    }
+}
+
 /// What a [`Source`] produced.
 #[derive(Debug)]
-pub enum Next {
+pub enum Next<'a> {
     /// A record, with the index of the input it came from (the bus of a
-    /// merged source; 0 for single sources).
-    Record(usize, Record),
+    /// merged source; 0 for single sources). It stays in the source (no copy
+    /// per record); the stages may change it before the sink takes it.
+    Record(usize, &'a mut Record),
     /// Nothing within the wait.
     Idle,
     /// The source is exhausted (end of the log, the frame list sent).
@@ -78,8 +108,8 @@ pub enum Next {
 pub trait Source {
     /// The next record, waiting until `until` at most for it. A source that
     /// hands records over at due times (a replay, a period) hands over none
-    /// due at or after `until` (the end of a `--duration`).
-    fn next(&mut self, until: Instant) -> Result<Next>;
+    /// due at or after it (the end of a `--duration`).
+    fn next(&mut self, until: Until) -> Result<Next<'_>>;
 
     /// After a stop requested at `until`: hands over what the source already
     /// holds (frames queued in the kernel before the stop) to `each`, which
@@ -246,36 +276,45 @@ impl Driver {
 
     /// One step: waits up to `wait` (capped by the limits) for a record and
     /// writes it if the stages let it through.
-    pub fn step(
+    #[inline]
+    pub fn step<S: Source + ?Sized, K: Sink + ?Sized>(
         &mut self,
-        source: &mut dyn Source,
-        sink: &mut dyn Sink,
+        source: &mut S,
+        sink: &mut K,
         wait: Duration,
     ) -> Result<Step> {
         if self.ended.is_some() {
             return Ok(Step::Done);
         }
-        let now = Instant::now();
-        let started = *self.started.get_or_insert(now);
-        if self.deadline.is_none() {
-            self.deadline = self.duration.map(|d| started + d);
+        if self.started.is_none() {
+            let now = Instant::now();
+            self.started = Some(now);
+            self.deadline = self.duration.map(|d| now + d);
         }
-        if let Some(why) = self.limit_reached(now) {
+        // The clock is read per step only when a --duration needs it.
+        let until = match self.deadline {
+            Some(d) => {
+                let now = Instant::now();
+                if now >= d {
+                    self.ended = Some(EndedBy::Duration);
+                    return Ok(Step::Done);
+                }
+                Until::at(d.min(now + wait))
+            }
+            None => Until::after(wait),
+        };
+        if let Some(why) = self.limit_reached(None) {
             self.ended = Some(why);
             return Ok(Step::Done);
         }
-        let until = match self.deadline {
-            Some(d) => d.min(now + wait),
-            None => now + wait,
-        };
         match source.next(until)? {
-            Next::Record(from, mut rec) => {
+            Next::Record(from, rec) => {
                 self.summary.read += 1;
-                self.take(from, &mut rec, sink)
+                self.take(from, rec, sink)
             }
             Next::Idle => {
                 sink.idle()?;
-                if let Some(why) = self.limit_reached(Instant::now()) {
+                if let Some(why) = self.limit_reached(Some(Instant::now())) {
                     self.ended = Some(why);
                     return Ok(Step::Done);
                 }
@@ -288,7 +327,13 @@ impl Driver {
         }
     }
 
-    fn take(&mut self, from: usize, rec: &mut Record, sink: &mut dyn Sink) -> Result<Step> {
+    #[inline]
+    fn take<K: Sink + ?Sized>(
+        &mut self,
+        from: usize,
+        rec: &mut Record,
+        sink: &mut K,
+    ) -> Result<Step> {
         if !self.stages.pass(rec) {
             self.summary.filtered += 1;
             return Ok(Step::Skipped);
@@ -304,12 +349,12 @@ impl Driver {
         }
     }
 
-    fn limit_reached(&self, now: Instant) -> Option<EndedBy> {
+    fn limit_reached(&self, now: Option<Instant>) -> Option<EndedBy> {
         if self.stop.is_set() {
             Some(EndedBy::Stop)
         } else if self.count.is_some_and(|n| self.summary.written >= n) {
             Some(EndedBy::Count)
-        } else if self.deadline.is_some_and(|d| now >= d) {
+        } else if self.deadline.zip(now).is_some_and(|(d, now)| now >= d) {
             Some(EndedBy::Duration)
         } else {
             None
@@ -317,7 +362,11 @@ impl Driver {
     }
 
     /// Steps until the run is over, then [`Driver::finish`]es it.
-    pub fn run(mut self, source: &mut dyn Source, sink: &mut dyn Sink) -> Result<Summary> {
+    pub fn run<S: Source + ?Sized, K: Sink + ?Sized>(
+        mut self,
+        source: &mut S,
+        sink: &mut K,
+    ) -> Result<Summary> {
         let result = (|| {
             while self.step(source, sink, self.longest_wait)? != Step::Done {}
             Ok(())
@@ -335,7 +384,11 @@ impl Driver {
 
     /// Ends the run: after a stop, what the source already holds is written
     /// too (within `--count`); then the source and the sink are finished.
-    pub fn finish(mut self, source: &mut dyn Source, sink: &mut dyn Sink) -> Result<Summary> {
+    pub fn finish<S: Source + ?Sized, K: Sink + ?Sized>(
+        mut self,
+        source: &mut S,
+        sink: &mut K,
+    ) -> Result<Summary> {
         let ended = self.ended.unwrap_or(EndedBy::Stop);
         let drained = if matches!(ended, EndedBy::Stop | EndedBy::Duration) {
             let until = Timestamp::now();
@@ -381,13 +434,13 @@ mod tests {
     use crate::frame::text::parse_frame;
     use crate::frame::Channel;
 
-    struct Vec2(Vec<Record>);
+    struct Vec2(Vec<Record>, Option<Record>);
     impl Source for Vec2 {
-        fn next(&mut self, _until: Instant) -> Result<Next> {
+        fn next(&mut self, _until: Until) -> Result<Next<'_>> {
             Ok(if self.0.is_empty() {
                 Next::End
             } else {
-                Next::Record(0, self.0.remove(0))
+                Next::Record(0, self.1.insert(self.0.remove(0)))
             })
         }
     }
@@ -426,7 +479,7 @@ mod tests {
         let s = Driver::new(stages)
             .count(Some(2))
             .run(
-                &mut Vec2(recs(&["123#01", "456#02", "123#03", "123#04"])),
+                &mut Vec2(recs(&["123#01", "456#02", "123#03", "123#04"]), None),
                 &mut sink,
             )
             .unwrap();
@@ -445,7 +498,7 @@ mod tests {
         let mut sink = Collect::default();
         let s = Driver::new(Stages::default())
             .stop(stop)
-            .run(&mut Vec2(recs(&["123#01"])), &mut sink)
+            .run(&mut Vec2(recs(&["123#01"]), None), &mut sink)
             .unwrap();
         assert_eq!(s.written, 0);
         assert_eq!(s.ended_by, EndedBy::Stop);

@@ -11,14 +11,15 @@ use crate::error::{Error, Result};
 use crate::format::RecordWriter;
 use crate::frame::{Channel, Record};
 
-/// A log writer, flushed at least every `flush_every` (1 s by default, so a
+/// A log writer; while recording, flushed at least every so often (so a
 /// killed process loses at most that much) and, for a live view on stdout,
-/// whenever the source goes quiet.
+/// whenever the source goes quiet. Converting a file flushes only at the end
+/// (and reads no clock per record).
 pub struct WriterSink {
     writer: Box<dyn RecordWriter>,
     path: PathBuf,
     last_flush: Instant,
-    flush_every: Duration,
+    flush_every: Option<Duration>,
     flush_when_idle: bool,
     pending: bool,
 }
@@ -30,18 +31,28 @@ impl WriterSink {
             writer,
             path: path.to_path_buf(),
             last_flush: Instant::now(),
-            flush_every: Duration::from_secs(1),
+            flush_every: None,
             flush_when_idle: false,
             pending: false,
         }
+    }
+
+    /// Flushes at least every `every` (a logger: 1 s).
+    pub fn flush_every(mut self, every: Duration) -> WriterSink {
+        self.flush_every = Some(every);
+        self
     }
 
     /// Flushes whenever the source has nothing (stdout watched by a person
     /// or a pipe), and at least every `every`.
     pub fn live(mut self, every: Duration) -> WriterSink {
         self.flush_when_idle = true;
-        self.flush_every = every;
-        self
+        self.flush_every(every)
+    }
+
+    fn flush_due(&self) -> bool {
+        self.flush_every
+            .is_some_and(|every| self.last_flush.elapsed() >= every)
     }
 
     fn flush(&mut self) -> Result<()> {
@@ -50,6 +61,7 @@ impl WriterSink {
         self.writer.flush().map_err(|e| self.context(e))
     }
 
+    #[cold]
     fn context(&self, e: Error) -> Error {
         if e.is_broken_pipe() {
             e
@@ -60,17 +72,18 @@ impl WriterSink {
 }
 
 impl Sink for WriterSink {
+    #[inline]
     fn write(&mut self, _from: usize, record: &Record) -> Result<bool> {
         self.writer.write(record).map_err(|e| self.context(e))?;
         self.pending = true;
-        if self.last_flush.elapsed() >= self.flush_every {
+        if self.flush_due() {
             self.flush()?;
         }
         Ok(true)
     }
 
     fn idle(&mut self) -> Result<()> {
-        if (self.pending && self.flush_when_idle) || self.last_flush.elapsed() >= self.flush_every {
+        if (self.pending && self.flush_when_idle) || self.flush_due() {
             self.flush()?;
         }
         Ok(())

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use super::{Next, Source, SourceReport, Stop};
+use super::{Next, Source, SourceReport, Stop, Until};
 use crate::error::{Error, Result};
 use crate::format::RecordReader;
 use crate::frame::text::{parse_frame, parse_log_line};
@@ -20,6 +20,7 @@ use crate::replay::{sleep_until, Scheduler, Timing};
 pub struct LogSource {
     reader: Box<dyn RecordReader>,
     path: PathBuf,
+    slot: Option<Record>,
 }
 
 impl LogSource {
@@ -28,19 +29,25 @@ impl LogSource {
         LogSource {
             reader,
             path: path.to_path_buf(),
+            slot: None,
         }
     }
 }
 
+impl LogSource {
+    #[cold]
+    fn failed(&self, e: Error) -> Error {
+        Error::io_context(format!("reading {}", self.path.display()), e)
+    }
+}
+
 impl Source for LogSource {
-    fn next(&mut self, _until: Instant) -> Result<Next> {
+    #[inline]
+    fn next(&mut self, _until: Until) -> Result<Next<'_>> {
         match self.reader.read() {
-            Ok(Some(rec)) => Ok(Next::Record(0, rec)),
+            Ok(Some(rec)) => Ok(Next::Record(0, self.slot.insert(rec))),
             Ok(None) => Ok(Next::End),
-            Err(e) => Err(Error::io_context(
-                format!("reading {}", self.path.display()),
-                e,
-            )),
+            Err(e) => Err(self.failed(e)),
         }
     }
 
@@ -69,6 +76,7 @@ pub struct ReplaySource {
     pass: u64,
     sched: Option<Scheduler>,
     pending: Option<(Record, Instant)>,
+    slot: Option<Record>,
     stop: Stop,
 }
 
@@ -92,6 +100,7 @@ impl ReplaySource {
             pass: 1,
             sched: None,
             pending: None,
+            slot: None,
             stop,
         })
     }
@@ -136,7 +145,8 @@ impl ReplaySource {
 }
 
 impl Source for ReplaySource {
-    fn next(&mut self, until: Instant) -> Result<Next> {
+    fn next(&mut self, until: Until) -> Result<Next<'_>> {
+        let until = until.instant();
         if !self.fill()? {
             return Ok(Next::End);
         }
@@ -149,7 +159,7 @@ impl Source for ReplaySource {
             return Ok(Next::Idle);
         }
         Ok(match self.pending.take() {
-            Some((rec, _)) => Next::Record(0, rec),
+            Some((rec, _)) => Next::Record(0, self.slot.insert(rec)),
             None => Next::Idle,
         })
     }
@@ -163,6 +173,7 @@ pub struct FramesSource {
     period: Option<Duration>,
     next: u64,
     start: Option<Instant>,
+    slot: Option<Record>,
     stop: Stop,
 }
 
@@ -174,19 +185,21 @@ impl FramesSource {
             period,
             next: 0,
             start: None,
+            slot: None,
             stop,
         }
     }
 }
 
 impl Source for FramesSource {
-    fn next(&mut self, until: Instant) -> Result<Next> {
+    fn next(&mut self, until: Until) -> Result<Next<'_>> {
         let n = self.frames.len() as u64;
         if n == 0 || (self.period.is_none() && self.next >= n) {
             return Ok(Next::End);
         }
         if let Some(p) = self.period {
             let start = *self.start.get_or_insert_with(Instant::now);
+            let until = until.instant();
             let due = start + p.saturating_mul(self.next.min(u32::MAX as u64) as u32);
             if due >= until {
                 sleep_until(until, &self.stop);
@@ -198,7 +211,8 @@ impl Source for FramesSource {
         }
         let frame = self.frames[(self.next % n) as usize];
         self.next += 1;
-        Ok(Next::Record(0, Record::new(Timestamp::now(), frame)))
+        let rec = Record::new(Timestamp::now(), frame);
+        Ok(Next::Record(0, self.slot.insert(rec)))
     }
 }
 
@@ -210,6 +224,7 @@ pub struct LinesSource {
     rx: Receiver<(u64, std::io::Result<String>)>,
     name: String,
     skipped: u64,
+    slot: Option<Record>,
 }
 
 impl LinesSource {
@@ -241,6 +256,7 @@ impl LinesSource {
             rx,
             name: name.to_string(),
             skipped: 0,
+            slot: None,
         }
     }
 
@@ -264,13 +280,14 @@ impl LinesSource {
 }
 
 impl Source for LinesSource {
-    fn next(&mut self, until: Instant) -> Result<Next> {
+    fn next(&mut self, until: Until) -> Result<Next<'_>> {
+        let until = until.instant();
         loop {
             let left = until.saturating_duration_since(Instant::now());
             match self.rx.recv_timeout(left) {
                 Ok((n, Ok(line))) => {
                     if let Some(rec) = self.parse(n, &line)? {
-                        return Ok(Next::Record(0, rec));
+                        return Ok(Next::Record(0, self.slot.insert(rec)));
                     }
                 }
                 Ok((n, Err(e))) => {
@@ -297,7 +314,7 @@ mod tests {
         let mut s = LinesSource::new(Box::new(std::io::Cursor::new(text.to_string())), "stdin");
         let mut got = Vec::new();
         let err = loop {
-            match s.next(Instant::now() + Duration::from_secs(5)) {
+            match s.next(Until::after(Duration::from_secs(5))) {
                 Ok(Next::Record(_, r)) => got.push(r.frame.to_string()),
                 Ok(Next::Idle) => continue,
                 Ok(Next::End) => panic!("ended before the bad line"),
@@ -313,7 +330,7 @@ mod tests {
         let f = |s: &str| parse_frame(s).unwrap();
         let mut s = FramesSource::new(vec![f("001#"), f("002#")], None, Stop::new());
         let mut n = 0;
-        while let Next::Record(..) = s.next(Instant::now()).unwrap() {
+        while let Next::Record(..) = s.next(Until::after(Duration::ZERO)).unwrap() {
             n += 1;
         }
         assert_eq!(n, 2);
@@ -324,8 +341,7 @@ mod tests {
         );
         let mut ids = Vec::new();
         while ids.len() < 5 {
-            if let Next::Record(_, r) = s.next(Instant::now() + Duration::from_millis(50)).unwrap()
-            {
+            if let Next::Record(_, r) = s.next(Until::after(Duration::from_millis(50))).unwrap() {
                 ids.push(r.frame.id().raw());
             }
         }

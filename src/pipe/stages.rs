@@ -29,6 +29,7 @@ impl Stages {
     }
 
     /// True if `rec` goes on (perhaps with its channel renumbered).
+    #[inline]
     pub fn pass(&mut self, rec: &mut Record) -> bool {
         if !self.filters.is_empty() && !self.filters.matches(&rec.frame) {
             return false;
