@@ -50,38 +50,12 @@ use crate::frame::error_class::prot::{
     BIT as CAN_ERR_PROT_BIT, BIT0 as CAN_ERR_PROT_BIT0, BIT1 as CAN_ERR_PROT_BIT1,
     FORM as CAN_ERR_PROT_FORM, STUFF as CAN_ERR_PROT_STUFF, TX as CAN_ERR_PROT_TX,
 };
+use crate::frame::hex::{self, UPPER};
 use crate::frame::text::decimal;
 use crate::frame::{dlc_to_len, Channel, Direction, FdFlags, Frame, Id, Record, Timestamp};
 
 // ---------------------------------------------------------------------------
 // Small text helpers, shared with the other text formats of this crate.
-
-/// The value of one hex digit.
-#[inline]
-pub(crate) fn hex_digit(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    }
-}
-
-/// Hex text (1 to 8 digits, optional `0x`) to a number.
-pub(crate) fn parse_hex(tok: &[u8]) -> Option<u32> {
-    let t = match tok {
-        [b'0', b'x' | b'X', rest @ ..] => rest,
-        _ => tok,
-    };
-    if t.is_empty() || t.len() > 8 {
-        return None;
-    }
-    let mut v = 0u32;
-    for &c in t {
-        v = (v << 4) | hex_digit(c)? as u32;
-    }
-    Some(v)
-}
 
 /// Decimal text (1 to 9 digits) to a number.
 pub(crate) fn parse_dec(tok: &[u8]) -> Option<u32> {
@@ -143,15 +117,6 @@ fn push_right(buf: &mut Vec<u8>, bytes: &[u8], width: usize) {
         buf.push(b' ');
     }
     buf.extend_from_slice(bytes);
-}
-
-/// Appends `v` as `digits` uppercase hex digits.
-#[inline]
-pub(crate) fn push_hex_upper(buf: &mut Vec<u8>, v: u32, digits: u32) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    for i in (0..digits).rev() {
-        buf.push(HEX[((v >> (4 * i)) & 15) as usize]);
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -482,7 +447,7 @@ impl Reader {
         }
         let get = |c: Col| col_ix(c).map(|k| self.tok(ix[k]));
         let id_tok = get(Col::I).ok_or("no id column")?;
-        let raw_id = parse_hex(id_tok)
+        let raw_id = hex::u32_prefixed(id_tok)
             .ok_or_else(|| format!("bad id '{}'", String::from_utf8_lossy(id_tok)))?;
         if !self.v2 && raw_id == 0xFFFF_FFFF {
             return Ok(LineKind::Skip); // status line (BUSLIGHT, BUSHEAVY, ...)
@@ -544,11 +509,8 @@ impl Reader {
                 }
                 for (k, i) in range.take(n).enumerate() {
                     let b = self.tok(i);
-                    buf[k] = match b {
-                        [h, l] => hex_digit(*h).zip(hex_digit(*l)).map(|(h, l)| h << 4 | l),
-                        _ => None,
-                    }
-                    .ok_or_else(|| format!("bad data byte '{}'", String::from_utf8_lossy(b)))?;
+                    buf[k] = hex::byte2(b)
+                        .ok_or_else(|| format!("bad data byte '{}'", String::from_utf8_lossy(b)))?;
                 }
                 Ok(())
             };
@@ -652,11 +614,8 @@ impl Reader {
         let mut b5 = [0u8; 5];
         for (j, i) in (k..ntok).enumerate() {
             let b = self.tok(i);
-            b5[j] = match b {
-                [h, l] => hex_digit(*h).zip(hex_digit(*l)).map(|(h, l)| h << 4 | l),
-                _ => None,
-            }
-            .ok_or_else(|| format!("bad data byte '{}'", String::from_utf8_lossy(b)))?;
+            b5[j] = hex::byte2(b)
+                .ok_or_else(|| format!("bad data byte '{}'", String::from_utf8_lossy(b)))?;
         }
         Ok(Record {
             timestamp,
@@ -912,10 +871,10 @@ impl RecordWriter for Writer {
         } else {
             let id = f.id();
             if id.is_extended() {
-                push_hex_upper(buf, id.raw(), 8);
+                hex::push_u32(buf, id.raw(), 8, UPPER);
             } else {
                 buf.extend_from_slice(b"    ");
-                push_hex_upper(buf, id.raw(), 4);
+                hex::push_u32(buf, id.raw(), 4, UPPER);
             }
         }
         // d, R
@@ -938,10 +897,7 @@ impl RecordWriter for Writer {
                 buf.push(b' ');
             }
         }
-        for &b in data {
-            buf.push(b' ');
-            push_hex_upper(buf, b as u32, 2);
-        }
+        hex::push_spaced(buf, data, UPPER);
         buf.extend_from_slice(b"\r\n");
         self.sink.commit()
     }

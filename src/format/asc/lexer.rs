@@ -1,7 +1,7 @@
 //! Tokens, numbers and fields of ASC lines, read straight from the bytes.
 
 use super::NS_PER_SEC;
-use crate::frame::Id;
+use crate::frame::{hex, Id};
 
 #[inline]
 fn is_space(b: u8) -> bool {
@@ -54,31 +54,6 @@ pub(super) fn show(tok: &[u8]) -> String {
     s
 }
 
-/// The value of each hex digit character, 0xFF for other bytes.
-static HEX_VALUE: [u8; 256] = {
-    let mut t = [0xFFu8; 256];
-    let mut i = 0;
-    while i < 10 {
-        t[b'0' as usize + i] = i as u8;
-        i += 1;
-    }
-    let mut i = 0;
-    while i < 6 {
-        t[b'a' as usize + i] = 10 + i as u8;
-        t[b'A' as usize + i] = 10 + i as u8;
-        i += 1;
-    }
-    t
-};
-
-#[inline]
-fn hex_digit(c: u8) -> Option<u32> {
-    match HEX_VALUE[c as usize] {
-        0xFF => None,
-        v => Some(v as u32),
-    }
-}
-
 /// `"HH HH … HH"` (single spaces, then whitespace or the end) decoded into `out`;
 /// returns the bytes consumed, or `None` when the text has another shape.
 #[inline]
@@ -91,11 +66,10 @@ fn hex_run(s: &[u8], out: &mut [u8]) -> Option<usize> {
     }
     for (k, o) in out.iter_mut().enumerate() {
         let p = 3 * k;
-        let (h, l) = (HEX_VALUE[seg[p] as usize], HEX_VALUE[seg[p + 1] as usize]);
-        if (h | l) == 0xFF || (k + 1 < n && seg[p + 2] != b' ') {
+        if k + 1 < n && seg[p + 2] != b' ' {
             return None;
         }
-        *o = h << 4 | l;
+        *o = hex::pair(seg[p], seg[p + 1])?;
     }
     Some(end)
 }
@@ -110,7 +84,7 @@ pub(super) fn parse_num(tok: &[u8], hex: bool) -> Option<u32> {
     let mut v: u64 = 0;
     for &c in tok {
         let d = if hex {
-            hex_digit(c)?
+            hex::digit(c)? as u32
         } else if c.is_ascii_digit() {
             (c - b'0') as u32
         } else {
@@ -129,7 +103,7 @@ pub(super) fn parse_num(tok: &[u8], hex: bool) -> Option<u32> {
 fn parse_byte(tok: &[u8], hex: bool) -> Option<u8> {
     if hex && tok.len() == 2 {
         // the common case, fast
-        return Some((hex_digit(tok[0])? << 4 | hex_digit(tok[1])?) as u8);
+        return hex::pair(tok[0], tok[1]);
     }
     parse_num(tok, hex).and_then(|v| u8::try_from(v).ok())
 }

@@ -7,21 +7,8 @@ use super::{FLAG_BRS, FLAG_EDL, FLAG_ESI, FLAG_RTR};
 use crate::error::{Error, Result};
 use crate::format::lines::TextSink;
 use crate::format::{Output, RecordWriter, WriterOptions};
+use crate::frame::hex::{self, LOWER, UPPER};
 use crate::frame::{Channel, Direction, Record, Timestamp};
-
-const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
-const HEX_LOWER: &[u8; 16] = b"0123456789abcdef";
-
-/// `" HH"` for every byte value.
-static BYTE_TEXT: [[u8; 3]; 256] = {
-    let mut t = [[0u8; 3]; 256];
-    let mut i = 0;
-    while i < 256 {
-        t[i] = [b' ', HEX_UPPER[i >> 4], HEX_UPPER[i & 15]];
-        i += 1;
-    }
-    t
-};
 
 /// `"00"` to `"99"`.
 static TWO_DIGITS: [[u8; 2]; 100] = {
@@ -107,11 +94,7 @@ impl LineBuf<'_> {
     /// Data bytes as ` HH` each.
     #[inline]
     fn data(&mut self, data: &[u8]) {
-        let out = &mut self.b[self.n..self.n + 3 * data.len()];
-        for (dst, &b) in out.chunks_exact_mut(3).zip(data) {
-            dst.copy_from_slice(&BYTE_TEXT[b as usize]);
-        }
-        self.n += 3 * data.len();
+        self.n += hex::put_spaced(&mut self.b[self.n..], data, UPPER);
     }
 }
 
@@ -134,23 +117,17 @@ fn dec_digits(mut v: u64, tmp: &mut [u8; 20]) -> usize {
     i
 }
 
-/// Hex digits of `v` (upper case) into the end of `tmp`, plus an optional `x`;
-/// returns the start index.
+/// The upper-case hex digits of `v`, plus an `x` when `ext`, into the end of
+/// `tmp`; returns the start index.
 #[inline]
-fn hex_digits(mut v: u32, tmp: &mut [u8; 12], x: bool) -> usize {
-    let mut i = tmp.len();
-    if x {
-        i -= 1;
-        tmp[i] = b'x';
-    }
-    loop {
-        i -= 1;
-        tmp[i] = HEX_UPPER[(v & 15) as usize];
-        v >>= 4;
-        if v == 0 {
-            return i;
-        }
-    }
+fn hex_id(v: u32, tmp: &mut [u8; 9], ext: bool) -> usize {
+    let end = if ext {
+        tmp[8] = b'x';
+        8
+    } else {
+        9
+    };
+    hex::u32_digits(v, 1, UPPER, &mut tmp[..end])
 }
 
 /// `can3`/`vcan3` → 3.
@@ -263,8 +240,8 @@ fn put_record(b: &mut [u8; LINE_CAP], offset_ns: i64, ch: u32, r: &Record) -> us
         return l.n;
     }
     let id = f.id();
-    let mut tmp = [0u8; 12];
-    let i = hex_digits(id.raw(), &mut tmp, id.is_extended());
+    let mut tmp = [0u8; 9];
+    let i = hex_id(id.raw(), &mut tmp, id.is_extended());
     let id_text = &tmp[i..];
     if let Some(fd) = f.fd_flags() {
         // CANFD <ch:>3> <dir:<4> <id:>8> <34 blanks: no name> brs esi dlc len bytes…
@@ -283,7 +260,7 @@ fn put_record(b: &mut [u8; LINE_CAP], offset_ns: i64, ch: u32, r: &Record) -> us
             b' ',
             b'0' + fd.esi as u8,
             b' ',
-            HEX_LOWER[(f.dlc() & 15) as usize],
+            LOWER[(f.dlc() & 15) as usize],
             b' ',
         ]);
         let mut flags = FLAG_EDL;
@@ -302,8 +279,8 @@ fn put_record(b: &mut [u8; LINE_CAP], offset_ns: i64, ch: u32, r: &Record) -> us
         }
         // duration, bit count, flags, crc and four bit-timing words
         l.bytes(b"        0    0 ");
-        let mut ftmp = [0u8; 12];
-        let fi = hex_digits(flags, &mut ftmp, false);
+        let mut ftmp = [0u8; 8];
+        let fi = hex::u32_digits(flags, 1, UPPER, &mut ftmp);
         l.spaces(8 - (ftmp.len() - fi));
         l.bytes(&ftmp[fi..]);
         l.bytes(b"        0        0        0        0        0\n");
@@ -325,7 +302,7 @@ fn put_record(b: &mut [u8; LINE_CAP], offset_ns: i64, ch: u32, r: &Record) -> us
         b' ',
         if f.is_remote() { b'r' } else { b'd' },
         b' ',
-        HEX_UPPER[(f.dlc() & 15) as usize],
+        UPPER[(f.dlc() & 15) as usize],
     ]);
     l.data(f.data_bytes());
     l.byte(b'\n');
