@@ -686,18 +686,23 @@ fn filters_and_time_window() {
 fn existing_output_needs_force() {
     let Some(fx) = common::fixtures() else { return };
     let dir = tempfile::tempdir().unwrap();
+    // a streamed text file, a seekable BLF and a SQLite database: one policy
+    for name in ["x.asc", "x.blf", "x.db"] {
+        let out = dir.path().join(name);
+        std::fs::write(&out, b"precious\n").unwrap();
+        let o = convert(&[s(&corpus(&fx)), s(&out)]);
+        assert_eq!(o.status.code(), Some(1), "{name}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        let want = format!(
+            "{} already exists (use --force to overwrite or --append to add to it): ",
+            out.display()
+        );
+        assert!(err.contains(&want), "{name}: {err}");
+        assert_eq!(std::fs::read(&out).unwrap(), b"precious\n", "{name}");
+        convert_ok(&["-q", "--force", s(&corpus(&fx)), s(&out)]);
+        assert_eq!(read(&out).0.len(), 1000, "{name}");
+    }
     let out = dir.path().join("x.asc");
-    std::fs::write(&out, b"precious\n").unwrap();
-    let o = convert(&[s(&corpus(&fx)), s(&out)]);
-    assert_eq!(o.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        err.contains("already exists") && err.contains("--force"),
-        "{err}"
-    );
-    assert_eq!(std::fs::read(&out).unwrap(), b"precious\n");
-    convert_ok(&["-q", "--force", s(&corpus(&fx)), s(&out)]);
-    assert_eq!(read(&out).0.len(), 1000);
     // the input itself is never the output
     let o = convert(&["--force", s(&out), s(&out)]);
     assert_eq!(o.status.code(), Some(2));

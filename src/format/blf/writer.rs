@@ -7,7 +7,7 @@
 //! last written container.
 
 use std::collections::{HashMap, VecDeque};
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
@@ -22,7 +22,9 @@ use super::{
     LOG_CONTAINER, OBJ_SIGNATURE,
 };
 use crate::error::{Error, Result};
-use crate::format::{write_err, Output, RecordWriter, WriterOptions};
+use crate::format::{
+    create_output_file, write_err, FileAccess, Output, OutputFile, RecordWriter, WriterOptions,
+};
 use crate::frame::{Channel, Direction, Frame, Record};
 
 /// Uncompressed bytes per container (Vector's default).
@@ -128,33 +130,12 @@ impl Writer {
     /// statistics current.
     pub fn create(path: &Path, opts: &WriterOptions) -> Result<Writer> {
         let level = level(opts)?;
-        let mut o = OpenOptions::new();
-        o.read(true).write(true);
-        if opts.append {
-            o.create(true);
-        } else if opts.force {
-            o.create(true).truncate(true);
-        } else {
-            o.create_new(true);
-        }
-        let file = o.open(path).map_err(|e| {
-            if e.kind() == io::ErrorKind::AlreadyExists {
-                Error::io(
-                    format!(
-                        "{} already exists (use --force to overwrite or --append to add to it)",
-                        path.display()
-                    ),
-                    e,
-                )
-            } else {
-                Error::io(format!("creating {}", path.display()), e)
-            }
-        })?;
-        let len = file
-            .metadata()
-            .map_err(|e| Error::io(format!("reading {}", path.display()), e))?
-            .len();
-        if opts.append && len > 0 {
+        let OutputFile { file, appending } = create_output_file(path, opts, FileAccess::Random)?;
+        if appending {
+            let len = file
+                .metadata()
+                .map_err(|e| Error::io(format!("reading {}", path.display()), e))?
+                .len();
             return Writer::continue_file(path, file, len, level);
         }
         let mut w = Writer::build(path.to_path_buf(), Sink::File(file), level);
