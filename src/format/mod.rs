@@ -19,6 +19,7 @@ pub mod asc;
 pub mod blf;
 pub mod busmaster;
 pub mod candump;
+mod channels;
 pub(crate) mod civil;
 pub mod csv;
 pub mod jsonl;
@@ -27,6 +28,7 @@ mod output;
 pub mod sqlite;
 pub mod trc;
 
+pub use channels::ChannelNumbers;
 pub use output::{create_file, create_output_file, FileAccess, OutputFile};
 
 /// A stream of records read from a log.

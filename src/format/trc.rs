@@ -38,12 +38,14 @@
 //! decimals (1 µs resolution), 8-digit extended ids, the DLC code in `L`, types
 //! `DT`, `FD`/`FB`/`FE`/`BI`, `RR` and `ER`. Lossy: sub-microsecond time, FD
 //! remote/error frames become `RR`/`ER`, error frames keep only what `ER` holds
-//! (see above). Buses: `Channel::Number(n)` is bus n, `canN`-style names are bus
-//! N+1, anything else bus 1. Appending to an existing TRC is refused.
+//! (see above). Buses are numbered as ASC and BLF channels are
+//! ([`super::ChannelNumbers`]): `Channel::Number(n)` is bus n, `canK`/`vcanK` bus
+//! K+1, other names the lowest number no earlier name has, no channel bus 1.
+//! Appending to an existing TRC is refused.
 
 use super::civil::civil_from_days;
 use super::lines::{split_spans, LineReader, TextSink};
-use super::{Input, Output, RecordReader, RecordWriter, WriterOptions};
+use super::{ChannelNumbers, Input, Output, RecordReader, RecordWriter, WriterOptions};
 use crate::error::{Error, Position, Result};
 use crate::frame::error_class::class::{CNT as CAN_ERR_CNT, PROT as CAN_ERR_PROT};
 use crate::frame::error_class::prot::{
@@ -705,6 +707,8 @@ pub struct Writer {
     /// Unix µs of the `$STARTTIME` written, once the header is out.
     start_us: Option<i64>,
     count: u64,
+    /// The bus number of each record's channel.
+    channels: ChannelNumbers,
 }
 
 impl Writer {
@@ -720,6 +724,7 @@ impl Writer {
             sink: TextSink::new(out),
             start_us: None,
             count: 0,
+            channels: ChannelNumbers::new(),
         })
     }
 
@@ -770,22 +775,6 @@ impl Writer {
         );
         self.sink.buf.extend_from_slice(h.as_bytes());
         self.start_us = Some(start_us);
-    }
-}
-
-/// The TRC bus number of a channel.
-fn bus_of(ch: &Channel) -> u32 {
-    match ch {
-        Channel::Number(n) => *n,
-        Channel::None => 1,
-        Channel::Name(s) => {
-            let digits = s.len() - s.trim_end_matches(|c: char| c.is_ascii_digit()).len();
-            if digits == 0 || digits > 6 {
-                1
-            } else {
-                s[s.len() - digits..].parse::<u32>().map_or(1, |n| n + 1)
-            }
-        }
     }
 }
 
@@ -859,7 +848,7 @@ impl RecordWriter for Writer {
         });
         buf.push(b' ');
         // B, left-aligned in 2
-        let bus = decimal(&mut num, bus_of(&r.channel) as u64);
+        let bus = decimal(&mut num, self.channels.number(&r.channel) as u64);
         buf.extend_from_slice(bus);
         if bus.len() < 2 {
             buf.push(b' ');

@@ -75,9 +75,10 @@
 //! The dates are the first record's time, in UTC, cut to the millisecond; the
 //! offsets (microseconds, rounded) are relative to that, so reading the file back
 //! gives every timestamp to the microsecond. A record earlier than the first is
-//! written at offset 0 (ASC readers take no negative times). Channels: `Number(n)`
-//! is `n`; `Name("canK")`/`Name("vcanK")` is `K+1`; other names get the lowest
-//! number no earlier name has, in order of appearance; no channel is 1. Error
+//! written at offset 0 (ASC readers take no negative times). Channels are
+//! numbered as in BLF and TRC ([`super::ChannelNumbers`]): `Number(n)` is `n`;
+//! `Name("canK")`/`Name("vcanK")` is `K+1`; other names get the lowest number no
+//! earlier name has, in order of appearance; no channel is 1. Error
 //! frames are written as `<ch>  ErrorFrame` (the only form every reader takes;
 //! direction, class and detail are lost). CAN FD frames are `CANFD` lines with
 //! the flags column set (EDL, BRS, ESI, and RTR for FD-flagged remote frames) and

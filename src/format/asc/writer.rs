@@ -1,14 +1,12 @@
 //! The writer: records to event lines in Vector's column layout.
 
-use std::sync::Arc;
-
 use super::dates::put_date;
 use super::{FLAG_BRS, FLAG_EDL, FLAG_ESI, FLAG_RTR};
 use crate::error::{Error, Result};
 use crate::format::lines::TextSink;
-use crate::format::{Output, RecordWriter, WriterOptions};
+use crate::format::{ChannelNumbers, Output, RecordWriter, WriterOptions};
 use crate::frame::hex::{self, LOWER, UPPER};
-use crate::frame::{Channel, Direction, Record, Timestamp};
+use crate::frame::{Direction, Record, Timestamp};
 
 /// `"00"` to `"99"`.
 static TWO_DIGITS: [[u8; 2]; 100] = {
@@ -130,17 +128,6 @@ fn hex_id(v: u32, tmp: &mut [u8; 9], ext: bool) -> usize {
     hex::u32_digits(v, 1, UPPER, &mut tmp[..end])
 }
 
-/// `can3`/`vcan3` → 3.
-fn can_index(name: &str) -> Option<u32> {
-    let digits = name
-        .strip_prefix("vcan")
-        .or_else(|| name.strip_prefix("can"))?;
-    if digits.is_empty() || !digits.bytes().all(|c| c.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse().ok()
-}
-
 /// Writes a Vector ASC log. See the [module docs](super) for the layout.
 pub struct Writer {
     sink: TextSink,
@@ -148,10 +135,8 @@ pub struct Writer {
     appending: bool,
     /// The measurement start (first record, cut to the millisecond), once known.
     start: Option<i64>,
-    /// Channel numbers given to names.
-    names: Vec<(Arc<str>, u32)>,
-    /// Index in `names` of the last name looked up (runs of one channel are common).
-    last: usize,
+    /// The number of each record's channel.
+    channels: ChannelNumbers,
     finished: bool,
 }
 
@@ -167,8 +152,7 @@ impl Writer {
             sink: TextSink::new(out),
             line: Box::new([0; LINE_CAP]),
             start: None,
-            names: Vec::new(),
-            last: 0,
+            channels: ChannelNumbers::new(),
             finished: false,
         })
     }
@@ -192,36 +176,6 @@ impl Writer {
         buf.extend_from_slice(b"\n   0.000000 Start of measurement\n");
         self.start = Some(start);
         start
-    }
-
-    fn channel_number(&mut self, ch: &Channel) -> u32 {
-        let name = match ch {
-            Channel::None => return 1,
-            Channel::Number(n) => return *n,
-            Channel::Name(name) => name,
-        };
-        if let Some((last, n)) = self.names.get(self.last) {
-            if **last == **name {
-                return *n;
-            }
-        }
-        if let Some(i) = self.names.iter().position(|(s, _)| **s == **name) {
-            self.last = i;
-            return self.names[i].1;
-        }
-        let n = match can_index(name) {
-            Some(k) => k.saturating_add(1),
-            None => {
-                let mut n = 1;
-                while self.names.iter().any(|(_, m)| *m == n) {
-                    n += 1;
-                }
-                n
-            }
-        };
-        self.last = self.names.len();
-        self.names.push((name.clone(), n));
-        n
     }
 }
 
@@ -316,7 +270,7 @@ impl RecordWriter for Writer {
             Some(s) => s,
             None => self.begin(ts),
         };
-        let ch = self.channel_number(&r.channel);
+        let ch = self.channels.number(&r.channel);
         let n = put_record(&mut self.line, ts.saturating_sub(start), ch, r);
         self.sink.buf.extend_from_slice(&self.line[..n]);
         self.sink.commit()
@@ -342,7 +296,7 @@ impl RecordWriter for Writer {
 mod tests {
     use super::super::test_util::{read_all, utc};
     use super::*;
-    use crate::frame::{FdFlags, Frame, Id};
+    use crate::frame::{Channel, FdFlags, Frame, Id};
     use std::io::Write;
 
     struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
@@ -485,37 +439,19 @@ End TriggerBlock\n";
     }
 
     #[test]
-    fn channel_names_are_numbered() {
-        let mut w = Writer::new(
-            Output {
-                path: "o.asc".into(),
-                appending: false,
-                writer: Box::new(std::io::sink()),
-            },
-            &WriterOptions::default(),
-        )
-        .unwrap();
-        let n = |w: &mut Writer, c: Channel| w.channel_number(&c);
-        assert_eq!(n(&mut w, Channel::None), 1);
-        assert_eq!(n(&mut w, Channel::Number(7)), 7);
-        assert_eq!(n(&mut w, Channel::name("can1")), 2);
-        assert_eq!(n(&mut w, Channel::name("foo")), 1);
-        assert_eq!(n(&mut w, Channel::name("bar")), 3);
-        assert_eq!(n(&mut w, Channel::name("vcan0")), 1);
-        assert_eq!(n(&mut w, Channel::name("foo")), 1);
-        assert_eq!(n(&mut w, Channel::name("can")), 4);
+    fn options_are_refused() {
         let bad = WriterOptions {
             options: [("digits".to_string(), "9".to_string())].into(),
             ..Default::default()
         };
-        assert!(Writer::new(
+        let e = Writer::new(
             Output {
                 path: "o.asc".into(),
                 appending: false,
                 writer: Box::new(std::io::sink()),
             },
-            &bad
-        )
-        .is_err());
+            &bad,
+        );
+        assert!(e.is_err_and(|e| e.to_string().contains("no option 'digits'")));
     }
 }

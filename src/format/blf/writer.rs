@@ -6,7 +6,7 @@
 //! (when the output is a file), so the file on disk is always complete up to its
 //! last written container.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -23,7 +23,8 @@ use super::{
 };
 use crate::error::{Error, Result};
 use crate::format::{
-    create_output_file, write_err, FileAccess, Output, OutputFile, RecordWriter, WriterOptions,
+    create_output_file, write_err, ChannelNumbers, FileAccess, Output, OutputFile, RecordWriter,
+    WriterOptions,
 };
 use crate::frame::{Channel, Direction, Frame, Record};
 
@@ -62,9 +63,8 @@ pub struct Writer {
     file_len: u64,
     /// A stream output's header waits for the start time (the first record).
     header_pending: bool,
-    names: HashMap<Arc<str>, u32>,
-    last_name: Option<(Arc<str>, u32)>,
-    next_named: u32,
+    /// The number of each record's channel.
+    channels: ChannelNumbers,
     finished: bool,
 }
 
@@ -104,9 +104,7 @@ impl Writer {
             last_ns: i64::MIN,
             file_len: 0,
             header_pending: false,
-            names: HashMap::new(),
-            last_name: None,
-            next_named: 1,
+            channels: ChannelNumbers::new(),
             finished: false,
         }
     }
@@ -311,31 +309,7 @@ impl Writer {
 
     /// The file's channel number for a record's channel.
     fn channel_number(&mut self, ch: &Channel) -> Result<u32> {
-        let n = match ch {
-            Channel::None => 1,
-            Channel::Number(n) => *n,
-            Channel::Name(name) => {
-                if let Some((last, n)) = &self.last_name {
-                    if Arc::ptr_eq(last, name) || **last == **name {
-                        return Ok(*n);
-                    }
-                }
-                let n = match interface_index(name) {
-                    Some(k) => k.saturating_add(1),
-                    None => match self.names.get(name) {
-                        Some(&n) => n,
-                        None => {
-                            let n = self.next_named;
-                            self.next_named += 1;
-                            self.names.insert(name.clone(), n);
-                            n
-                        }
-                    },
-                };
-                self.last_name = Some((name.clone(), n));
-                n
-            }
-        };
+        let n = self.channels.number(ch);
         if n > u16::MAX as u32 {
             return Err(Error::Unsupported(format!(
                 "{}: BLF channel numbers stop at 65535, not {n}",
@@ -344,17 +318,6 @@ impl Writer {
         }
         Ok(n)
     }
-}
-
-/// K for `canK` / `vcanK`.
-fn interface_index(name: &str) -> Option<u32> {
-    let digits = name
-        .strip_prefix("vcan")
-        .or_else(|| name.strip_prefix("can"))?;
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse().ok()
 }
 
 /// The 32-byte object header v1 with nanosecond time.
