@@ -28,15 +28,22 @@ use crate::frame::Channel;
 /// `canK` stays K+1 in every file.
 #[derive(Debug, Default)]
 pub struct ChannelNumbers {
-    /// The number given to each name seen.
-    names: HashMap<Arc<str>, u32>,
+    /// The first [`FEW`] names seen and their numbers, searched in order: a log
+    /// has a few channels, and comparing a few names (often the same `Arc`)
+    /// is cheaper than hashing one.
+    few: Vec<(Arc<str>, u32)>,
+    /// The numbers of the names after those.
+    more: HashMap<Arc<str>, u32>,
     /// Every number given to a name.
     used: HashSet<u32>,
     /// No number below this one is free.
     lowest_free: u32,
-    /// The last name looked up and its number (runs of one channel are common).
-    last: Option<(Arc<str>, u32)>,
+    /// Index in `few` of the last name looked up (runs of one channel are common).
+    last: usize,
 }
+
+/// Names kept in the list searched in order.
+const FEW: usize = 16;
 
 impl ChannelNumbers {
     /// No channel seen yet.
@@ -51,30 +58,34 @@ impl ChannelNumbers {
             Channel::Number(n) => return *n,
             Channel::Name(name) => name,
         };
-        if let Some((last, n)) = &self.last {
-            if Arc::ptr_eq(last, name) || **last == **name {
-                return *n;
-            }
+        let same = |(s, _): &(Arc<str>, u32)| Arc::ptr_eq(s, name) || **s == **name;
+        if let Some(e) = self.few.get(self.last).filter(|e| same(e)) {
+            return e.1;
         }
-        let n = match self.names.get(name) {
-            Some(&n) => n,
-            None => {
-                let n = match interface_index(name) {
-                    Some(k) => k.saturating_add(1),
-                    None => self.take_lowest_free(),
-                };
-                self.names.insert(name.clone(), n);
-                self.used.insert(n);
-                n
-            }
+        if let Some(i) = self.few.iter().position(same) {
+            self.last = i;
+            return self.few[i].1;
+        }
+        if let Some(&n) = self.more.get(name) {
+            return n;
+        }
+        let n = match interface_index(name) {
+            Some(k) => k.saturating_add(1),
+            None => self.lowest_free(),
         };
-        self.last = Some((name.clone(), n));
+        self.used.insert(n);
+        if self.few.len() < FEW {
+            self.last = self.few.len();
+            self.few.push((name.clone(), n));
+        } else {
+            self.more.insert(name.clone(), n);
+        }
         n
     }
 
     /// The lowest number from 1 no name was given (numbers are never given
     /// back, so the search starts where the last one ended).
-    fn take_lowest_free(&mut self) -> u32 {
+    fn lowest_free(&mut self) -> u32 {
         let mut n = self.lowest_free.max(1);
         while n < u32::MAX && self.used.contains(&n) {
             n += 1;

@@ -58,7 +58,7 @@ use base64::Engine;
 use super::trc::{parse_dec, parse_fixed};
 use super::{Input, Output, RecordReader, RecordWriter, WriterOptions};
 use crate::error::{Error, Result};
-use crate::frame::hex::{self, LOWER};
+use crate::frame::hex::{self, Case};
 use crate::frame::text::{push_decimal, push_decimal_padded};
 use crate::frame::{dlc_to_len, Channel, Direction, FdFlags, Frame, Id, Record, Timestamp};
 
@@ -244,7 +244,7 @@ fn push_secs9(buf: &mut Vec<u8>, ts: Timestamp) {
 /// Appends `0x` and the lower-case hex digits of `v`.
 fn push_hex_lower(buf: &mut Vec<u8>, v: u32) {
     buf.extend_from_slice(b"0x");
-    hex::push_u32(buf, v, 1, LOWER);
+    hex::push_u32(buf, v, 1, Case::Lower);
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -741,7 +741,7 @@ pub fn write_rich_row(buf: &mut Vec<u8>, r: &Record) {
     buf.push(b',');
     push_decimal(buf, f.dlc() as u64);
     buf.push(b',');
-    hex::push_bytes(buf, f.data_bytes(), LOWER);
+    hex::push_bytes(buf, f.data_bytes(), Case::Lower);
     buf.push(b'\n');
 }
 

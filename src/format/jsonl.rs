@@ -20,7 +20,7 @@ use serde::Deserialize;
 use super::lines::{LineReader, TextSink};
 use super::{Input, Output, RecordReader, RecordWriter};
 use crate::error::Result;
-use crate::frame::hex::{self, LOWER};
+use crate::frame::hex::{self, Case};
 use crate::frame::{dlc_to_len, Channel, Direction, FdFlags, Frame, Id, Record, Timestamp};
 
 /// Reads JSON Lines.
@@ -234,7 +234,7 @@ pub fn write_json(buf: &mut Vec<u8>, r: &Record) {
         b(f.esi()),
         f.dlc()
     );
-    hex::push_bytes(buf, f.data_bytes(), LOWER);
+    hex::push_bytes(buf, f.data_bytes(), Case::Lower);
     buf.extend_from_slice(match r.direction {
         Direction::Rx => b"\",\"direction\":\"rx\"}\n",
         Direction::Tx => b"\",\"direction\":\"tx\"}\n",

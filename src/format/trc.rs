@@ -52,7 +52,7 @@ use crate::frame::error_class::prot::{
     BIT as CAN_ERR_PROT_BIT, BIT0 as CAN_ERR_PROT_BIT0, BIT1 as CAN_ERR_PROT_BIT1,
     FORM as CAN_ERR_PROT_FORM, STUFF as CAN_ERR_PROT_STUFF, TX as CAN_ERR_PROT_TX,
 };
-use crate::frame::hex::{self, UPPER};
+use crate::frame::hex::{self, Case};
 use crate::frame::text::decimal;
 use crate::frame::{dlc_to_len, Channel, Direction, FdFlags, Frame, Id, Record, Timestamp};
 
@@ -860,10 +860,10 @@ impl RecordWriter for Writer {
         } else {
             let id = f.id();
             if id.is_extended() {
-                hex::push_u32(buf, id.raw(), 8, UPPER);
+                hex::push_u32(buf, id.raw(), 8, Case::Upper);
             } else {
                 buf.extend_from_slice(b"    ");
-                hex::push_u32(buf, id.raw(), 4, UPPER);
+                hex::push_u32(buf, id.raw(), 4, Case::Upper);
             }
         }
         // d, R
@@ -886,7 +886,7 @@ impl RecordWriter for Writer {
                 buf.push(b' ');
             }
         }
-        hex::push_spaced(buf, data, UPPER);
+        hex::push_spaced(buf, data, Case::Upper);
         buf.extend_from_slice(b"\r\n");
         self.sink.commit()
     }

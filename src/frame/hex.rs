@@ -2,17 +2,63 @@
 //! logs, ASC, TRC, CSV, JSON Lines, BUSMASTER) and the compact frame syntax.
 //!
 //! Reading goes through one 256-entry table, so a digit costs one load and no
-//! branch on its case; writing takes the case as a digit table ([`UPPER`] or
-//! [`LOWER`]) and appends to a buffer or fills a slice. Nothing allocates
-//! beyond the buffer it is given.
+//! branch on its case; writing takes a [`Case`] and copies each byte's two
+//! digits from a 256-entry table, appending to a buffer or filling a slice.
+//! Nothing allocates beyond the buffer it is given.
 //!
 //! The parsers say what they accept exactly (how many digits, an optional `0x`),
 //! since the formats differ there; a caller picks the one its format means.
 
-/// Upper-case digits, `0123456789ABCDEF`.
-pub(crate) const UPPER: &[u8; 16] = b"0123456789ABCDEF";
-/// Lower-case digits, `0123456789abcdef`.
-pub(crate) const LOWER: &[u8; 16] = b"0123456789abcdef";
+/// The case of written digits.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Case {
+    /// `0123456789ABCDEF`.
+    Upper,
+    /// `0123456789abcdef`.
+    Lower,
+}
+
+const UPPER: &[u8; 16] = b"0123456789ABCDEF";
+const LOWER: &[u8; 16] = b"0123456789abcdef";
+
+/// The two digits of every byte value in one case.
+const fn pair_table(digits: &[u8; 16]) -> [[u8; 2]; 256] {
+    let mut t = [[0u8; 2]; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = [digits[i >> 4], digits[i & 15]];
+        i += 1;
+    }
+    t
+}
+
+static UPPER_PAIRS: [[u8; 2]; 256] = pair_table(UPPER);
+static LOWER_PAIRS: [[u8; 2]; 256] = pair_table(LOWER);
+
+impl Case {
+    /// The digit of the low 4 bits of `v`.
+    #[inline]
+    pub(crate) fn digit(self, v: u8) -> u8 {
+        self.digits()[(v & 15) as usize]
+    }
+
+    #[inline]
+    fn digits(self) -> &'static [u8; 16] {
+        match self {
+            Case::Upper => UPPER,
+            Case::Lower => LOWER,
+        }
+    }
+
+    /// A byte's two digits: one load per byte written.
+    #[inline]
+    fn pairs(self) -> &'static [[u8; 2]; 256] {
+        match self {
+            Case::Upper => &UPPER_PAIRS,
+            Case::Lower => &LOWER_PAIRS,
+        }
+    }
+}
 
 /// Marks a byte that is no hex digit in [`VALUE`].
 const NOT_HEX: u8 = 0xFF;
@@ -117,21 +163,15 @@ pub(crate) fn u32_prefixed(tok: &[u8]) -> Option<u32> {
 // ---------------------------------------------------------------------------
 // Writing
 
-/// Fills `out` (two bytes per input byte) with the digits of `bytes`.
-#[inline]
-fn fill(out: &mut [u8], bytes: &[u8], case: &[u8; 16]) {
-    for (o, &b) in out.chunks_exact_mut(2).zip(bytes) {
-        o[0] = case[(b >> 4) as usize];
-        o[1] = case[(b & 15) as usize];
-    }
-}
-
 /// Appends `bytes` as hex digit pairs without separators (`DEADBEEF`).
 #[inline]
-pub(crate) fn push_bytes(buf: &mut Vec<u8>, bytes: &[u8], case: &[u8; 16]) {
+pub(crate) fn push_bytes(buf: &mut Vec<u8>, bytes: &[u8], case: Case) {
     let start = buf.len();
     buf.resize(start + 2 * bytes.len(), 0);
-    fill(&mut buf[start..], bytes, case);
+    let pairs = case.pairs();
+    for (o, &b) in buf[start..].chunks_exact_mut(2).zip(bytes) {
+        o.copy_from_slice(&pairs[b as usize]);
+    }
 }
 
 /// Writes `bytes` as ` HH` each (a space before every pair) to the start of
@@ -139,19 +179,19 @@ pub(crate) fn push_bytes(buf: &mut Vec<u8>, bytes: &[u8], case: &[u8; 16]) {
 ///
 /// Panics when `out` is shorter than that (a caller sizes its line buffer).
 #[inline]
-pub(crate) fn put_spaced(out: &mut [u8], bytes: &[u8], case: &[u8; 16]) -> usize {
+pub(crate) fn put_spaced(out: &mut [u8], bytes: &[u8], case: Case) -> usize {
     let n = 3 * bytes.len();
+    let pairs = case.pairs();
     for (o, &b) in out[..n].chunks_exact_mut(3).zip(bytes) {
         o[0] = b' ';
-        o[1] = case[(b >> 4) as usize];
-        o[2] = case[(b & 15) as usize];
+        o[1..].copy_from_slice(&pairs[b as usize]);
     }
     n
 }
 
 /// Appends `bytes` as ` HH` each (a space before every pair).
 #[inline]
-pub(crate) fn push_spaced(buf: &mut Vec<u8>, bytes: &[u8], case: &[u8; 16]) {
+pub(crate) fn push_spaced(buf: &mut Vec<u8>, bytes: &[u8], case: Case) {
     let start = buf.len();
     buf.resize(start + 3 * bytes.len(), 0);
     put_spaced(&mut buf[start..], bytes, case);
@@ -160,12 +200,13 @@ pub(crate) fn push_spaced(buf: &mut Vec<u8>, bytes: &[u8], case: &[u8; 16]) {
 /// The hex digits of `v`, at least `width` of them (zero-padded), written to the
 /// end of `tmp`; returns where they start. `tmp` needs room for 8 digits.
 #[inline]
-pub(crate) fn u32_digits(mut v: u32, width: usize, case: &[u8; 16], tmp: &mut [u8]) -> usize {
+pub(crate) fn u32_digits(mut v: u32, width: usize, case: Case, tmp: &mut [u8]) -> usize {
+    let digits = case.digits();
     let end = tmp.len();
     let mut i = end;
     loop {
         i -= 1;
-        tmp[i] = case[(v & 15) as usize];
+        tmp[i] = digits[(v & 15) as usize];
         v >>= 4;
         if v == 0 && end - i >= width {
             return i;
@@ -174,9 +215,9 @@ pub(crate) fn u32_digits(mut v: u32, width: usize, case: &[u8; 16], tmp: &mut [u
 }
 
 /// Appends the hex digits of `v`, at least `width` of them (zero-padded):
-/// `push_u32(buf, 0x7E8, 8, UPPER)` gives `000007E8`, width 1 gives `7E8`.
+/// `push_u32(buf, 0x7E8, 8, Case::Upper)` gives `000007E8`, width 1 gives `7E8`.
 #[inline]
-pub(crate) fn push_u32(buf: &mut Vec<u8>, v: u32, width: usize, case: &[u8; 16]) {
+pub(crate) fn push_u32(buf: &mut Vec<u8>, v: u32, width: usize, case: Case) {
     let mut tmp = [0u8; 8];
     let i = u32_digits(v, width.min(8), case, &mut tmp);
     buf.extend_from_slice(&tmp[i..]);
@@ -192,8 +233,8 @@ mod tests {
             let up = format!("{b:02X}");
             let low = format!("{b:02x}");
             let mut v = Vec::new();
-            push_bytes(&mut v, &[b], UPPER);
-            push_bytes(&mut v, &[b], LOWER);
+            push_bytes(&mut v, &[b], Case::Upper);
+            push_bytes(&mut v, &[b], Case::Lower);
             assert_eq!(v, format!("{up}{low}").as_bytes());
             for t in [&up, &low] {
                 let t = t.as_bytes();
@@ -204,6 +245,10 @@ mod tests {
             let c = b as char;
             assert_eq!(digit(b), c.to_digit(16).map(|d| d as u8), "{b:#x}");
             if b < 16 {
+                assert_eq!(
+                    [Case::Upper.digit(b), Case::Lower.digit(b)],
+                    [up.as_bytes()[1], low.as_bytes()[1]]
+                );
                 assert_eq!(byte(&low.as_bytes()[1..]), Some(b));
                 assert_eq!(byte2(&low.as_bytes()[1..]), None);
             }
@@ -255,26 +300,26 @@ mod tests {
     #[test]
     fn writes_numbers_and_spaced_bytes() {
         let mut v = Vec::new();
-        push_u32(&mut v, 0x7E8, 8, UPPER);
+        push_u32(&mut v, 0x7E8, 8, Case::Upper);
         v.push(b'|');
-        push_u32(&mut v, 0x7E8, 1, LOWER);
+        push_u32(&mut v, 0x7E8, 1, Case::Lower);
         v.push(b'|');
-        push_u32(&mut v, 0, 1, UPPER);
+        push_u32(&mut v, 0, 1, Case::Upper);
         v.push(b'|');
-        push_u32(&mut v, 0x1FFF_FFFF, 3, UPPER);
+        push_u32(&mut v, 0x1FFF_FFFF, 3, Case::Upper);
         v.push(b'|');
-        push_u32(&mut v, u32::MAX, 8, LOWER);
+        push_u32(&mut v, u32::MAX, 8, Case::Lower);
         v.push(b'|');
-        push_spaced(&mut v, &[0x0A, 0xFF, 0x10], UPPER);
+        push_spaced(&mut v, &[0x0A, 0xFF, 0x10], Case::Upper);
         assert_eq!(
             String::from_utf8(v).unwrap(),
             "000007E8|7e8|0|1FFFFFFF|ffffffff| 0A FF 10"
         );
         let mut tmp = [b'.'; 9];
-        let i = u32_digits(0xABC, 4, LOWER, &mut tmp[..8]);
+        let i = u32_digits(0xABC, 4, Case::Lower, &mut tmp[..8]);
         assert_eq!(&tmp[i..], b"0abc.");
         let mut line = [0u8; 8];
-        assert_eq!(put_spaced(&mut line, &[1, 2], LOWER), 6);
+        assert_eq!(put_spaced(&mut line, &[1, 2], Case::Lower), 6);
         assert_eq!(&line[..6], b" 01 02");
     }
 }

@@ -6,7 +6,7 @@
 //! Where can-utils silently truncates (a 9th classic byte, an FD length that has
 //! no DLC), we reject: a frame that was typed wrong should not be sent as another.
 
-use super::hex::{self, UPPER};
+use super::hex::{self, Case};
 use super::{dlc_to_len, Direction, FdFlags, Frame, FrameError, Id, Kind, Timestamp};
 
 /// Error class flag in a can-utils / kernel `can_id`.
@@ -187,10 +187,10 @@ fn parse_raw_dlc(d: &str, len: usize) -> Result<u8, TextError> {
 /// for the mark.
 pub fn write_frame(out: &mut Vec<u8>, frame: &Frame) {
     match frame.kind() {
-        Kind::Error => hex::push_u32(out, frame.id().raw() | CAN_ERR_FLAG, 8, UPPER),
+        Kind::Error => hex::push_u32(out, frame.id().raw() | CAN_ERR_FLAG, 8, Case::Upper),
         _ => match frame.id() {
-            Id::Standard(v) => hex::push_u32(out, v as u32, 3, UPPER),
-            Id::Extended(v) => hex::push_u32(out, v, 8, UPPER),
+            Id::Standard(v) => hex::push_u32(out, v as u32, 3, Case::Upper),
+            Id::Extended(v) => hex::push_u32(out, v, 8, Case::Upper),
         },
     }
     out.push(b'#');
@@ -202,20 +202,20 @@ pub fn write_frame(out: &mut Vec<u8>, frame: &Frame) {
                 out.push(b'0' + dlc);
             } else if dlc > 8 {
                 out.extend_from_slice(b"8_");
-                out.push(UPPER[dlc as usize]);
+                out.push(Case::Upper.digit(dlc));
             }
             return;
         }
         Kind::Data if frame.is_fd() => {
             out.push(b'#');
-            out.push(UPPER[frame.fd_flags().unwrap_or_default().nibble() as usize]);
+            out.push(Case::Upper.digit(frame.fd_flags().unwrap_or_default().nibble()));
         }
         _ => {}
     }
-    hex::push_bytes(out, frame.data_bytes(), UPPER);
+    hex::push_bytes(out, frame.data_bytes(), Case::Upper);
     if !frame.is_fd() && frame.len() == 8 && frame.dlc() > 8 {
         out.push(b'_');
-        out.push(UPPER[frame.dlc() as usize]);
+        out.push(Case::Upper.digit(frame.dlc()));
     }
 }
 

@@ -131,7 +131,7 @@ pub fn data_text(f: &Frame) -> String {
 
 fn hex_bytes(f: &Frame) -> String {
     let mut v = Vec::with_capacity(f.len() * 3);
-    hex::push_spaced(&mut v, f.data_bytes(), hex::UPPER);
+    hex::push_spaced(&mut v, f.data_bytes(), hex::Case::Upper);
     // ` HH HH`: ASCII, without its first space
     String::from_utf8_lossy(v.get(1..).unwrap_or_default()).into_owned()
 }

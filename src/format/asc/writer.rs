@@ -5,7 +5,7 @@ use super::{FLAG_BRS, FLAG_EDL, FLAG_ESI, FLAG_RTR};
 use crate::error::{Error, Result};
 use crate::format::lines::TextSink;
 use crate::format::{ChannelNumbers, Output, RecordWriter, WriterOptions};
-use crate::frame::hex::{self, LOWER, UPPER};
+use crate::frame::hex::{self, Case};
 use crate::frame::{Direction, Record, Timestamp};
 
 /// `"00"` to `"99"`.
@@ -92,7 +92,7 @@ impl LineBuf<'_> {
     /// Data bytes as ` HH` each.
     #[inline]
     fn data(&mut self, data: &[u8]) {
-        self.n += hex::put_spaced(&mut self.b[self.n..], data, UPPER);
+        self.n += hex::put_spaced(&mut self.b[self.n..], data, Case::Upper);
     }
 }
 
@@ -125,7 +125,7 @@ fn hex_id(v: u32, tmp: &mut [u8; 9], ext: bool) -> usize {
     } else {
         9
     };
-    hex::u32_digits(v, 1, UPPER, &mut tmp[..end])
+    hex::u32_digits(v, 1, Case::Upper, &mut tmp[..end])
 }
 
 /// Writes a Vector ASC log. See the [module docs](super) for the layout.
@@ -214,7 +214,7 @@ fn put_record(b: &mut [u8; LINE_CAP], offset_ns: i64, ch: u32, r: &Record) -> us
             b' ',
             b'0' + fd.esi as u8,
             b' ',
-            LOWER[(f.dlc() & 15) as usize],
+            Case::Lower.digit(f.dlc()),
             b' ',
         ]);
         let mut flags = FLAG_EDL;
@@ -234,7 +234,7 @@ fn put_record(b: &mut [u8; LINE_CAP], offset_ns: i64, ch: u32, r: &Record) -> us
         // duration, bit count, flags, crc and four bit-timing words
         l.bytes(b"        0    0 ");
         let mut ftmp = [0u8; 8];
-        let fi = hex::u32_digits(flags, 1, UPPER, &mut ftmp);
+        let fi = hex::u32_digits(flags, 1, Case::Upper, &mut ftmp);
         l.spaces(8 - (ftmp.len() - fi));
         l.bytes(&ftmp[fi..]);
         l.bytes(b"        0        0        0        0        0\n");
@@ -256,7 +256,7 @@ fn put_record(b: &mut [u8; LINE_CAP], offset_ns: i64, ch: u32, r: &Record) -> us
         b' ',
         if f.is_remote() { b'r' } else { b'd' },
         b' ',
-        UPPER[(f.dlc() & 15) as usize],
+        Case::Upper.digit(f.dlc()),
     ]);
     l.data(f.data_bytes());
     l.byte(b'\n');
