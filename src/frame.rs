@@ -19,6 +19,7 @@
 //! readers keep what the file holds, and buses refuse to send them.
 
 pub mod error_class;
+pub(crate) mod hex;
 pub mod text;
 
 use std::fmt;

@@ -10,13 +10,13 @@
 //!
 //! | format | keeps | loses |
 //! | --- | --- | --- |
-//! | BLF | all, time to the ns | channel becomes a number: none is 1, `canK`/`vcanK` is K+1 |
+//! | BLF | all, time to the ns | channel becomes a number: none is 1, `canK`/`vcanK` is K+1, other names as `format::ChannelNumbers` gives them |
 //! | JSONL | all | nothing |
 //! | rich CSV (`layout=rich`) | all | nothing |
 //! | candump `.log` | frame, direction, time to the µs | channel becomes a name: number n is `can<n-1>`, none is `can0` |
 //! | ASC | frame, direction, time to the µs | channel numbered as in BLF; error frames keep only time and channel (`Frame::error(0, [])`, Rx, not FD) |
 //! | python-can CSV, SQLite | id, kind, dlc, data, time to the µs | channel (none), direction (Rx); FD only for frames over 8 bytes, without BRS/ESI |
-//! | TRC | frame, direction, time to the µs | channel numbered (none is 1, `canK` is K+1); FD remote/error frames become classic; error frames become PEAK's `ER` (class `0x208`, see [`trc_error`]) |
+//! | TRC | frame, direction, time to the µs | channel numbered as in BLF; FD remote/error frames become classic; error frames become PEAK's `ER` (class `0x208`, see [`trc_error`]) |
 
 mod common;
 
@@ -686,22 +686,52 @@ fn filters_and_time_window() {
 fn existing_output_needs_force() {
     let Some(fx) = common::fixtures() else { return };
     let dir = tempfile::tempdir().unwrap();
+    // a streamed text file, a seekable BLF and a SQLite database: one policy
+    for name in ["x.asc", "x.blf", "x.db"] {
+        let out = dir.path().join(name);
+        std::fs::write(&out, b"precious\n").unwrap();
+        let o = convert(&[s(&corpus(&fx)), s(&out)]);
+        assert_eq!(o.status.code(), Some(1), "{name}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        let want = format!(
+            "{} already exists (use --force to overwrite or --append to add to it): ",
+            out.display()
+        );
+        assert!(err.contains(&want), "{name}: {err}");
+        assert_eq!(std::fs::read(&out).unwrap(), b"precious\n", "{name}");
+        convert_ok(&["-q", "--force", s(&corpus(&fx)), s(&out)]);
+        assert_eq!(read(&out).0.len(), 1000, "{name}");
+    }
     let out = dir.path().join("x.asc");
-    std::fs::write(&out, b"precious\n").unwrap();
-    let o = convert(&[s(&corpus(&fx)), s(&out)]);
-    assert_eq!(o.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        err.contains("already exists") && err.contains("--force"),
-        "{err}"
-    );
-    assert_eq!(std::fs::read(&out).unwrap(), b"precious\n");
-    convert_ok(&["-q", "--force", s(&corpus(&fx)), s(&out)]);
-    assert_eq!(read(&out).0.len(), 1000);
     // the input itself is never the output
     let o = convert(&["--force", s(&out), s(&out)]);
     assert_eq!(o.status.code(), Some(2));
     assert_eq!(read(&out).0.len(), 1000);
+}
+
+/// BLF, ASC and TRC store channel numbers: a candump log's names get the same
+/// numbers in all three (`format::ChannelNumbers`): `canK`/`vcanK` is K+1,
+/// other names the lowest number no earlier name has.
+#[test]
+fn channel_names_get_the_same_numbers_in_blf_asc_and_trc() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("names.log");
+    let names = ["foo", "bar", "vcan3", "foo", "bar", "vcan3"];
+    let text: String = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| format!("(1700000000.{i:06}) {n} 123#0{i} R\n"))
+        .collect();
+    std::fs::write(&src, text).unwrap();
+    for ext in ["blf", "asc", "trc"] {
+        let out = dir.path().join(format!("names.{ext}"));
+        convert_ok(&["-q", s(&src), s(&out)]);
+        let (recs, warnings) = read(&out);
+        assert!(warnings.is_empty(), "{ext}: {warnings:?}");
+        let got: Vec<Channel> = recs.into_iter().map(|r| r.channel).collect();
+        let want = [1, 2, 4, 1, 2, 4].map(Channel::Number);
+        assert_eq!(got, want, "{ext}: channels foo, bar, vcan3 twice");
+    }
 }
 
 #[test]

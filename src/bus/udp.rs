@@ -691,11 +691,11 @@ mod tests {
     }
 
     fn hex(s: &str) -> Vec<u8> {
-        let s: String = s.split_whitespace().collect();
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
+        let s: Vec<u8> = s.bytes().filter(|c| !c.is_ascii_whitespace()).collect();
+        let mut out = vec![0; s.len() / 2];
+        let n = crate::frame::hex::decode(&s, &mut out);
+        assert_eq!(n, Some(out.len()), "bad hex in the test: {s:?}");
+        out
     }
 
     /// The 157-byte example of the spec (hand-encoded from the msgpack spec).

@@ -25,9 +25,10 @@
 
 use super::civil::days_from_civil;
 use super::lines::{split_spans, LineReader};
-use super::trc::{hex_digit, parse_dec, parse_hex};
+use super::trc::parse_dec;
 use super::Input;
 use crate::error::Result;
+use crate::frame::hex;
 use crate::frame::{dlc_to_len, Channel, Direction, Frame, Id, Record, Timestamp};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -148,7 +149,7 @@ impl Reader {
 
     fn num(&self, tok: &[u8], what: &str) -> std::result::Result<u32, String> {
         let v = if self.hex {
-            parse_hex(tok)
+            hex::u32_prefixed(tok)
         } else {
             parse_dec(tok)
         };
@@ -220,11 +221,7 @@ impl Reader {
                 for (k, slot) in buf.iter_mut().take(count).enumerate() {
                     let t = self.tok(6 + k);
                     *slot = if self.hex {
-                        match t {
-                            [l] => hex_digit(*l),
-                            [h, l] => hex_digit(*h).zip(hex_digit(*l)).map(|(h, l)| h << 4 | l),
-                            _ => None,
-                        }
+                        hex::byte(t)
                     } else {
                         parse_dec(t).and_then(|v| u8::try_from(v).ok())
                     }

@@ -21,6 +21,7 @@ use std::sync::Arc;
 use super::lines::{LineReader, TextSink};
 use super::{Input, Output, RecordReader, RecordWriter, WriterOptions};
 use crate::error::{Error, Result};
+use crate::frame::hex;
 use crate::frame::text::{parse_log_line, write_log_line};
 use crate::frame::{Channel, Direction, FdFlags, Frame, Id, Record, Timestamp};
 
@@ -59,15 +60,6 @@ fn shared_iface(cache: &mut Vec<Arc<str>>, name: &str) -> Arc<str> {
     }
     cache.push(a.clone());
     a
-}
-
-fn hex_digit(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    }
 }
 
 /// Parses the usual shape of a line, `(sec.frac) iface ID#DATA[ R|T]` with
@@ -145,10 +137,7 @@ fn parse_fast(line: &[u8]) -> Option<(Timestamp, &str, Frame, Option<Direction>)
     };
     let tok = &b[j..k];
     let hash = tok.iter().position(|&c| c == b'#')?;
-    let mut raw: u32 = 0;
-    for &c in &tok[..hash] {
-        raw = (raw << 4) | hex_digit(c)? as u32;
-    }
+    let raw = hex::u32(&tok[..hash])?;
     let id = match hash {
         3 => Id::standard(raw).ok()?,
         8 if raw & 0x2000_0000 != 0 => return None, // error frames: the full parser
@@ -157,25 +146,16 @@ fn parse_fast(line: &[u8]) -> Option<(Timestamp, &str, Frame, Option<Direction>)
     };
     let rest = &tok[hash + 1..];
     let mut data = [0u8; 64];
-    let hex_pairs = |s: &[u8], data: &mut [u8; 64]| -> Option<usize> {
-        if s.len() % 2 != 0 || s.len() > 128 {
-            return None;
-        }
-        for (n, p) in s.chunks_exact(2).enumerate() {
-            data[n] = (hex_digit(p[0])? << 4) | hex_digit(p[1])?;
-        }
-        Some(s.len() / 2)
-    };
     let frame = match rest {
         [b'#', flags, d @ ..] => {
-            let n = hex_pairs(d, &mut data)?;
-            Frame::fd(id, &data[..n], FdFlags::from_nibble(hex_digit(*flags)?)).ok()?
+            let n = hex::decode(d, &mut data)?;
+            Frame::fd(id, &data[..n], FdFlags::from_nibble(hex::digit(*flags)?)).ok()?
         }
         [b'R' | b'r'] => Frame::remote(id, 0).ok()?,
         [b'R' | b'r', n @ b'0'..=b'8'] => Frame::remote(id, n - b'0').ok()?,
         [b'R' | b'r', ..] => return None,
         d => {
-            let n = hex_pairs(d, &mut data)?;
+            let n = hex::decode(d, &mut data)?;
             if n > 8 {
                 return None;
             }

@@ -55,9 +55,10 @@ use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STAN
 use base64::engine::DecodePaddingMode;
 use base64::Engine;
 
-use super::trc::{hex_digit, parse_dec, parse_fixed, parse_hex};
+use super::trc::{parse_dec, parse_fixed};
 use super::{Input, Output, RecordReader, RecordWriter, WriterOptions};
 use crate::error::{Error, Result};
+use crate::frame::hex::{self, Case};
 use crate::frame::text::{push_decimal, push_decimal_padded};
 use crate::frame::{dlc_to_len, Channel, Direction, FdFlags, Frame, Id, Record, Timestamp};
 
@@ -240,20 +241,10 @@ fn push_secs9(buf: &mut Vec<u8>, ts: Timestamp) {
     push_decimal_padded(buf, abs % 1_000_000_000, 9);
 }
 
-fn push_hex_lower(buf: &mut Vec<u8>, mut v: u32) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut tmp = [0u8; 8];
-    let mut i = 8;
-    loop {
-        i -= 1;
-        tmp[i] = HEX[(v & 15) as usize];
-        v >>= 4;
-        if v == 0 {
-            break;
-        }
-    }
+/// Appends `0x` and the lower-case hex digits of `v`.
+fn push_hex_lower(buf: &mut Vec<u8>, v: u32) {
     buf.extend_from_slice(b"0x");
-    buf.extend_from_slice(&tmp[i..]);
+    hex::push_u32(buf, v, 1, Case::Lower);
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -549,12 +540,8 @@ impl Reader {
                 let mut buf = [0u8; 64];
                 for (k, b) in buf.iter_mut().take(len).enumerate() {
                     let f = self.field(c.data + k);
-                    *b = match f {
-                        [l] => hex_digit(*l),
-                        [h, l] => hex_digit(*h).zip(hex_digit(*l)).map(|(h, l)| h << 4 | l),
-                        _ => None,
-                    }
-                    .ok_or_else(|| format!("bad data byte '{}'", String::from_utf8_lossy(f)))?;
+                    *b = hex::byte(f)
+                        .ok_or_else(|| format!("bad data byte '{}'", String::from_utf8_lossy(f)))?;
                 }
                 let id = Id::new(id, ext).map_err(|e| e.to_string())?;
                 let frame = if len > 8 {
@@ -595,7 +582,8 @@ impl Reader {
 
     fn hex_id(&self, i: usize) -> std::result::Result<u32, String> {
         let t = self.field(i);
-        parse_hex(t).ok_or_else(|| format!("bad identifier '{}'", String::from_utf8_lossy(t)))
+        hex::u32_prefixed(t)
+            .ok_or_else(|| format!("bad identifier '{}'", String::from_utf8_lossy(t)))
     }
 
     fn dec(&self, i: usize) -> std::result::Result<u32, String> {
@@ -647,16 +635,7 @@ fn decode_b64(s: &[u8], out: &mut [u8; 72]) -> std::result::Result<usize, String
 }
 
 fn decode_hex(s: &[u8], out: &mut [u8; 64]) -> std::result::Result<usize, String> {
-    if s.len() % 2 != 0 || s.len() > 128 {
-        return Err(format!("bad hex data '{}'", String::from_utf8_lossy(s)));
-    }
-    for (i, p) in s.chunks(2).enumerate() {
-        out[i] = hex_digit(p[0])
-            .zip(hex_digit(p[1]))
-            .map(|(h, l)| h << 4 | l)
-            .ok_or_else(|| format!("bad hex data '{}'", String::from_utf8_lossy(s)))?;
-    }
-    Ok(s.len() / 2)
+    hex::decode(s, out).ok_or_else(|| format!("bad hex data '{}'", String::from_utf8_lossy(s)))
 }
 
 impl RecordReader for Reader {
@@ -762,11 +741,7 @@ pub fn write_rich_row(buf: &mut Vec<u8>, r: &Record) {
     buf.push(b',');
     push_decimal(buf, f.dlc() as u64);
     buf.push(b',');
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    for &x in f.data_bytes() {
-        buf.push(HEX[(x >> 4) as usize]);
-        buf.push(HEX[(x & 15) as usize]);
-    }
+    hex::push_bytes(buf, f.data_bytes(), Case::Lower);
     buf.push(b'\n');
 }
 

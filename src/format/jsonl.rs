@@ -20,6 +20,7 @@ use serde::Deserialize;
 use super::lines::{LineReader, TextSink};
 use super::{Input, Output, RecordReader, RecordWriter};
 use crate::error::Result;
+use crate::frame::hex::{self, Case};
 use crate::frame::{dlc_to_len, Channel, Direction, FdFlags, Frame, Id, Record, Timestamp};
 
 /// Reads JSON Lines.
@@ -95,24 +96,12 @@ fn parse_seconds(text: &str) -> Option<Timestamp> {
     Some(Timestamp::from_parts(secs, ns))
 }
 
-fn decode_hex(s: &str, out: &mut [u8; 64]) -> Option<usize> {
-    let b = s.as_bytes();
-    if b.len() % 2 != 0 || b.len() > 128 {
-        return None;
-    }
-    for (i, pair) in b.chunks(2).enumerate() {
-        let hi = (pair[0] as char).to_digit(16)?;
-        let lo = (pair[1] as char).to_digit(16)?;
-        out[i] = (hi * 16 + lo) as u8;
-    }
-    Some(b.len() / 2)
-}
-
 fn to_record(l: Line<'_>) -> std::result::Result<Record, String> {
     let timestamp = parse_seconds(&l.timestamp.to_string())
         .ok_or_else(|| format!("bad timestamp {}", l.timestamp))?;
     let mut buf = [0u8; 64];
-    let n = decode_hex(l.data, &mut buf).ok_or_else(|| format!("bad hex data '{}'", l.data))?;
+    let n = hex::decode(l.data.as_bytes(), &mut buf)
+        .ok_or_else(|| format!("bad hex data '{}'", l.data))?;
     let data = &buf[..n];
     let fd = l.fd.then_some(FdFlags {
         brs: l.brs,
@@ -245,11 +234,7 @@ pub fn write_json(buf: &mut Vec<u8>, r: &Record) {
         b(f.esi()),
         f.dlc()
     );
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    for &x in f.data_bytes() {
-        buf.push(HEX[(x >> 4) as usize]);
-        buf.push(HEX[(x & 15) as usize]);
-    }
+    hex::push_bytes(buf, f.data_bytes(), Case::Lower);
     buf.extend_from_slice(match r.direction {
         Direction::Rx => b"\",\"direction\":\"rx\"}\n",
         Direction::Tx => b"\",\"direction\":\"tx\"}\n",

@@ -6,7 +6,7 @@
 //! Readers and writers are streams: they hold one buffer, never the whole file,
 //! so memory stays constant whatever the file size.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,12 +19,17 @@ pub mod asc;
 pub mod blf;
 pub mod busmaster;
 pub mod candump;
+mod channels;
 pub(crate) mod civil;
 pub mod csv;
 pub mod jsonl;
 pub mod lines;
+mod output;
 pub mod sqlite;
 pub mod trc;
+
+pub use channels::ChannelNumbers;
+pub use output::{create_file, create_output_file, FileAccess, OutputFile};
 
 /// A stream of records read from a log.
 pub trait RecordReader: Send {
@@ -439,8 +444,7 @@ pub fn open_output(path: &Path, gz: bool, opts: &WriterOptions) -> Result<Output
             writer: Box::new(BufWriter::with_capacity(1 << 16, io::stdout())),
         });
     }
-    let file = create_file(path, opts)?;
-    let appending = opts.append && file.metadata().map(|m| m.len() > 0).unwrap_or(false);
+    let OutputFile { file, appending } = create_output_file(path, opts, FileAccess::Sequential)?;
     let writer: Box<dyn Write + Send> = if gz {
         Box::new(flate2::write::GzEncoder::new(
             BufWriter::with_capacity(1 << 16, file),
@@ -453,32 +457,6 @@ pub fn open_output(path: &Path, gz: bool, opts: &WriterOptions) -> Result<Output
         path: path.to_path_buf(),
         appending,
         writer,
-    })
-}
-
-/// Creates (or, with `append`, opens for appending) a file, never replacing an
-/// existing one without `force`.
-pub fn create_file(path: &Path, opts: &WriterOptions) -> Result<File> {
-    let mut o = OpenOptions::new();
-    if opts.append {
-        o.append(true).create(true);
-    } else if opts.force {
-        o.write(true).create(true).truncate(true);
-    } else {
-        o.write(true).create_new(true);
-    }
-    o.open(path).map_err(|e| {
-        if e.kind() == io::ErrorKind::AlreadyExists {
-            Error::io(
-                format!(
-                    "{} already exists (use --force to overwrite or --append to add to it)",
-                    path.display()
-                ),
-                e,
-            )
-        } else {
-            Error::io(format!("creating {}", path.display()), e)
-        }
     })
 }
 

@@ -10,9 +10,10 @@
 //! Writing collects rows in a fixed buffer and inserts them with one prepared
 //! statement in one transaction per 10,000 rows, and on every `flush` and
 //! `finish`: nothing is dropped (python-can 4.6.1's writer loses queued messages
-//! when stopped). An existing file is refused unless `force` (the file is
-//! replaced) or `append` (rows are added to its `messages` table, which must have
-//! python-can's columns).
+//! when stopped). The file is created as every writer creates one
+//! ([`super::create_output_file`]): an existing file is refused unless `force`
+//! (it is truncated, and a new database written) or `append` (rows are added to
+//! its `messages` table, which must have python-can's columns).
 //!
 //! Reading streams rows in insertion (rowid) order, 1,000 at a time, so memory
 //! stays constant. A file that is not a database, or has no `messages` table,
@@ -24,7 +25,7 @@ use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection, OpenFlags};
 
 use super::csv::{python_dlc, python_frame, secs_from_f64};
-use super::{RecordReader, RecordWriter, WriterOptions};
+use super::{create_output_file, FileAccess, RecordReader, RecordWriter, WriterOptions};
 use crate::error::{Error, Position, Result};
 use crate::frame::Record;
 
@@ -281,22 +282,11 @@ impl Writer {
     /// Creates (or with `append` opens) `path` and its `messages` table.
     pub fn create(path: &Path, opts: &WriterOptions) -> Result<Writer> {
         plain_file(path)?;
-        let exists = path.exists();
-        if exists && !opts.append {
-            if !opts.force {
-                return Err(Error::io(
-                    format!(
-                        "{} already exists (use --force to overwrite or --append to add to it)",
-                        path.display()
-                    ),
-                    std::io::Error::new(std::io::ErrorKind::AlreadyExists, "file exists"),
-                ));
-            }
-            std::fs::remove_file(path)
-                .map_err(|e| Error::io(format!("replacing {}", path.display()), e))?;
-        }
+        // the file is created (or refused, or truncated) by the common policy;
+        // SQLite then opens it by its name (an empty file is a new database)
+        let appending = create_output_file(path, opts, FileAccess::Random)?.appending;
         let conn = Connection::open(path).map_err(|e| db_err(path, "creating", e))?;
-        if exists && opts.append {
+        if appending {
             check_table(&conn, path)?;
         }
         conn.execute_batch(CREATE)

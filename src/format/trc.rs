@@ -38,50 +38,26 @@
 //! decimals (1 µs resolution), 8-digit extended ids, the DLC code in `L`, types
 //! `DT`, `FD`/`FB`/`FE`/`BI`, `RR` and `ER`. Lossy: sub-microsecond time, FD
 //! remote/error frames become `RR`/`ER`, error frames keep only what `ER` holds
-//! (see above). Buses: `Channel::Number(n)` is bus n, `canN`-style names are bus
-//! N+1, anything else bus 1. Appending to an existing TRC is refused.
+//! (see above). Buses are numbered as ASC and BLF channels are
+//! ([`super::ChannelNumbers`]): `Channel::Number(n)` is bus n, `canK`/`vcanK` bus
+//! K+1, other names the lowest number no earlier name has, no channel bus 1.
+//! Appending to an existing TRC is refused.
 
 use super::civil::civil_from_days;
 use super::lines::{split_spans, LineReader, TextSink};
-use super::{Input, Output, RecordReader, RecordWriter, WriterOptions};
+use super::{ChannelNumbers, Input, Output, RecordReader, RecordWriter, WriterOptions};
 use crate::error::{Error, Position, Result};
 use crate::frame::error_class::class::{CNT as CAN_ERR_CNT, PROT as CAN_ERR_PROT};
 use crate::frame::error_class::prot::{
     BIT as CAN_ERR_PROT_BIT, BIT0 as CAN_ERR_PROT_BIT0, BIT1 as CAN_ERR_PROT_BIT1,
     FORM as CAN_ERR_PROT_FORM, STUFF as CAN_ERR_PROT_STUFF, TX as CAN_ERR_PROT_TX,
 };
+use crate::frame::hex::{self, Case};
 use crate::frame::text::decimal;
 use crate::frame::{dlc_to_len, Channel, Direction, FdFlags, Frame, Id, Record, Timestamp};
 
 // ---------------------------------------------------------------------------
 // Small text helpers, shared with the other text formats of this crate.
-
-/// The value of one hex digit.
-#[inline]
-pub(crate) fn hex_digit(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    }
-}
-
-/// Hex text (1 to 8 digits, optional `0x`) to a number.
-pub(crate) fn parse_hex(tok: &[u8]) -> Option<u32> {
-    let t = match tok {
-        [b'0', b'x' | b'X', rest @ ..] => rest,
-        _ => tok,
-    };
-    if t.is_empty() || t.len() > 8 {
-        return None;
-    }
-    let mut v = 0u32;
-    for &c in t {
-        v = (v << 4) | hex_digit(c)? as u32;
-    }
-    Some(v)
-}
 
 /// Decimal text (1 to 9 digits) to a number.
 pub(crate) fn parse_dec(tok: &[u8]) -> Option<u32> {
@@ -143,15 +119,6 @@ fn push_right(buf: &mut Vec<u8>, bytes: &[u8], width: usize) {
         buf.push(b' ');
     }
     buf.extend_from_slice(bytes);
-}
-
-/// Appends `v` as `digits` uppercase hex digits.
-#[inline]
-pub(crate) fn push_hex_upper(buf: &mut Vec<u8>, v: u32, digits: u32) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    for i in (0..digits).rev() {
-        buf.push(HEX[((v >> (4 * i)) & 15) as usize]);
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -482,7 +449,7 @@ impl Reader {
         }
         let get = |c: Col| col_ix(c).map(|k| self.tok(ix[k]));
         let id_tok = get(Col::I).ok_or("no id column")?;
-        let raw_id = parse_hex(id_tok)
+        let raw_id = hex::u32_prefixed(id_tok)
             .ok_or_else(|| format!("bad id '{}'", String::from_utf8_lossy(id_tok)))?;
         if !self.v2 && raw_id == 0xFFFF_FFFF {
             return Ok(LineKind::Skip); // status line (BUSLIGHT, BUSHEAVY, ...)
@@ -544,11 +511,8 @@ impl Reader {
                 }
                 for (k, i) in range.take(n).enumerate() {
                     let b = self.tok(i);
-                    buf[k] = match b {
-                        [h, l] => hex_digit(*h).zip(hex_digit(*l)).map(|(h, l)| h << 4 | l),
-                        _ => None,
-                    }
-                    .ok_or_else(|| format!("bad data byte '{}'", String::from_utf8_lossy(b)))?;
+                    buf[k] = hex::byte2(b)
+                        .ok_or_else(|| format!("bad data byte '{}'", String::from_utf8_lossy(b)))?;
                 }
                 Ok(())
             };
@@ -652,11 +616,8 @@ impl Reader {
         let mut b5 = [0u8; 5];
         for (j, i) in (k..ntok).enumerate() {
             let b = self.tok(i);
-            b5[j] = match b {
-                [h, l] => hex_digit(*h).zip(hex_digit(*l)).map(|(h, l)| h << 4 | l),
-                _ => None,
-            }
-            .ok_or_else(|| format!("bad data byte '{}'", String::from_utf8_lossy(b)))?;
+            b5[j] = hex::byte2(b)
+                .ok_or_else(|| format!("bad data byte '{}'", String::from_utf8_lossy(b)))?;
         }
         Ok(Record {
             timestamp,
@@ -746,6 +707,8 @@ pub struct Writer {
     /// Unix µs of the `$STARTTIME` written, once the header is out.
     start_us: Option<i64>,
     count: u64,
+    /// The bus number of each record's channel.
+    channels: ChannelNumbers,
 }
 
 impl Writer {
@@ -761,6 +724,7 @@ impl Writer {
             sink: TextSink::new(out),
             start_us: None,
             count: 0,
+            channels: ChannelNumbers::new(),
         })
     }
 
@@ -811,22 +775,6 @@ impl Writer {
         );
         self.sink.buf.extend_from_slice(h.as_bytes());
         self.start_us = Some(start_us);
-    }
-}
-
-/// The TRC bus number of a channel.
-fn bus_of(ch: &Channel) -> u32 {
-    match ch {
-        Channel::Number(n) => *n,
-        Channel::None => 1,
-        Channel::Name(s) => {
-            let digits = s.len() - s.trim_end_matches(|c: char| c.is_ascii_digit()).len();
-            if digits == 0 || digits > 6 {
-                1
-            } else {
-                s[s.len() - digits..].parse::<u32>().map_or(1, |n| n + 1)
-            }
-        }
     }
 }
 
@@ -900,7 +848,7 @@ impl RecordWriter for Writer {
         });
         buf.push(b' ');
         // B, left-aligned in 2
-        let bus = decimal(&mut num, bus_of(&r.channel) as u64);
+        let bus = decimal(&mut num, self.channels.number(&r.channel) as u64);
         buf.extend_from_slice(bus);
         if bus.len() < 2 {
             buf.push(b' ');
@@ -912,10 +860,10 @@ impl RecordWriter for Writer {
         } else {
             let id = f.id();
             if id.is_extended() {
-                push_hex_upper(buf, id.raw(), 8);
+                hex::push_u32(buf, id.raw(), 8, Case::Upper);
             } else {
                 buf.extend_from_slice(b"    ");
-                push_hex_upper(buf, id.raw(), 4);
+                hex::push_u32(buf, id.raw(), 4, Case::Upper);
             }
         }
         // d, R
@@ -938,10 +886,7 @@ impl RecordWriter for Writer {
                 buf.push(b' ');
             }
         }
-        for &b in data {
-            buf.push(b' ');
-            push_hex_upper(buf, b as u32, 2);
-        }
+        hex::push_spaced(buf, data, Case::Upper);
         buf.extend_from_slice(b"\r\n");
         self.sink.commit()
     }

@@ -6,6 +6,7 @@
 //! Where can-utils silently truncates (a 9th classic byte, an FD length that has
 //! no DLC), we reject: a frame that was typed wrong should not be sent as another.
 
+use super::hex::{self, Case};
 use super::{dlc_to_len, Direction, FdFlags, Frame, FrameError, Id, Kind, Timestamp};
 
 /// Error class flag in a can-utils / kernel `can_id`.
@@ -46,25 +47,8 @@ pub enum TextError {
     BadLogLine(&'static str),
 }
 
-fn hex_val(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    }
-}
-
 fn parse_hex_u32(s: &str) -> Result<u32, TextError> {
-    let mut v: u32 = 0;
-    if s.is_empty() || s.len() > 8 {
-        return Err(TextError::NotHex(s.to_string()));
-    }
-    for &c in s.as_bytes() {
-        let d = hex_val(c).ok_or_else(|| TextError::NotHex(s.to_string()))?;
-        v = (v << 4) | d as u32;
-    }
-    Ok(v)
+    hex::u32(s.as_bytes()).ok_or_else(|| TextError::NotHex(s.to_string()))
 }
 
 /// Parses hex byte pairs with optional `.` separators between bytes into `out`;
@@ -79,9 +63,11 @@ fn parse_data(s: &str, out: &mut [u8; 64]) -> Result<usize, TextError> {
             i += 1;
             continue;
         }
-        let hi = hex_val(b[i]).ok_or_else(|| TextError::NotHex(s.to_string()))?;
+        let hi = hex::digit(b[i]).ok_or_else(|| TextError::NotHex(s.to_string()))?;
         let lo = match b.get(i + 1) {
-            Some(&c) if c != b'.' => hex_val(c).ok_or_else(|| TextError::NotHex(s.to_string()))?,
+            Some(&c) if c != b'.' => {
+                hex::digit(c).ok_or_else(|| TextError::NotHex(s.to_string()))?
+            }
             _ => return Err(TextError::OddData(s.to_string())),
         };
         if n == out.len() {
@@ -135,7 +121,7 @@ pub fn parse_frame(s: &str) -> Result<Frame, TextError> {
         let flags = fd
             .as_bytes()
             .first()
-            .and_then(|&c| hex_val(c))
+            .and_then(|&c| hex::digit(c))
             .ok_or(TextError::BadFdFlags)?;
         let n = parse_data(&fd[1..], &mut buf)?;
         return Ok(Frame::fd(id, &buf[..n], FdFlags::from_nibble(flags))?);
@@ -185,25 +171,12 @@ pub fn parse_frame(s: &str) -> Result<Frame, TextError> {
 
 fn parse_raw_dlc(d: &str, len: usize) -> Result<u8, TextError> {
     let v = match d.as_bytes() {
-        [c] => hex_val(*c),
+        [c] => hex::digit(*c),
         _ => None,
     };
     match v {
         Some(v @ 9..=15) if len == 8 => Ok(v),
         _ => Err(TextError::BadRawDlc(d.to_string())),
-    }
-}
-
-const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
-
-fn push_hex_byte(out: &mut Vec<u8>, b: u8) {
-    out.push(HEX_UPPER[(b >> 4) as usize]);
-    out.push(HEX_UPPER[(b & 15) as usize]);
-}
-
-fn push_hex_fixed(out: &mut Vec<u8>, v: u32, digits: u32) {
-    for i in (0..digits).rev() {
-        out.push(HEX_UPPER[((v >> (i * 4)) & 15) as usize]);
     }
 }
 
@@ -214,10 +187,10 @@ fn push_hex_fixed(out: &mut Vec<u8>, v: u32, digits: u32) {
 /// for the mark.
 pub fn write_frame(out: &mut Vec<u8>, frame: &Frame) {
     match frame.kind() {
-        Kind::Error => push_hex_fixed(out, frame.id().raw() | CAN_ERR_FLAG, 8),
+        Kind::Error => hex::push_u32(out, frame.id().raw() | CAN_ERR_FLAG, 8, Case::Upper),
         _ => match frame.id() {
-            Id::Standard(v) => push_hex_fixed(out, v as u32, 3),
-            Id::Extended(v) => push_hex_fixed(out, v, 8),
+            Id::Standard(v) => hex::push_u32(out, v as u32, 3, Case::Upper),
+            Id::Extended(v) => hex::push_u32(out, v, 8, Case::Upper),
         },
     }
     out.push(b'#');
@@ -229,22 +202,20 @@ pub fn write_frame(out: &mut Vec<u8>, frame: &Frame) {
                 out.push(b'0' + dlc);
             } else if dlc > 8 {
                 out.extend_from_slice(b"8_");
-                out.push(HEX_UPPER[dlc as usize]);
+                out.push(Case::Upper.digit(dlc));
             }
             return;
         }
         Kind::Data if frame.is_fd() => {
             out.push(b'#');
-            out.push(HEX_UPPER[frame.fd_flags().unwrap_or_default().nibble() as usize]);
+            out.push(Case::Upper.digit(frame.fd_flags().unwrap_or_default().nibble()));
         }
         _ => {}
     }
-    for &b in frame.data_bytes() {
-        push_hex_byte(out, b);
-    }
+    hex::push_bytes(out, frame.data_bytes(), Case::Upper);
     if !frame.is_fd() && frame.len() == 8 && frame.dlc() > 8 {
         out.push(b'_');
-        out.push(HEX_UPPER[frame.dlc() as usize]);
+        out.push(Case::Upper.digit(frame.dlc()));
     }
 }
 

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::frame::hex;
 use crate::frame::{Channel, Frame, Id, Kind, Record, Timestamp};
 
 /// What is known about one id.
@@ -136,14 +137,10 @@ pub fn data_text(f: &Frame) -> String {
 }
 
 fn hex_bytes(f: &Frame) -> String {
-    let mut s = String::with_capacity(f.len() * 3);
-    for (i, b) in f.data_bytes().iter().enumerate() {
-        if i > 0 {
-            s.push(' ');
-        }
-        s.push_str(&format!("{b:02X}"));
-    }
-    s
+    let mut v = Vec::with_capacity(f.len() * 3);
+    hex::push_spaced(&mut v, f.data_bytes(), hex::Case::Upper);
+    // ` HH HH`: ASCII, without its first space
+    String::from_utf8_lossy(v.get(1..).unwrap_or_default()).into_owned()
 }
 
 /// A period as milliseconds text.

@@ -32,8 +32,10 @@
 //! `CAN_ERROR_EXT` (FD-flagged ones `CAN_FD_ERROR_64`). The header's start time is
 //! the first record's time (UTC, to the millisecond), or zero for records before
 //! 1990 (relative logs), which are then stored as they are; object times are
-//! nanoseconds. Channels: `Number(n)` is n, `canK`/`vcanK` is K+1, other names get
-//! numbers by first appearance from 1, no channel is 1.
+//! nanoseconds. Channels are numbered as in ASC and TRC ([`super::ChannelNumbers`]):
+//! `Number(n)` is n, `canK`/`vcanK` is K+1, other names get the lowest number no
+//! earlier name has, in order of appearance, no channel is 1; numbers above 65535
+//! are an error.
 
 mod reader;
 mod writer;

@@ -6,8 +6,8 @@
 //! (when the output is a file), so the file on disk is always complete up to its
 //! last written container.
 
-use std::collections::{HashMap, VecDeque};
-use std::fs::{File, OpenOptions};
+use std::collections::VecDeque;
+use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
@@ -22,7 +22,10 @@ use super::{
     LOG_CONTAINER, OBJ_SIGNATURE,
 };
 use crate::error::{Error, Result};
-use crate::format::{write_err, Output, RecordWriter, WriterOptions};
+use crate::format::{
+    create_output_file, write_err, ChannelNumbers, FileAccess, Output, OutputFile, RecordWriter,
+    WriterOptions,
+};
 use crate::frame::{Channel, Direction, Frame, Record};
 
 /// Uncompressed bytes per container (Vector's default).
@@ -60,9 +63,8 @@ pub struct Writer {
     file_len: u64,
     /// A stream output's header waits for the start time (the first record).
     header_pending: bool,
-    names: HashMap<Arc<str>, u32>,
-    last_name: Option<(Arc<str>, u32)>,
-    next_named: u32,
+    /// The number of each record's channel.
+    channels: ChannelNumbers,
     finished: bool,
 }
 
@@ -102,9 +104,7 @@ impl Writer {
             last_ns: i64::MIN,
             file_len: 0,
             header_pending: false,
-            names: HashMap::new(),
-            last_name: None,
-            next_named: 1,
+            channels: ChannelNumbers::new(),
             finished: false,
         }
     }
@@ -128,33 +128,12 @@ impl Writer {
     /// statistics current.
     pub fn create(path: &Path, opts: &WriterOptions) -> Result<Writer> {
         let level = level(opts)?;
-        let mut o = OpenOptions::new();
-        o.read(true).write(true);
-        if opts.append {
-            o.create(true);
-        } else if opts.force {
-            o.create(true).truncate(true);
-        } else {
-            o.create_new(true);
-        }
-        let file = o.open(path).map_err(|e| {
-            if e.kind() == io::ErrorKind::AlreadyExists {
-                Error::io(
-                    format!(
-                        "{} already exists (use --force to overwrite or --append to add to it)",
-                        path.display()
-                    ),
-                    e,
-                )
-            } else {
-                Error::io(format!("creating {}", path.display()), e)
-            }
-        })?;
-        let len = file
-            .metadata()
-            .map_err(|e| Error::io(format!("reading {}", path.display()), e))?
-            .len();
-        if opts.append && len > 0 {
+        let OutputFile { file, appending } = create_output_file(path, opts, FileAccess::Random)?;
+        if appending {
+            let len = file
+                .metadata()
+                .map_err(|e| Error::io(format!("reading {}", path.display()), e))?
+                .len();
             return Writer::continue_file(path, file, len, level);
         }
         let mut w = Writer::build(path.to_path_buf(), Sink::File(file), level);
@@ -330,31 +309,7 @@ impl Writer {
 
     /// The file's channel number for a record's channel.
     fn channel_number(&mut self, ch: &Channel) -> Result<u32> {
-        let n = match ch {
-            Channel::None => 1,
-            Channel::Number(n) => *n,
-            Channel::Name(name) => {
-                if let Some((last, n)) = &self.last_name {
-                    if Arc::ptr_eq(last, name) || **last == **name {
-                        return Ok(*n);
-                    }
-                }
-                let n = match interface_index(name) {
-                    Some(k) => k.saturating_add(1),
-                    None => match self.names.get(name) {
-                        Some(&n) => n,
-                        None => {
-                            let n = self.next_named;
-                            self.next_named += 1;
-                            self.names.insert(name.clone(), n);
-                            n
-                        }
-                    },
-                };
-                self.last_name = Some((name.clone(), n));
-                n
-            }
-        };
+        let n = self.channels.number(ch);
         if n > u16::MAX as u32 {
             return Err(Error::Unsupported(format!(
                 "{}: BLF channel numbers stop at 65535, not {n}",
@@ -363,17 +318,6 @@ impl Writer {
         }
         Ok(n)
     }
-}
-
-/// K for `canK` / `vcanK`.
-fn interface_index(name: &str) -> Option<u32> {
-    let digits = name
-        .strip_prefix("vcan")
-        .or_else(|| name.strip_prefix("can"))?;
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse().ok()
 }
 
 /// The 32-byte object header v1 with nanosecond time.
