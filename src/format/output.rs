@@ -118,7 +118,7 @@ mod tests {
             );
             assert!(e.to_string().starts_with(&want), "{e}");
             assert!(
-                matches!(&e, Error::Io { source, .. } if source.kind() == io::ErrorKind::AlreadyExists),
+                matches!(&e, Error::Io { error, .. } if error.kind() == io::ErrorKind::AlreadyExists),
                 "{e:?}"
             );
             assert_eq!(content(&path), "old");
