@@ -88,9 +88,55 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
-    /// An unknown file format.
-    #[error("{0}")]
-    UnknownFormat(String),
+    /// A format name nobody knows (`--format xyz`).
+    #[error("unknown format '{name}' (known: {known})")]
+    UnknownFormat {
+        /// The name as given.
+        name: String,
+        /// The known names, comma-separated.
+        known: String,
+    },
+    /// A file name whose extension names no format, and no format was given.
+    #[error("{}: cannot tell the format from the file name (known: {known}); name it with --input-format/--output-format", path.display())]
+    FormatOfPath {
+        /// The file.
+        path: PathBuf,
+        /// The known names, comma-separated.
+        known: String,
+    },
+    /// A format that needs a real file was given stdin, stdout or gzip.
+    #[error("{format} can only be {action} a plain file, not stdin/stdout or gzip")]
+    NeedsFile {
+        /// The format's description.
+        format: &'static str,
+        /// `read from` or `written to`.
+        action: &'static str,
+    },
+    /// An option (`--format-opt`, `--bus-opt`) its owner does not take, or a
+    /// value it cannot use.
+    #[error("{}", option_text(owner, key, value.as_deref(), expected))]
+    BadOption {
+        /// Whose option: a format (`BLF`) or a bus (`socketcan channel 'can0'`).
+        owner: String,
+        /// The key as given.
+        key: String,
+        /// The value, for a known key with a bad value; none for an unknown key.
+        value: Option<String>,
+        /// The known keys, or the values the key takes.
+        expected: String,
+    },
+    /// A CAN FD frame sent on a bus that is not in FD mode.
+    #[error(
+        "{interface} channel '{channel}' is not in CAN FD mode; cannot send {frame} (add --fd)"
+    )]
+    NotFd {
+        /// The interface kind.
+        interface: String,
+        /// The channel.
+        channel: String,
+        /// The frame, in can-utils syntax.
+        frame: String,
+    },
     /// Another error, with what was being done when it happened.
     #[error("{context}: {inner}")]
     Context {
@@ -118,6 +164,35 @@ pub enum Error {
 }
 
 impl Error {
+    /// An option `key` that `owner` does not take; `known` lists those it does.
+    pub fn unknown_option(owner: impl Into<String>, key: &str, known: &[&str]) -> Error {
+        Error::BadOption {
+            owner: owner.into(),
+            key: key.to_string(),
+            value: None,
+            expected: if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            },
+        }
+    }
+
+    /// A value `value` for option `key` of `owner`, which takes `expected`.
+    pub fn bad_option_value(
+        owner: impl Into<String>,
+        key: &str,
+        value: &str,
+        expected: impl Into<String>,
+    ) -> Error {
+        Error::BadOption {
+            owner: owner.into(),
+            key: key.to_string(),
+            value: Some(value.to_string()),
+            expected: expected.into(),
+        }
+    }
+
     /// An I/O error with context.
     pub fn io(context: impl Into<String>, error: std::io::Error) -> Error {
         Error::Io {
@@ -182,6 +257,13 @@ impl Error {
             Error::Context { inner, .. } => inner.is_broken_pipe(),
             _ => false,
         }
+    }
+}
+
+fn option_text(owner: &str, key: &str, value: Option<&str>, expected: &str) -> String {
+    match value {
+        None => format!("{owner} takes no option '{key}' (known: {expected})"),
+        Some(v) => format!("{owner} option {key}={v}: expected {expected}"),
     }
 }
 

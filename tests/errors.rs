@@ -337,7 +337,7 @@ fn the_same_failure_gives_the_same_code_in_every_tool() {
             "can-convert",
             vec!["--format-opt", "digits=7", &log, &out3],
             2,
-            "digits=6 or digits=9",
+            "digits=7: expected 6 or 9",
         ),
         (
             "can-logger",

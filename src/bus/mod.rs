@@ -198,26 +198,34 @@ impl BusSettings {
     pub fn option<T: std::str::FromStr>(&self, key: &str) -> Result<Option<T>> {
         match self.options.get(key) {
             None => Ok(None),
-            Some(v) => v
-                .parse()
-                .map(Some)
-                .map_err(|_| self.error(format!("bad value '{v}' for option '{key}'"))),
+            Some(v) => v.parse().map(Some).map_err(|_| {
+                Error::bad_option_value(
+                    self.owner(),
+                    key,
+                    v,
+                    format!(
+                        "a {}",
+                        std::any::type_name::<T>()
+                            .rsplit("::")
+                            .next()
+                            .unwrap_or("value")
+                    ),
+                )
+            }),
         }
     }
 
     /// Fails on options the backend does not know, naming them.
     pub fn check_options(&self, known: &[&str]) -> Result<()> {
-        for k in self.options.keys() {
-            if !known.contains(&k.as_str()) {
-                let list = if known.is_empty() {
-                    "none".to_string()
-                } else {
-                    known.join(", ")
-                };
-                return Err(self.error(format!("unknown option '{k}' (known: {list})")));
-            }
+        match self.options.keys().find(|k| !known.contains(&k.as_str())) {
+            Some(k) => Err(Error::unknown_option(self.owner(), k, known)),
+            None => Ok(()),
         }
-        Ok(())
+    }
+
+    /// `interface channel 'name'`, naming whose option is wrong.
+    fn owner(&self) -> String {
+        format!("{} channel '{}'", self.interface, self.channel)
     }
 }
 

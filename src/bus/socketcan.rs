@@ -1032,10 +1032,11 @@ impl Bus for SocketCanBus {
             ));
         }
         if frame.is_fd() && !self.fd_capable {
-            return Err(Error::Unsupported(format!(
-                "socketcan channel '{}' is not CAN FD capable; cannot send {frame} (try --fd)",
-                self.channel
-            )));
+            return Err(Error::NotFd {
+                interface: "socketcan".into(),
+                channel: self.channel.clone(),
+                frame: frame.to_string(),
+            });
         }
         let (raw, size) = RawFrame::encode(frame)?;
         let fd = self.sock.as_raw_fd();

@@ -83,8 +83,7 @@ pub fn format_parser() -> clap::builder::PossibleValuesParser {
 
 /// The format a `--format` value (checked by [`format_parser`]) names.
 pub fn format_arg(name: Option<&str>) -> Result<Option<crate::format::Format>> {
-    name.map(|n| crate::format::Format::parse(n).map_err(|e| UsageError(e.to_string()).into()))
-        .transpose()
+    Ok(name.map(crate::format::Format::parse).transpose()?)
 }
 
 /// Splits candump's `can0,123:7FF,#40` habit into the channel and its filters.

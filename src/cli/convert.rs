@@ -142,19 +142,15 @@ pub fn run(cli: Cli) -> Result<()> {
     cli.verbosity.init_logging("can-convert");
     let in_fmt = format_arg(cli.input_format.as_deref())?;
     let out_fmt = format_arg(cli.output_format.as_deref())?;
-    let usage = |e: crate::Error| -> anyhow::Error {
-        match e {
-            crate::Error::UnknownFormat(m) => UsageError(m).into(),
-            e => e.into(),
-        }
-    };
-    format::resolve_format(&cli.input, in_fmt).map_err(usage)?;
-    let (of, _) = format::resolve_format(&cli.output, out_fmt).map_err(usage)?;
+
+    format::resolve_format(&cli.input, in_fmt)?;
+    let (of, _) = format::resolve_format(&cli.output, out_fmt)?;
     if of.info().needs_file && cli.output.as_os_str() == "-" {
-        bail!(UsageError(format!(
-            "{} cannot be written to stdout",
-            of.info().help
-        )));
+        return Err(crate::Error::NeedsFile {
+            format: of.info().help,
+            action: "written to",
+        }
+        .into());
     }
     if cli.input.as_os_str() != "-"
         && cli.input.canonicalize().ok().is_some()

@@ -90,7 +90,10 @@ impl Code {
     pub fn of_library(e: &Error) -> Code {
         match e {
             Error::Filter { .. }
-            | Error::UnknownFormat(_)
+            | Error::UnknownFormat { .. }
+            | Error::FormatOfPath { .. }
+            | Error::NeedsFile { .. }
+            | Error::BadOption { .. }
             | Error::UnknownInterface(..)
             | Error::Config(_) => Code::Usage,
             Error::BadConfig { .. } => Code::Config,
@@ -102,6 +105,7 @@ impl Code {
             | Error::Text(_)
             | Error::Bus { .. }
             | Error::Unsupported(_)
+            | Error::NotFd { .. }
             | Error::Format { .. }
             | Error::Io { .. } => Code::Error,
         }
@@ -246,7 +250,10 @@ mod tests {
 
     #[test]
     fn library_errors_decide_the_code_through_context() {
-        let unknown = Error::UnknownFormat("x.xyz: cannot tell the format".into());
+        let unknown = Error::FormatOfPath {
+            path: "x.xyz".into(),
+            known: "blf".into(),
+        };
         assert_eq!(Code::of(&chain(&["opening x.xyz"], unknown)), Code::Usage);
         let iface = Error::UnknownInterface("nosuch".into(), "virtual".into());
         assert_eq!(Code::of(&chain(&["opening bus"], iface)), Code::Usage);
@@ -299,10 +306,10 @@ mod tests {
         );
         assert_eq!(text.matches("/nonexistent-dir/x.log").count(), 1, "{text}");
         // a context that adds something stays
-        let e = Error::Config("ASC logs take no option 'foo'".into());
+        let e = Error::unknown_option("the asc format", "foo", &[]);
         assert_eq!(
             one_line(&chain(&["opening out.asc"], e)),
-            "opening out.asc: ASC logs take no option 'foo'"
+            "opening out.asc: the asc format takes no option 'foo' (known: none)"
         );
     }
 }

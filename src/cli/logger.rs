@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::Parser;
 
 use super::args::{format_arg, format_parser, open_bus, BusArgs, Limits, Verbosity};
@@ -97,15 +97,14 @@ pub fn run(cli: Cli) -> Result<()> {
     let fmt = if to_stdout {
         explicit.unwrap_or(Format::Candump)
     } else {
-        format::resolve_format(&path, explicit)
-            .map_err(|e| UsageError(e.to_string()))?
-            .0
+        format::resolve_format(&path, explicit)?.0
     };
     if fmt.info().needs_file && to_stdout {
-        bail!(UsageError(format!(
-            "{} cannot be written to stdout; give -f FILE",
-            fmt.info().help
-        )));
+        return Err(crate::Error::NeedsFile {
+            format: fmt.info().help,
+            action: "written to",
+        }
+        .into());
     }
     let opts = writer_options(&cli.format_opt, cli.force, cli.append)?;
     let settings = cli.bus.settings_all()?;

@@ -93,7 +93,7 @@ pub fn run(cli: Cli) -> Result<()> {
         bail!(UsageError("--speed must be a positive number".into()));
     }
     let fmt = format_arg(cli.input_format.as_deref())?;
-    format::resolve_format(&cli.input, fmt).map_err(|e| UsageError(e.to_string()))?;
+    format::resolve_format(&cli.input, fmt)?;
     let filters = cli.bus.filters()?;
 
     // Routing: one bus, or one per --map target. The filters select what is

@@ -96,11 +96,12 @@ pub fn run(cli: Cli) -> Result<()> {
     let mut bus = open_bus(&settings)?;
     for f in &frames {
         if f.is_fd() && !bus.is_fd() {
-            bail!(
-                "frame {f} is CAN FD but {} channel '{}' is not in FD mode (add --fd)",
-                settings.interface,
-                settings.channel
-            );
+            return Err(crate::Error::NotFd {
+                interface: settings.interface.clone(),
+                channel: settings.channel.clone(),
+                frame: f.to_string(),
+            }
+            .into());
         }
     }
     let stop = Stop::install();

@@ -75,7 +75,7 @@ pub fn run(cli: Cli) -> Result<()> {
     let (mut source, title, stages): (Box<dyn Source>, String, Stages) = match &cli.file {
         Some(path) => {
             let fmt = format_arg(cli.input_format.as_deref())?;
-            format::resolve_format(path, fmt).map_err(|e| UsageError(e.to_string()))?;
+            format::resolve_format(path, fmt)?;
             let reader = format::open_reader(path, fmt)?;
             (
                 Box::new(LogSource::new(reader, path)),

@@ -220,18 +220,24 @@ impl Writer {
             None | Some("6") => 6,
             Some("9") => 9,
             Some(v) => {
-                return Err(Error::Config(format!(
-                    "candump logs take digits=6 or digits=9, not '{v}'"
-                )))
+                return Err(Error::bad_option_value(
+                    "the log format",
+                    "digits",
+                    v,
+                    "6 or 9",
+                ))
             }
         };
         let direction = match opts.options.get("direction").map(String::as_str) {
             None | Some("true") | Some("yes") | Some("1") => true,
             Some("false") | Some("no") | Some("0") => false,
             Some(v) => {
-                return Err(Error::Config(format!(
-                    "candump logs take direction=true or false, not '{v}'"
-                )))
+                return Err(Error::bad_option_value(
+                    "the log format",
+                    "direction",
+                    v,
+                    "true or false",
+                ))
             }
         };
         Ok(Writer {

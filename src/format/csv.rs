@@ -671,9 +671,12 @@ impl Writer {
             None | Some("python") | Some("python-can") => false,
             Some("rich") => true,
             Some(v) => {
-                return Err(Error::Config(format!(
-                    "CSV takes layout=python or layout=rich, not '{v}'"
-                )))
+                return Err(Error::bad_option_value(
+                    "the csv format",
+                    "layout",
+                    v,
+                    "python or rich",
+                ))
             }
         };
         let appending = out.appending;

@@ -274,11 +274,9 @@ impl Format {
 
     /// The format named `name`, or an error listing the known ones.
     pub fn parse(name: &str) -> Result<Format> {
-        Format::from_name(name).ok_or_else(|| {
-            Error::UnknownFormat(format!(
-                "unknown format '{name}' (known: {})",
-                Format::names()
-            ))
+        Format::from_name(name).ok_or_else(|| Error::UnknownFormat {
+            name: name.to_string(),
+            known: Format::names(),
         })
     }
 }
@@ -380,11 +378,10 @@ pub fn resolve_format(path: &Path, explicit: Option<Format>) -> Result<(Format, 
         (Some(f), Some((_, gz))) => Ok((f, gz)),
         (Some(f), None) => Ok((f, path.to_string_lossy().ends_with(".gz"))),
         (None, Some(x)) => Ok(x),
-        (None, None) => Err(Error::UnknownFormat(format!(
-            "{}: cannot tell the format from the file name (known: {}); name it with --input-format/--output-format",
-            path.display(),
-            Format::names()
-        ))),
+        (None, None) => Err(Error::FormatOfPath {
+            path: path.to_path_buf(),
+            known: Format::names(),
+        }),
     }
 }
 
@@ -403,10 +400,10 @@ pub fn open_reader_counted(
     let (format, gz) = resolve_format(path, format)?;
     let info = format.info();
     match info.read {
-        ReadFn::File(_) if path == Path::new("-") || gz => Err(Error::UnknownFormat(format!(
-            "{} can only be read from a file, not stdin or gzip",
-            info.help
-        ))),
+        ReadFn::File(_) if path == Path::new("-") || gz => Err(Error::NeedsFile {
+            format: info.help,
+            action: "read from",
+        }),
         ReadFn::File(read) => read(path),
         ReadFn::Stream(read) => read(open_input_counted(path, gz, count)?),
     }
@@ -417,10 +414,10 @@ pub fn open_reader_counted(
 pub fn read_stream(format: Format, input: Input) -> Result<Box<dyn RecordReader>> {
     match format.info().read {
         ReadFn::Stream(read) => read(input),
-        ReadFn::File(_) => Err(Error::UnknownFormat(format!(
-            "{} can only be read from a file",
-            format.info().help
-        ))),
+        ReadFn::File(_) => Err(Error::NeedsFile {
+            format: format.info().help,
+            action: "read from",
+        }),
     }
 }
 
@@ -470,23 +467,19 @@ pub fn create_writer(
     let (format, gz) = resolve_format(path, format)?;
     let info = format.info();
     if info.needs_file && path == Path::new("-") {
-        return Err(Error::UnknownFormat(format!(
-            "{} cannot be written to stdout; give a file",
-            info.help
-        )));
+        return Err(Error::NeedsFile {
+            format: info.help,
+            action: "written to",
+        });
     }
     for key in opts.options.keys() {
         if !info.options.iter().any(|(k, _)| k == key) {
             let known: Vec<&str> = info.options.iter().map(|(k, _)| *k).collect();
-            return Err(Error::Config(format!(
-                "unknown --format-opt '{key}' for {} (known: {})",
-                info.name,
-                if known.is_empty() {
-                    "none".to_string()
-                } else {
-                    known.join(", ")
-                }
-            )));
+            return Err(Error::unknown_option(
+                format!("the {} format", info.name),
+                key,
+                &known,
+            ));
         }
     }
     (info.create)(path, gz, opts)

@@ -145,7 +145,7 @@ impl Writer {
     /// written with the first record (or by `finish` for an empty log).
     pub fn new(out: Output, opts: &WriterOptions) -> Result<Writer> {
         if let Some(k) = opts.options.keys().next() {
-            return Err(Error::Config(format!("ASC logs take no option '{k}'")));
+            return Err(Error::unknown_option("the asc format", k, &[]));
         }
         Ok(Writer {
             appending: out.appending,

@@ -74,9 +74,12 @@ fn level(opts: &WriterOptions) -> Result<u32> {
         None => Ok(6),
         Some(v) => match v.trim().parse::<u32>() {
             Ok(n) if n <= 9 => Ok(n),
-            _ => Err(Error::Config(format!(
-                "BLF option compression={v}: expected a level from 0 (stored) to 9"
-            ))),
+            _ => Err(Error::bad_option_value(
+                "the blf format",
+                "compression",
+                v,
+                "a level from 0 (stored) to 9",
+            )),
         },
     }
 }
