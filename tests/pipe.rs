@@ -53,6 +53,10 @@ fn can_send_honours_filter_count_and_duration() {
     ok(&run(tool("can-send").args([
         "-c", &chan, "--filter", "123:7FF", "--period", "5ms", "--count", "3", "100#01", "123#04",
     ])));
+    // --count without a period cycles too: 3 frames of a list of 2
+    ok(&run(
+        tool("can-send").args(["-c", &chan, "-n", "3", "001#01", "002#02"])
+    ));
     // --duration: about 300 ms / 100 ms = 3 frames
     let t = Instant::now();
     ok(&run(tool("can-send").args([
@@ -68,7 +72,10 @@ fn can_send_honours_filter_count_and_duration() {
     let got = stop_and_read(rec);
     assert_eq!(
         got,
-        ["123#02", "123#04", "123#04", "123#04", "7FF#05", "7FF#05", "7FF#05"]
+        [
+            "123#02", "123#04", "123#04", "123#04", "001#01", "002#02", "001#01", "7FF#05",
+            "7FF#05", "7FF#05"
+        ]
     );
 }
 
@@ -208,7 +215,7 @@ fn unknown_format_options_are_refused_naming_the_known_ones() {
         .arg(dir.path().join("out.blf")));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success());
-    assert!(err.contains("unknown --format-opt 'compresion'"), "{err}");
+    assert!(err.contains("takes no option 'compresion'"), "{err}");
     assert!(err.contains("compression"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
 }

@@ -242,6 +242,8 @@ pub struct Caps {
     pub fd: bool,
     /// Channel `any` receives from every interface of the kind.
     pub any_channel: bool,
+    /// Sets the bitrates (`-b`, `--data-bitrate`) on the interface.
+    pub bitrate: bool,
 }
 
 /// One backend: its name, help, options, capabilities and how to open it.
@@ -294,6 +296,13 @@ pub fn open(settings: &BusSettings) -> Result<Box<dyn Bus>> {
     let backend = backend(&settings.interface)?;
     let known: Vec<&str> = backend.options.iter().map(|(k, _)| *k).collect();
     settings.check_options(&known)?;
+    if !backend.caps.bitrate && (settings.bitrate.is_some() || settings.data_bitrate.is_some()) {
+        log::warn!(
+            "{} channel '{}' has no bitrate to set: the bitrate is ignored",
+            settings.interface,
+            settings.channel
+        );
+    }
     let mut bus = (backend.open)(settings)?;
     if settings.filters.is_empty() || bus.set_filters(&settings.filters)? {
         Ok(bus)

@@ -382,6 +382,7 @@ pub const BACKEND: super::Backend = super::Backend {
         reconnect: true,
         fd: true,
         any_channel: true,
+        bitrate: true,
     },
     open: |s| Ok(Box::new(SocketCanBus::open(s)?)),
 };

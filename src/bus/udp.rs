@@ -461,6 +461,7 @@ pub const BACKEND: super::Backend = super::Backend {
         reconnect: false,
         fd: true,
         any_channel: false,
+        bitrate: false,
     },
     open: |s| Ok(Box::new(UdpMulticastBus::open(s)?)),
 };

@@ -106,6 +106,9 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         .into());
     }
+    if cli.append && to_stdout {
+        return Err(UsageError("--append needs a file (-f FILE)".into()).into());
+    }
     let opts = writer_options(&cli.format_opt, cli.force, cli.append)?;
     let settings = cli.bus.settings_all()?;
     let mut buses = Vec::new();

@@ -128,7 +128,13 @@ pub fn run(cli: Cli) -> Result<()> {
             "stdin",
         ))
     } else {
-        Box::new(FramesSource::new(frames, cli.period, stop.clone()))
+        let source = FramesSource::new(frames, cli.period, stop.clone());
+        // --count N sends N frames in all, cycling through the list.
+        Box::new(if cli.limits.count.is_some() {
+            source.cycling()
+        } else {
+            source
+        })
     };
     let mut sink = BusSink::new(bus);
     let s = Driver::new(Stages::filtering(filters))

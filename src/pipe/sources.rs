@@ -165,12 +165,14 @@ impl Source for ReplaySource {
     }
 }
 
-/// Frames given as arguments: each once, or with a period one every period,
-/// cycling through the list (python-can's `send_periodic` with a list). Every
-/// due time counts from the start, so the period does not drift.
+/// Frames given as arguments: each once, or cycling through the list (with a
+/// period, one every period: python-can's `send_periodic` with a list; or as
+/// fast as the sink takes them, until a `--count`). Every due time counts
+/// from the start, so the period does not drift.
 pub struct FramesSource {
     frames: Vec<Frame>,
     period: Option<Duration>,
+    cycle: bool,
     next: u64,
     start: Option<Instant>,
     slot: Option<Record>,
@@ -182,6 +184,7 @@ impl FramesSource {
     pub fn new(frames: Vec<Frame>, period: Option<Duration>, stop: Stop) -> FramesSource {
         FramesSource {
             frames,
+            cycle: period.is_some(),
             period,
             next: 0,
             start: None,
@@ -191,10 +194,18 @@ impl FramesSource {
     }
 }
 
+impl FramesSource {
+    /// Cycles through the list even without a period (a `--count` ends it).
+    pub fn cycling(mut self) -> FramesSource {
+        self.cycle = true;
+        self
+    }
+}
+
 impl Source for FramesSource {
     fn next(&mut self, until: Until) -> Result<Next<'_>> {
         let n = self.frames.len() as u64;
-        if n == 0 || (self.period.is_none() && self.next >= n) {
+        if n == 0 || (!self.cycle && self.next >= n) {
             return Ok(Next::End);
         }
         if let Some(p) = self.period {
