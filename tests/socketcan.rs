@@ -166,7 +166,7 @@ vm_test! {
         let mut bus = open("ckclassic");
         assert!(!bus.is_fd());
         let e = bus.send(&f("123##1AABB")).unwrap_err();
-        assert!(matches!(e, Error::Unsupported(_)), "{e}");
+        assert!(matches!(e, Error::NotFd { .. }), "{e}");
         assert!(e.to_string().contains("ckclassic"), "{e}");
         bus.send(&f("123#AABB")).unwrap();
         // --fd configures the interface (MTU 72 on vcan).

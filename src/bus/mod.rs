@@ -32,7 +32,7 @@ pub const DEFAULT_CHANNEL: &str = "vcan0";
 /// same channel are delivered.
 pub trait Bus: Send {
     /// Sends one frame. An FD frame on a bus that cannot carry FD is an error
-    /// ([`Error::Unsupported`]), never a truncation.
+    /// ([`Error::NotFd`] or [`Error::Unsupported`]), never a truncation.
     fn send(&mut self, frame: &Frame) -> Result<()>;
 
     /// Waits up to `timeout` (forever with `None`) for the next frame.

@@ -8,7 +8,7 @@
 //!   true when the interface's MTU is the FD one. `--fd` ([`BusSettings::fd`])
 //!   *configures* the interface for FD when it is not (MTU 72 on vcan/vxcan; FD
 //!   control mode with the bitrates on real controllers), which needs root.
-//!   Sending an FD frame on a non-FD interface is [`Error::Unsupported`].
+//!   Sending an FD frame on a non-FD interface is [`Error::NotFd`].
 //! * **Bitrates**: `bitrate`/`data_bitrate` are set over netlink (the interface
 //!   is taken down, configured, and brought up again).
 //! * **Filters** are pushed down to the kernel, keeping [`FilterSet`]'s
