@@ -270,3 +270,40 @@ fn error_class_filters_leave_data_frames_alone() {
         .collect();
     assert_eq!(frames, ["100#01", "20000040#0000000000000000"]);
 }
+
+#[test]
+fn two_periodic_senders_on_one_virtual_channel_do_not_disturb_each_other() {
+    let chan = channel("twosend");
+    let rec = logger(&chan, &[]);
+    let a = tool("can-send")
+        .args(["-c", &chan, "--period", "10ms", "--count", "150", "100#01"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let b = tool("can-send")
+        .args(["-c", &chan, "--period", "10ms", "--count", "150", "200#02"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    for s in [a, b] {
+        let o = s.wait_with_output().unwrap();
+        let err = ok(&o);
+        // Today's failure: each waited a second on the other's full queue.
+        assert!(!err.contains("has not read"), "{err}");
+    }
+    // SAFETY: the child is ours.
+    unsafe { libc::kill(rec.id() as i32, libc::SIGINT) };
+    let o = rec.wait_with_output().unwrap();
+    ok(&o);
+    let text = String::from_utf8(o.stdout).unwrap();
+    for id in ["100#01", "200#02"] {
+        let times: Vec<f64> = text
+            .lines()
+            .filter(|l| l.contains(id))
+            .filter_map(|l| l.split(')').next()?.trim_start_matches('(').parse().ok())
+            .collect();
+        assert_eq!(times.len(), 150, "{id}: {text}");
+        let worst = times.windows(2).map(|w| w[1] - w[0]).fold(0.0, f64::max);
+        assert!(worst < 0.5, "{id}: a {worst} s gap");
+    }
+}

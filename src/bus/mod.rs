@@ -69,6 +69,11 @@ pub trait Bus: Send {
     /// Backends without such batching ignore it.
     fn set_receive_latency(&mut self, _max: Duration) {}
 
+    /// Says that this handle will never receive (a sender, a player), so that
+    /// a backend that queues every frame for every handle (the virtual bus)
+    /// stops queueing for it. The default does nothing.
+    fn set_send_only(&mut self) {}
+
     /// Whether a receive error is an outage the bus recovers from (a network
     /// interface taken down or deleted) rather than a failure. The default:
     /// every error is a failure.
@@ -142,6 +147,9 @@ impl Bus for Box<dyn Bus> {
     }
     fn outage(&self, err: &Error) -> Option<Outage> {
         (**self).outage(err)
+    }
+    fn set_send_only(&mut self) {
+        (**self).set_send_only()
     }
     fn send_periodic(
         &mut self,
@@ -367,6 +375,10 @@ impl Bus for Filtered {
 
     fn outage(&self, err: &Error) -> Option<Outage> {
         self.inner.outage(err)
+    }
+
+    fn set_send_only(&mut self) {
+        self.inner.set_send_only()
     }
 
     fn send_periodic(

@@ -69,6 +69,9 @@ const VERSION: u8 = 1;
 const HEADER: usize = 16;
 /// Largest datagram.
 const MAX_DATAGRAM: usize = HEADER + 64;
+/// The end of the socket file name of a handle that never receives: peers
+/// send it nothing, so a sender never waits on another sender's full queue.
+const SEND_ONLY: &[u8] = b".tx.sock";
 /// Longest channel name accepted.
 pub const MAX_CHANNEL_LEN: usize = 64;
 /// Default wait for a full receiver queue before a peer counts as stalled.
@@ -88,8 +91,8 @@ static NEXT_SOCKET: AtomicU64 = AtomicU64::new(0);
 /// handle unlinks the socket file.
 struct Shared {
     sock: UnixDatagram,
-    path: PathBuf,
-    file_name: OsString,
+    /// The socket file and its name; renamed once by [`Bus::set_send_only`].
+    location: std::sync::Mutex<(PathBuf, OsString)>,
     dir: PathBuf,
     name: String,
     channel: Channel,
@@ -97,7 +100,9 @@ struct Shared {
 
 impl Drop for Shared {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
+        if let Ok(loc) = self.location.lock() {
+            let _ = std::fs::remove_file(&loc.0);
+        }
         // Removes the channel directory when we were the last; fails harmlessly otherwise.
         let _ = std::fs::remove_dir(&self.dir);
     }
@@ -292,8 +297,7 @@ impl SimBus {
         let mut bus = SimBus {
             shared: Arc::new(Shared {
                 sock,
-                path,
-                file_name,
+                location: std::sync::Mutex::new((path, file_name)),
                 dir,
                 name: name.to_string(),
                 channel: Channel::name(name),
@@ -309,8 +313,12 @@ impl SimBus {
     }
 
     /// The socket file of this handle (shared by its clones).
-    pub fn socket_path(&self) -> &Path {
-        &self.shared.path
+    pub fn socket_path(&self) -> PathBuf {
+        self.shared
+            .location
+            .lock()
+            .map(|l| l.0.clone())
+            .unwrap_or_default()
     }
 
     /// Datagrams received so far that were not valid frames.
@@ -327,10 +335,18 @@ impl SimBus {
             return;
         }
         let mut peers = Vec::with_capacity(self.peers.len() + 1);
+        let own = self
+            .shared
+            .location
+            .lock()
+            .map(|l| l.1.clone())
+            .unwrap_or_default();
         if let Ok(entries) = std::fs::read_dir(&self.shared.dir) {
             for entry in entries.flatten() {
                 let file_name = entry.file_name();
-                if file_name == self.shared.file_name || !file_name.as_bytes().ends_with(b".sock") {
+                let name = file_name.as_bytes();
+                // `.tx.sock`: a handle that never receives (a sender, a player).
+                if file_name == own || !name.ends_with(b".sock") || name.ends_with(SEND_ONLY) {
                     continue;
                 }
                 let Some((addr, addr_len)) = sockaddr_for(&entry.path()) else {
@@ -609,6 +625,30 @@ fn sendto(fd: RawFd, buf: &[u8], peer: &Peer, flags: libc::c_int) -> io::Result<
 }
 
 impl Bus for SimBus {
+    /// Renames the socket file to `….tx.sock`, which peers skip: no frame
+    /// is queued for a handle that never reads, so senders on one channel
+    /// never wait on each other's full queues.
+    fn set_send_only(&mut self) {
+        let Ok(mut loc) = self.shared.location.lock() else {
+            return;
+        };
+        let name = loc.1.as_bytes();
+        if name.ends_with(SEND_ONLY) {
+            return;
+        }
+        let Some(stem) = name.strip_suffix(b".sock") else {
+            return;
+        };
+        let mut new_name = stem.to_vec();
+        new_name.extend_from_slice(SEND_ONLY);
+        let new_name = OsString::from(std::ffi::OsStr::from_bytes(&new_name));
+        let new_path = self.shared.dir.join(&new_name);
+        match std::fs::rename(&loc.0, &new_path) {
+            Ok(()) => *loc = (new_path, new_name),
+            Err(e) => log::debug!("virtual channel '{}': {e}", self.shared.name),
+        }
+    }
+
     fn send(&mut self, frame: &Frame) -> Result<()> {
         if frame.is_fd() && !frame.is_data() {
             return Err(Error::Unsupported(format!(

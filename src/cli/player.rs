@@ -122,7 +122,9 @@ pub fn run(cli: Cli) -> Result<()> {
         }
     }
     let stop = Stop::install();
-    for b in &buses {
+    for b in &mut buses {
+        // It never receives: a virtual channel queues nothing for it.
+        b.set_send_only();
         log::info!("playing {} onto {}", cli.input.display(), b.channel());
     }
     let timing = Timing {

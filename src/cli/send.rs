@@ -94,6 +94,8 @@ pub fn run(cli: Cli) -> Result<()> {
     let mut settings = cli.bus.settings_one()?;
     settings.filters = Default::default();
     let mut bus = open_bus(&settings)?;
+    // It never receives: a virtual channel queues nothing for it.
+    bus.set_send_only();
     for f in &frames {
         if f.is_fd() && !bus.is_fd() {
             return Err(crate::Error::NotFd {
