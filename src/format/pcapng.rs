@@ -93,7 +93,8 @@
 //! interface that was never described, or a block over 1 MiB (no CAN packet
 //! block comes near) is an error naming the file and the byte offset of the
 //! block. Memory stays constant: one block at a time, packets on other link
-//! types streamed past, interfaces capped at 65536 per section.
+//! types streamed past, interfaces capped at 65536 and their names at 1 MiB
+//! per section (more is an error).
 
 use std::collections::HashMap;
 use std::io::{self, BufRead, Read, Write};
@@ -136,6 +137,8 @@ const CANFD_MTU: usize = 72;
 const MAX_BLOCK: u32 = 1 << 20;
 /// Interfaces kept per section.
 const MAX_INTERFACES: usize = 1 << 16;
+/// Bytes of interface names kept per section.
+const MAX_NAME_BYTES: usize = 1 << 20;
 /// Warnings kept before only counting them.
 const MAX_WARNINGS: usize = 50;
 
@@ -239,6 +242,8 @@ pub struct Reader {
     /// File offset of the next unread byte.
     offset: u64,
     ifaces: Vec<Iface>,
+    /// Bytes of the names in `ifaces`.
+    name_bytes: usize,
     /// The body of the current block.
     buf: Vec<u8>,
     /// The previous packet's time, for Simple Packet Blocks.
@@ -382,6 +387,7 @@ impl Reader {
             container: Container::Pcapng(Endian { big: false }),
             offset: 0,
             ifaces: Vec::new(),
+            name_bytes: 0,
             buf: Vec::new(),
             last_ns: 0,
             spb_warned: false,
@@ -598,6 +604,7 @@ impl Reader {
                 self.buf.extend_from_slice(&bom);
                 self.container = Container::Pcapng(e);
                 self.ifaces.clear();
+                self.name_bytes = 0;
             }
             let total = e.u32(&h[4..]);
             let min = if btype == SHB { 28 } else { 12 };
@@ -785,6 +792,16 @@ impl Reader {
             return Err(self.error_at(
                 at + 8 + opt_at as u64,
                 format!("interface description block at byte {at}: an option {why}: the file is corrupt"),
+            ));
+        }
+        self.name_bytes += name.as_ref().map_or(0, |n| n.len());
+        if self.name_bytes > MAX_NAME_BYTES {
+            return Err(self.error_at(
+                at,
+                format!(
+                    "interface names of over {} MiB in one section: the file is corrupt",
+                    MAX_NAME_BYTES >> 20
+                ),
             ));
         }
         let index = self.ifaces.len();
@@ -1795,6 +1812,43 @@ mod tests {
         let (pos, msg) = error_at(&b);
         assert_eq!(pos, at as u64);
         assert!(msg.contains("version 2"), "{msg}");
+    }
+
+    #[test]
+    fn interfaces_are_bounded_per_section() {
+        // 17 names of 65532 bytes pass the 1 MiB budget at the 17th
+        let mut name_opt = vec![2, 0, 0xFC, 0xFF];
+        name_opt.extend(std::iter::repeat_n(b'n', 65532));
+        let mut b = shb(false);
+        let mut at = 0;
+        for _ in 0..17 {
+            at = b.len();
+            b.extend(idb(false, 227, &name_opt));
+        }
+        let (pos, msg) = error_at(&b);
+        assert_eq!(pos, at as u64);
+        assert!(msg.contains("interface names"), "{msg}");
+        // a new section starts a new budget
+        let mut b = shb(false);
+        for _ in 0..16 {
+            b.extend(idb(false, 227, &name_opt));
+        }
+        b.extend(shb(false));
+        for _ in 0..16 {
+            b.extend(idb(false, 227, &name_opt));
+        }
+        assert!(read_ok(&b).is_empty());
+        // 65537 interfaces
+        let mut b = shb(false);
+        let one = idb(false, 227, &[]);
+        for _ in 0..MAX_INTERFACES {
+            b.extend_from_slice(&one);
+        }
+        let at = b.len();
+        b.extend_from_slice(&one);
+        let (pos, msg) = error_at(&b);
+        assert_eq!(pos, at as u64);
+        assert!(msg.contains("more than 65536 interfaces"), "{msg}");
     }
 
     #[test]
