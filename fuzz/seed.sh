@@ -91,5 +91,37 @@ for i, d in enumerate([
     sim(0, 0, 0x100, 12, bytes(8)),
 ]):
     open(os.path.join(s, f"synthetic-{i}"), "wb").write(d)
-print("decode_udp: 6 seeds\ndecode_sim: 6 seeds")
+# pcapng and classic pcap of SocketCAN frames (no fixture holds one)
+def can(word, data, fd_flags=0, pad=16):
+    p = struct.pack(">IBBBB", word, len(data), fd_flags, 0, 0) + data
+    return p + bytes(max(0, pad - len(p)))
+
+def block(e, btype, body):
+    body += bytes(-len(body) % 4)
+    n = len(body) + 12
+    return struct.pack(e + "II", btype, n) + body + struct.pack(e + "I", n)
+
+def opt(e, code, value):
+    return struct.pack(e + "HH", code, len(value)) + value + bytes(-len(value) % 4)
+
+packets = [can(0x123, b"\x11\x22\x33"), can(0x80000000 | 0x1ABCDEF0, bytes(range(8))),
+           can(0x40000000 | 0x7FF, b"", pad=16), can(0x20000004, bytes(8)),
+           can(0x321, bytes(range(64)), 0x05, pad=72), can(0x10, bytes(12), 0x06, pad=0)]
+p = os.path.join(corpus, "read_pcapng"); os.makedirs(p, exist_ok=True)
+for name, e in [("le", "<"), ("be", ">")]:
+    out = block(e, 0x0A0D0D0A, struct.pack(e + "IHHq", 0x1A2B3C4D, 1, 0, -1) + opt(e, 4, b"seed") + opt(e, 0, b""))
+    out += block(e, 1, struct.pack(e + "HHI", 227, 0, 72) + opt(e, 2, b"can0") + opt(e, 9, b"\x09") + opt(e, 0, b""))
+    out += block(e, 1, struct.pack(e + "HHI", 1, 0, 0))
+    for i, pk in enumerate(packets):
+        ts = 1700000000_000000000 + i
+        out += block(e, 6, struct.pack(e + "IIIII", 0, ts >> 32, ts & 0xFFFFFFFF, len(pk), len(pk)) + pk
+                     + bytes(-len(pk) % 4) + opt(e, 2, struct.pack(e + "I", 1 + i % 2)) + opt(e, 0, b""))
+    out += block(e, 3, struct.pack(e + "I", len(packets[0])) + packets[0])
+    out += block(e, 5, bytes(12))
+    open(os.path.join(p, f"synthetic-{name}.pcapng"), "wb").write(out)
+    pcap = struct.pack(e + "IHHiIII", 0xA1B23C4D if e == ">" else 0xA1B2C3D4, 2, 4, 0, 0, 72, 227)
+    for i, pk in enumerate(packets):
+        pcap += struct.pack(e + "IIII", 1700000000, i, len(pk), len(pk)) + pk
+    open(os.path.join(p, f"synthetic-{name}.pcap"), "wb").write(pcap)
+print("decode_udp: 6 seeds\ndecode_sim: 6 seeds\nread_pcapng: 4 seeds")
 PY

@@ -840,3 +840,234 @@ proptest! {
         prop_assert!(warnings.is_empty());
     }
 }
+
+/// Some third-party writers put 16 (the base header's size) into the
+/// headerSize field of version-1 objects, whose header is 32 bytes long: the
+/// version says the layout, and the wrong field is one warning, not one per
+/// object (tests/fixtures/repro/README.md).
+#[test]
+fn header_size_16_in_version_1_objects_reads_by_the_version() {
+    let Some(fx) = common::fixtures() else { return };
+    let (good, good_warnings) = read_all(&fx.join("repro/blf_headersize32.blf"));
+    let good = good.unwrap();
+    let (odd, odd_warnings) = read_all(&fx.join("repro/blf_headersize16.blf"));
+    let odd = odd.unwrap();
+    assert!(good_warnings.is_empty(), "{good_warnings:?}");
+    assert_eq!(good.len(), 2);
+    same(&odd, &good, "headerSize 16");
+    assert_eq!(good[0].frame.id(), Id::Standard(0x123));
+    assert_eq!(good[0].frame.data_bytes(), &[1, 2, 3]);
+    assert_eq!(good[1].frame.id(), Id::Standard(0x456));
+    assert_eq!(good[1].frame.data_bytes(), &[0xAA, 0xBB]);
+    assert_eq!(odd_warnings.len(), 1, "{odd_warnings:?}");
+    assert!(
+        odd_warnings[0].contains("headerSize field says 16")
+            && odd_warnings[0].contains("blf_headersize16.blf"),
+        "{odd_warnings:?}"
+    );
+
+    // a thousand such objects: still one warning, every frame read
+    let dir = temp();
+    let p = dir.path().join("hs16.blf");
+    let mut s = Vec::new();
+    for i in 0..1000u64 {
+        let mut o = can_message(48, 1, i);
+        o[4..6].copy_from_slice(&16u16.to_le_bytes());
+        s.extend_from_slice(&o);
+    }
+    std::fs::write(&p, stored_blf(&s)).unwrap();
+    let (got, warnings) = read_all(&p);
+    let got = got.unwrap();
+    assert_eq!(got.len(), 1000);
+    assert!(got.iter().all(|r| r.frame.data_bytes() == [0xAA, 0xBB]));
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+}
+
+/// A version-1 object with a 40-byte headerSize (as Vector's binlog writes
+/// its MOST objects) has its body after 40 bytes.
+#[test]
+fn a_larger_header_size_field_is_trusted() {
+    let dir = temp();
+    let p = dir.path().join("hs40.blf");
+    let mut o = can_message(56, 1, 3);
+    o[4..6].copy_from_slice(&40u16.to_le_bytes());
+    o.splice(32..32, [0xEEu8; 8]);
+    std::fs::write(&p, stored_blf(&o)).unwrap();
+    let (got, warnings) = read_all(&p);
+    let got = got.unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].frame.id(), Id::Standard(0x123));
+    assert_eq!(got[0].frame.data_bytes(), &[0xAA, 0xBB]);
+}
+
+/// A CAN object with a version-1 header (32 bytes, 1 ns units, time 0).
+fn object(otype: u32, body: &[u8]) -> Vec<u8> {
+    let mut o = Vec::new();
+    o.extend_from_slice(b"LOBJ");
+    o.extend_from_slice(&32u16.to_le_bytes());
+    o.extend_from_slice(&1u16.to_le_bytes());
+    o.extend_from_slice(&(32 + body.len() as u32).to_le_bytes());
+    o.extend_from_slice(&otype.to_le_bytes());
+    o.extend_from_slice(&2u32.to_le_bytes());
+    o.extend_from_slice(&[0u8; 12]);
+    o.extend_from_slice(body);
+    o
+}
+
+/// A CAN_FD_MESSAGE (100) body of 88 bytes: data 0, 1, 2, ...
+fn fd_message(dlc: u8, valid: u8, fd_flags: u8) -> Vec<u8> {
+    let mut b = vec![0u8; 88];
+    b[0] = 1; // channel
+    b[3] = dlc;
+    b[4..8].copy_from_slice(&0x123u32.to_le_bytes());
+    b[13] = fd_flags;
+    b[14] = valid;
+    for (i, x) in b[20..84].iter_mut().enumerate() {
+        *x = i as u8;
+    }
+    b
+}
+
+/// A CAN_FD_MESSAGE_64 (101) body: 40 fixed bytes and `stored` data bytes.
+fn fd_message_64(dlc: u8, valid: u8, flags: u32, ext_off: u8, stored: usize) -> Vec<u8> {
+    let mut b = vec![0u8; 40 + stored];
+    b[0] = 1;
+    b[1] = dlc;
+    b[2] = valid;
+    b[4..8].copy_from_slice(&0x123u32.to_le_bytes());
+    b[12..16].copy_from_slice(&flags.to_le_bytes());
+    b[35] = ext_off;
+    for (i, x) in b[40..].iter_mut().enumerate() {
+        *x = i as u8;
+    }
+    b
+}
+
+/// Objects whose DLC, valid-byte count and size contradict each other are
+/// skipped with a warning naming their byte offset; the good objects around
+/// them are read.
+#[test]
+fn inconsistent_objects_warn_with_their_offset() {
+    const EDL: u8 = 1;
+    const FD64_EDL: u32 = 0x1000;
+    let mut ext = vec![0u8; 24];
+    ext[10] = 8; // dlc 8, but only 4 data bytes follow
+    ext.extend_from_slice(&[1, 2, 3, 4]);
+    let mut fd_err = vec![0u8; 44 + 8];
+    fd_err[1] = 8;
+    fd_err[2] = 70; // validDataBytes above 64
+    let mut msg2 = vec![0u8; 8];
+    msg2[0] = 1;
+    msg2[3] = 8; // dlc 8, 4 data bytes, then the 8-byte trailer
+    msg2[4..8].copy_from_slice(&0x321u32.to_le_bytes());
+    msg2.extend_from_slice(&[9, 9, 9, 9]);
+    msg2.extend_from_slice(&[0u8; 8]);
+    let bad: Vec<(&str, Vec<u8>)> = vec![
+        // classic frame, DLC 8 and no valid byte: was read as DLC 0, no data
+        (
+            "DLC 8 (8 bytes) and validDataBytes 0",
+            object(100, &fd_message(8, 0, 0)),
+        ),
+        (
+            "DLC 15 (64 bytes) and validDataBytes 8",
+            object(100, &fd_message(15, 8, EDL)),
+        ),
+        (
+            "validDataBytes 65 is above 64",
+            object(100, &fd_message(15, 65, EDL)),
+        ),
+        (
+            "DLC 9 (12 bytes) and validDataBytes 64",
+            object(101, &fd_message_64(9, 64, FD64_EDL, 0, 64)),
+        ),
+        (
+            "extDataOffset 40 lies outside",
+            object(101, &fd_message_64(15, 64, FD64_EDL, 40, 64)),
+        ),
+        (
+            "extDataOffset 200 lies outside",
+            object(101, &fd_message_64(15, 64, FD64_EDL, 200, 64)),
+        ),
+        (
+            "DLC 8 needs 8 data bytes, the object holds 4",
+            object(73, &ext),
+        ),
+        ("validDataBytes 70 is above 64", object(104, &fd_err)),
+        (
+            "DLC 8 needs 8 data bytes, the object holds 4",
+            object(86, &msg2),
+        ),
+    ];
+    let good = object(100, &fd_message(9, 12, EDL | 2));
+    let dir = temp();
+    let p = dir.path().join("bad.blf");
+    for (want, obj) in &bad {
+        let mut s = good.clone();
+        let at = 144 + 32 + s.len();
+        s.extend_from_slice(obj);
+        s.extend_from_slice(&good);
+        std::fs::write(&p, stored_blf(&s)).unwrap();
+        let (got, warnings) = read_all(&p);
+        let got = got.unwrap_or_else(|e| panic!("{want}: {e}"));
+        assert_eq!(got.len(), 2, "{want}: {got:?}");
+        for r in &got {
+            assert_eq!(r.frame.data_bytes(), (0..12).collect::<Vec<u8>>(), "{want}");
+            assert!(r.frame.brs(), "{want}");
+        }
+        assert_eq!(warnings.len(), 1, "{want}: {warnings:?}");
+        assert!(
+            warnings[0].contains(want) && warnings[0].contains(&format!("at byte {at} ")),
+            "wanted '{want}' at byte {at}: {warnings:?}"
+        );
+    }
+}
+
+/// What other writers do that is not an inconsistency: python-can's DLC for a
+/// length CAN FD cannot carry, CANoe's valid bytes beyond those stored
+/// (python-can issue 1905), remote frames with a DLC and no data.
+#[test]
+fn consistent_odd_objects_read_without_warning() {
+    let cases: Vec<(Vec<u8>, Frame)> = vec![
+        (
+            object(100, &fd_message(10, 13, 1)),
+            Frame::fd(
+                Id::Standard(0x123),
+                &[&(0..13).collect::<Vec<u8>>()[..], &[0; 3]].concat(),
+                FdFlags::default(),
+            )
+            .unwrap(),
+        ),
+        (
+            object(101, &fd_message_64(15, 64, 0x1000, 0, 48)),
+            Frame::fd(
+                Id::Standard(0x123),
+                &[&(0..48).collect::<Vec<u8>>()[..], &[0; 16]].concat(),
+                FdFlags::default(),
+            )
+            .unwrap(),
+        ),
+        (
+            object(100, &fd_message(4, 0, 0))
+                .into_iter()
+                .enumerate()
+                .map(|(i, b)| if i == 32 + 2 { 0x80 } else { b })
+                .collect(),
+            Frame::remote(Id::Standard(0x123), 4).unwrap(),
+        ),
+        (
+            object(100, &fd_message(12, 8, 0)),
+            Frame::data_with_dlc(Id::Standard(0x123), &(0..8).collect::<Vec<u8>>(), 12).unwrap(),
+        ),
+    ];
+    let dir = temp();
+    let p = dir.path().join("odd.blf");
+    for (obj, want) in cases {
+        std::fs::write(&p, stored_blf(&obj)).unwrap();
+        let (got, warnings) = read_all(&p);
+        let got = got.unwrap();
+        assert!(warnings.is_empty(), "{want:?}: {warnings:?}");
+        assert_eq!(got.len(), 1, "{want:?}");
+        assert_eq!(got[0].frame, want);
+    }
+}

@@ -3,6 +3,7 @@
 # sudo). Idempotent: a second run only checks.
 #   - can-utils (asc2log/log2asc peers; cansend/candump/cangen inside the VM)
 #   - util-linux + iproute2 (network namespaces for the UDP tests), tmux (viewer)
+#   - tshark (with editcap and text2pcap: the pcapng tests)
 #   - a Python venv with python-can 4.6.1, msgpack and cantools at
 #     ${CANKIT_VENV:-/tmp/cankit-venv}
 #   - the QEMU VM for the SocketCAN tests (tests/vm/setup.sh, when present)
@@ -16,9 +17,13 @@ command -v asc2log >/dev/null || need+=(can-utils)
 command -v unshare >/dev/null || need+=(util-linux)
 command -v ip >/dev/null || need+=(iproute2)
 command -v tmux >/dev/null || need+=(tmux)
+# tshark, editcap, text2pcap: the pcapng tests (tests/pcapng.rs)
+command -v tshark >/dev/null && command -v text2pcap >/dev/null || need+=(tshark)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
+  # tshark's package asks whether non-root users may capture: no
+  echo "wireshark-common wireshark-common/install-setuid boolean false" | $sudo debconf-set-selections
   $sudo apt-get update -qq
   $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi

@@ -25,6 +25,7 @@ pub mod csv;
 pub mod jsonl;
 pub mod lines;
 mod output;
+pub mod pcapng;
 pub mod sqlite;
 pub mod trc;
 
@@ -78,6 +79,8 @@ pub enum Format {
     Trc,
     /// JSON Lines (`.jsonl`), the schema in the README.
     Jsonl,
+    /// pcapng packet capture of SocketCAN frames (`.pcapng`; classic `.pcap` is read too).
+    Pcapng,
 }
 
 /// How a format is read.
@@ -214,6 +217,18 @@ pub static FORMATS: &[FormatInfo] = &[
         options: &[],
         read: ReadFn::Stream(|i| Ok(Box::new(jsonl::Reader::new(i)))),
         create: |p, gz, o| Ok(Box::new(jsonl::Writer::new(open_output(p, gz, o)?))),
+    },
+    FormatInfo {
+        format: Format::Pcapng,
+        name: "pcapng",
+        aliases: &["pcap"],
+        help:
+            "pcapng capture of SocketCAN frames, as Wireshark opens it (classic pcap is read too)",
+        numbers_channels: false,
+        needs_file: false,
+        options: &[],
+        read: ReadFn::Stream(|i| Ok(Box::new(pcapng::Reader::new(i)?))),
+        create: |p, gz, o| Ok(Box::new(pcapng::Writer::new(open_output(p, gz, o)?, o)?)),
     },
 ];
 

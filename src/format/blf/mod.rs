@@ -18,7 +18,19 @@
 //! can: an 11-bit-flagged identifier above 0x7FF (only seen in test data) is read
 //! as a 29-bit one, a raw DLC above 15 becomes 15, error frames carry the logged
 //! identifier as their (29-bit) id, and an FD payload whose length CAN FD cannot
-//! encode is zero-padded to the next valid length.
+//! encode (python-can writes 13 bytes with DLC 10) is zero-padded to the DLC's
+//! length; valid bytes beyond those stored in a `CAN_FD_MESSAGE_64` are zero
+//! (CANoe writes these, python-can issue 1905).
+//!
+//! The header version says where an object's body starts (versions 1 and 3
+//! after 32 bytes, version 2 after 40): a `headerSize` field smaller than that
+//! (some third-party writers put 16 into version-1 objects) is one warning for
+//! the file and the object is read by its version; a larger one is trusted
+//! (Vector's binlog writes version-1 MOST objects with 40). An object whose
+//! fields contradict each other (a DLC and a valid-byte count that disagree, a
+//! DLC needing more data bytes than the object holds, an ext-data offset outside
+//! the object) is skipped with a warning naming its byte offset (inside a
+//! compressed container: the container's offset and the offset in its payload).
 //!
 //! Writing ([`Writer`]) produces zlib containers of about 128 KiB (option
 //! `compression=N`, 0-9, 0 stores them uncompressed; default 6) that never split an

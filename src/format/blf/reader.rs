@@ -21,8 +21,8 @@ use super::{
 use crate::error::{Error, Position, Result};
 use crate::format::{read_err, Input, RecordReader};
 use crate::frame::{
-    fd_padded_len, len_to_dlc, Channel, Direction, FdFlags, Frame, FrameError, Id, Record,
-    Timestamp,
+    dlc_to_len, fd_padded_len, len_to_dlc, Channel, Direction, FdFlags, Frame, FrameError, Id,
+    Record, Timestamp,
 };
 
 /// Bytes of a CAN object the decoder looks at (every fixed part and 64 data bytes
@@ -114,6 +114,9 @@ pub struct Reader {
     warnings: Vec<String>,
     suppressed: usize,
     bad_versions: u32,
+    /// Objects whose headerSize field is smaller than their header version's
+    /// header (warned about once).
+    bad_header_sizes: u32,
     unknown_types: u32,
     objects: u64,
     done: bool,
@@ -219,6 +222,7 @@ impl Reader {
             warnings,
             suppressed: 0,
             bad_versions: 0,
+            bad_header_sizes: 0,
             unknown_types: 0,
             objects: 0,
             done: false,
@@ -431,12 +435,28 @@ impl Reader {
                 }
                 continue;
             }
-            let decoded = if decodable {
-                decode(otype, &b[..want], hsize, osize, self.start_ns)
-            } else {
-                Decoded::Skip
-            };
             let at = self.pos;
+            let decoded = if !decodable {
+                Decoded::Skip
+            } else {
+                match body_offset(u16_at(b, 6), hsize) {
+                    Err(v) => Decoded::BadVersion(v),
+                    Ok((body_at, fits)) => {
+                        if !fits {
+                            self.bad_header_sizes += 1;
+                            if self.bad_header_sizes == 1 {
+                                let (_, desc) = self.locate(at);
+                                let version = u16_at(&self.buf[at..], 6);
+                                self.warn(format!(
+                                    "object at {desc} has header version {version}, whose header is {body_at} bytes long, but its headerSize field says {hsize}; reading it (and any more like it) by the version"
+                                ));
+                            }
+                        }
+                        let b = &self.buf[at..];
+                        decode(otype, &b[..want], body_at, osize, self.start_ns)
+                    }
+                }
+            };
             if osize <= avail {
                 self.pos += osize;
             } else {
@@ -477,6 +497,10 @@ impl Reader {
                 Decoded::Unrepresentable(e) => {
                     let (_, desc) = self.locate(at);
                     self.warn(format!("object at {desc} skipped: {e}"));
+                }
+                Decoded::Malformed(why) => {
+                    let (_, desc) = self.locate(at);
+                    self.warn(format!("object of type {otype} at {desc} skipped: {why}"));
                 }
             }
         }
@@ -519,6 +543,8 @@ enum Decoded {
     Short,
     BadVersion(u16),
     Unrepresentable(FrameError),
+    /// Fields that contradict each other (a DLC and a byte count that disagree).
+    Malformed(String),
 }
 
 /// An identifier from a BLF id field (bit 31 = 29-bit). An 11-bit-flagged id
@@ -583,13 +609,91 @@ fn fd_like(
     Frame::fd(id, &buf[..fd_padded_len(valid).unwrap_or(64)], flags)
 }
 
-/// Decodes one CAN object; `obj` is its first min(size, DECODE_LIMIT) bytes.
-fn decode(otype: u32, obj: &[u8], hsize: usize, osize: usize, start_ns: i64) -> Decoded {
-    let version = u16_at(obj, 6);
-    if !(1..=3).contains(&version) {
-        return Decoded::BadVersion(version);
+/// Why the DLC, validDataBytes and stored bytes of an FD-capable object
+/// (types 100 and 101) cannot describe one frame, or `None` when they agree.
+///
+/// They agree when an FD frame's DLC is the smallest that holds
+/// validDataBytes (the DLC's length itself, or python-can's rounding up of a
+/// length CAN FD cannot carry, 13 bytes with DLC 10), when a classic frame's
+/// validDataBytes is its DLC capped at 8, and always for remote frames (which
+/// carry no data). A raw DLC above 15 counts as 15, as everywhere in this
+/// reader.
+fn payload_mismatch(
+    remote: bool,
+    edl: bool,
+    dlc: u8,
+    valid: usize,
+    stored: usize,
+) -> Option<String> {
+    if remote {
+        return None;
     }
-    if hsize < 32 || obj.len() < hsize {
+    if valid > 64 {
+        return Some(format!("validDataBytes {valid} is above 64"));
+    }
+    if stored < valid {
+        return Some(format!(
+            "validDataBytes {valid} but the object holds {stored} data bytes"
+        ));
+    }
+    let agree = if edl {
+        fd_padded_len(valid) == Some(dlc_to_len(dlc))
+    } else {
+        valid == (dlc.min(15) as usize).min(8)
+    };
+    if agree {
+        return None;
+    }
+    let kind = if edl { "FD" } else { "classic" };
+    let means = if edl {
+        dlc_to_len(dlc)
+    } else {
+        (dlc.min(15) as usize).min(8)
+    };
+    Some(format!(
+        "{kind} frame with DLC {dlc} ({means} bytes) and validDataBytes {valid} disagree"
+    ))
+}
+
+/// The end of an FD object's data: its ext data offset (from the object
+/// start, 0 = none) or the object's end. An offset inside the fixed part
+/// (`fixed_end`) or past the object is an error.
+fn ext_data_end(ext_off: usize, fixed_end: usize, osize: usize) -> Result<usize, String> {
+    if ext_off == 0 {
+        return Ok(osize);
+    }
+    if ext_off < fixed_end || ext_off > osize {
+        return Err(format!(
+            "extDataOffset {ext_off} lies outside the data (bytes {fixed_end} to {osize} of the object)"
+        ));
+    }
+    Ok(ext_off)
+}
+
+/// Where the body of an object with header `version` and headerSize field
+/// `hsize` starts, and whether the field was big enough for that version's
+/// header; `Err(version)` for a version we do not know.
+///
+/// The version says the layout: versions 1 and 3 have a 32-byte header,
+/// version 2 a 40-byte one. A field smaller than that cannot be right (some
+/// third-party writers put 16, the size of the base header, into version-1
+/// objects; python-can reads them by the version too), so the body starts
+/// after the version's header. A larger field is trusted: Vector's binlog
+/// writes version-1 objects with 40-byte headers (the MOST objects of
+/// vector_blf's test files).
+fn body_offset(version: u16, hsize: usize) -> Result<(usize, bool), u16> {
+    let layout = match version {
+        1 | 3 => 32,
+        2 => 40,
+        v => return Err(v),
+    };
+    Ok((hsize.max(layout), hsize >= layout))
+}
+
+/// Decodes one CAN object; `obj` is its first min(size, DECODE_LIMIT) bytes and
+/// its body starts at `hsize` (see [`body_offset`]).
+fn decode(otype: u32, obj: &[u8], hsize: usize, osize: usize, start_ns: i64) -> Decoded {
+    if obj.len() < hsize || osize < hsize {
         return Decoded::Short;
     }
     // versions 1, 2 and 3 all keep objectFlags at 16 and the timestamp at 24
@@ -602,6 +706,9 @@ fn decode(otype: u32, obj: &[u8], hsize: usize, osize: usize, start_ns: i64) -> 
     };
     let timestamp = Timestamp(start_ns.saturating_add(i64::try_from(rel).unwrap_or(i64::MAX)));
     let body = &obj[hsize..];
+    // the body's bytes at hand: all of it, unless the object is larger than
+    // DECODE_LIMIT (no CAN object is; then the fields below run short)
+    let body_len = body.len();
     let tx = |t: bool| if t { Direction::Tx } else { Direction::Rx };
     let (channel, direction, frame) = match otype {
         CAN_MESSAGE | CAN_MESSAGE2 => {
@@ -613,15 +720,19 @@ fn decode(otype: u32, obj: &[u8], hsize: usize, osize: usize, start_ns: i64) -> 
             let id = make_id(u32_at(body, 4));
             // CAN_MESSAGE2 holds objectSize - headerSize - 16 data bytes (normally 8)
             let stored = if otype == CAN_MESSAGE2 {
-                (osize - hsize).saturating_sub(16).min(8)
+                body_len.saturating_sub(16).min(8)
             } else {
-                8
+                body_len.saturating_sub(8).min(8)
             };
             let n = (dlc as usize).min(8);
             let f = if flags & 0x80 != 0 {
                 Frame::remote(id, dlc.min(15))
+            } else if stored < n {
+                return Decoded::Malformed(format!(
+                    "DLC {dlc} needs {n} data bytes, the object holds {stored}"
+                ));
             } else {
-                with_payload(&body[8..], stored, n, |d| classic(id, d, dlc))
+                classic(id, &body[8..8 + n], dlc)
             };
             (u16_at(body, 0) as u32, tx(flags & 1 != 0), f)
         }
@@ -631,38 +742,53 @@ fn decode(otype: u32, obj: &[u8], hsize: usize, osize: usize, start_ns: i64) -> 
             }
             let flags = body[2];
             let fd_flags = body[13];
-            let valid = (body[14] as usize).min(64);
-            let f = with_payload(&body[20..], valid, valid, |d| {
-                fd_like(
-                    make_id(u32_at(body, 4)),
-                    flags & 0x80 != 0,
-                    fd_flags & 1 != 0,
-                    FdFlags {
-                        brs: fd_flags & 2 != 0,
-                        esi: fd_flags & 4 != 0,
-                    },
-                    body[3],
-                    d,
-                )
-            });
+            let remote = flags & 0x80 != 0;
+            let edl = fd_flags & 1 != 0;
+            let valid = body[14] as usize;
+            let stored = body_len - 20;
+            if let Some(why) = payload_mismatch(remote, edl, body[3], valid, stored) {
+                return Decoded::Malformed(why);
+            }
+            let f = fd_like(
+                make_id(u32_at(body, 4)),
+                remote,
+                edl,
+                FdFlags {
+                    brs: fd_flags & 2 != 0,
+                    esi: fd_flags & 4 != 0,
+                },
+                body[3],
+                &body[20..20 + if remote { 0 } else { valid }],
+            );
             (u16_at(body, 0) as u32, tx(flags & 1 != 0), f)
         }
         CAN_FD_MESSAGE_64 => {
             if body.len() < 40 {
                 return Decoded::Short;
             }
-            let valid = (body[2] as usize).min(64);
+            let valid = body[2] as usize;
             let flags = u32_at(body, 12);
-            let ext_off = body[35] as usize;
-            // data stops at the ext data (offset from the object start) or the end;
-            // missing bytes are zero (python-can issue 1905, as CANoe does)
-            let end = if ext_off != 0 { ext_off } else { osize };
-            let stored = end.saturating_sub(hsize + 40);
-            let f = with_payload(&body[40..], stored, valid, |d| {
+            let remote = flags & 0x10 != 0;
+            let edl = flags & 0x1000 != 0;
+            // data stops at the ext data (offset from the object start) or the
+            // end; a remote frame has none to read (Vector's test files fill
+            // its extDataOffset with a pattern)
+            let end = match ext_data_end(body[35] as usize, hsize + 40, osize) {
+                Ok(end) => end,
+                Err(_) if remote => osize,
+                Err(why) => return Decoded::Malformed(why),
+            };
+            let stored = end - (hsize + 40);
+            // fewer bytes stored than validDataBytes is what CANoe writes
+            // (python-can issue 1905): the missing ones are zero
+            if let Some(why) = payload_mismatch(remote, edl, body[1], valid, 64) {
+                return Decoded::Malformed(why);
+            }
+            let f = with_payload(&body[40..], stored, if remote { 0 } else { valid }, |d| {
                 fd_like(
                     make_id(u32_at(body, 4)),
-                    flags & 0x10 != 0,
-                    flags & 0x1000 != 0,
+                    remote,
+                    edl,
                     FdFlags {
                         brs: flags & 0x2000 != 0,
                         esi: flags & 0x4000 != 0,
@@ -679,9 +805,17 @@ fn decode(otype: u32, obj: &[u8], hsize: usize, osize: usize, start_ns: i64) -> 
             }
             let dlc = body[10];
             let n = (dlc as usize).min(8);
-            let f = with_payload(&body[24..], n, n, |d| {
-                Frame::error_with_dlc(u32_at(body, 16) & 0x1FFF_FFFF, d, dlc.min(15))
-            });
+            let stored = body_len - 24;
+            if stored < n {
+                return Decoded::Malformed(format!(
+                    "DLC {dlc} needs {n} data bytes, the object holds {stored}"
+                ));
+            }
+            let f = Frame::error_with_dlc(
+                u32_at(body, 16) & 0x1FFF_FFFF,
+                &body[24..24 + n],
+                dlc.min(15),
+            );
             // flagsExt bits 12-13: 3 = error while transmitting
             let dir = (u16_at(body, 20) >> 12) & 3 == 3;
             (u16_at(body, 0) as u32, tx(dir), f)
@@ -697,20 +831,29 @@ fn decode(otype: u32, obj: &[u8], hsize: usize, osize: usize, start_ns: i64) -> 
                 return Decoded::Short;
             }
             let dlc = body[1];
-            let valid = (body[2] as usize).min(64);
-            let ext_off = body[10] as usize;
-            let end = if ext_off != 0 { ext_off } else { osize };
+            let valid = body[2] as usize;
+            if valid > 64 {
+                return Decoded::Malformed(format!("validDataBytes {valid} is above 64"));
+            }
+            let end = match ext_data_end(body[10] as usize, hsize + 44, osize) {
+                Ok(end) => end,
+                Err(why) => return Decoded::Malformed(why),
+            };
             let n = valid.min(8);
-            let stored = end.saturating_sub(hsize + 44);
+            let stored = end.min(obj.len()) - (hsize + 44);
+            if stored < n {
+                return Decoded::Malformed(format!(
+                    "validDataBytes {valid} needs {n} data bytes, the object holds {stored}"
+                ));
+            }
             let ext_flags = u16_at(body, 8);
             let class = u32_at(body, 12) & 0x1FFF_FFFF;
-            let f = with_payload(&body[44..], stored, n, |d| {
-                if dlc.min(15) as usize == n || (dlc > 8 && n == 8) {
-                    Frame::error_with_dlc(class, d, dlc.min(15))
-                } else {
-                    Frame::error(class, d)
-                }
-            });
+            let d = &body[44..44 + n];
+            let f = if dlc.min(15) as usize == n || (dlc > 8 && n == 8) {
+                Frame::error_with_dlc(class, d, dlc.min(15))
+            } else {
+                Frame::error(class, d)
+            };
             let f = f.map(|f| {
                 if ext_flags & 1 != 0 {
                     f.with_fd_flags(FdFlags {
