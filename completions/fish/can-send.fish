@@ -1,4 +1,10 @@
 complete -c can-send -s p -l period -d 'Send one frame every DURATION (e.g. 100ms), cycling through the list' -r
+complete -c can-send -s I -l id-mode -d 'Ids: r random, i incrementing, or a fixed hex id' -r
+complete -c can-send -s L -l len-mode -d 'Payload lengths: r random, i incrementing, or a fixed byte count' -r
+complete -c can-send -s D -l data-mode -d 'Payloads: r random, i a frame counter, or fixed hex bytes (repeated to the length)' -r
+complete -c can-send -s g -l gap -d 'Time between frames: a duration (1ms, 250us) or, as cangen, milliseconds; 0 = as fast as the bus takes them' -r
+complete -c can-send -l rate -d 'Frames per second instead of a gap (e.g. 5000 or 5000/s)' -r
+complete -c can-send -l seed -d 'Seed of the random parts (the same seed gives the same frames) [default: the time]' -r
 complete -c can-send -s i -l interface -d 'Interface [default: virtual]' -r -f -a "virtual\t'a bus shared by the processes of this host that open the same channel name'
 udp_multicast\t'python-can\'s UDP multicast bus (IPv4 or IPv6 group as the channel)'
 socketcan\t'Linux SocketCAN network interfaces (can0, vcan0, any)'"
@@ -11,6 +17,11 @@ complete -c can-send -l config -d 'Config file [default: $XDG_CONFIG_HOME/cankit
 complete -c can-send -l profile -d 'Use this profile of the config file' -r
 complete -c can-send -s n -l count -d 'Send N frames in all, cycling through the list (default: each frame once, or forever with --period)' -r
 complete -c can-send -s d -l duration -d 'Stop after this long; needs --period (e.g. 10s, 5m, 1h30m)' -r
+complete -c can-send -l generate -d 'Generate frames instead of sending FRAMEs: one every --gap (200ms by default, as cangen), until --count, --duration or Ctrl-C'
+complete -c can-send -s e -l extended -d '29-bit ids'
+complete -c can-send -l fd-frames -d 'CAN FD frames (the bus must carry FD: --fd on socketcan)'
+complete -c can-send -l brs -d 'Bit-rate switch on the CAN FD frames'
+complete -c can-send -s R -l remote -d 'Remote frames'
 complete -c can-send -l fd -d 'Configure the interface for CAN FD'
 complete -c can-send -l no-config -d 'Ignore the config file and the CAN_* environment variables'
 complete -c can-send -s v -l verbose -d 'More messages on stderr (repeat for more)'

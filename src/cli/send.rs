@@ -17,7 +17,9 @@ use super::UsageError;
 use crate::bus::PeriodicTask;
 use crate::frame::text::parse_frame;
 use crate::frame::Frame;
-use crate::pipe::{BusSink, Driver, FramesSource, LinesSource, Source, Stages, Stop};
+use crate::pipe::{
+    BusSink, Driver, FramesSource, GenSpec, GeneratorSource, LinesSource, Source, Stages, Stop,
+};
 
 /// Send CAN frames: `can-send 123#DEADBEEF`, `can-send --period 100ms 1F334455##1AABB`,
 /// `candump -L ... | can-send -`.
@@ -40,7 +42,9 @@ with --period)"
 Examples:\n  \
     can-send 123#DEADBEEF\n  \
     can-send --period 10ms --count 100 100#01 200#02\n  \
-    can-send -i udp_multicast -c 239.74.163.2 18FF0102##11122334455667788")]
+    can-send -i udp_multicast -c 239.74.163.2 18FF0102##11122334455667788\n  \
+    can-send --generate -g 10 -I i -L 8 -D r --count 1000     # like cangen\n  \
+    can-send --generate --rate 5000 -e --fd-frames --brs --duration 10s")]
 pub struct Cli {
     /// Frames to send; none or '-' reads frames (or candump log lines) from stdin
     #[arg(value_name = "FRAME")]
@@ -49,6 +53,9 @@ pub struct Cli {
     /// Send one frame every DURATION (e.g. 100ms), cycling through the list
     #[arg(short = 'p', long, value_name = "DURATION", value_parser = parse_duration)]
     pub period: Option<Duration>,
+
+    #[command(flatten)]
+    pub generate: GenerateArgs,
 
     #[command(flatten)]
     pub limits: Limits,
@@ -60,9 +67,143 @@ pub struct Cli {
     pub verbosity: Verbosity,
 }
 
+/// `--generate`: frames made up as can-utils' cangen makes them.
+#[derive(clap::Args, Debug, Clone)]
+#[command(next_help_heading = "Generator (like cangen)")]
+pub struct GenerateArgs {
+    /// Generate frames instead of sending FRAMEs: one every --gap (200ms by
+    /// default, as cangen), until --count, --duration or Ctrl-C
+    #[arg(long, conflicts_with_all = ["frames", "period"])]
+    pub generate: bool,
+
+    /// Ids: r random, i incrementing, or a fixed hex id
+    #[arg(
+        short = 'I',
+        long = "id-mode",
+        value_name = "r|i|HEX",
+        default_value = "r",
+        requires = "generate"
+    )]
+    pub id: String,
+
+    /// Payload lengths: r random, i incrementing, or a fixed byte count
+    #[arg(
+        short = 'L',
+        long = "len-mode",
+        value_name = "r|i|BYTES",
+        default_value = "r",
+        requires = "generate"
+    )]
+    pub len: String,
+
+    /// Payloads: r random, i a frame counter, or fixed hex bytes (repeated to the length)
+    #[arg(
+        short = 'D',
+        long = "data-mode",
+        value_name = "r|i|HEX",
+        default_value = "r",
+        requires = "generate"
+    )]
+    pub data: String,
+
+    /// 29-bit ids
+    #[arg(short = 'e', long, requires = "generate")]
+    pub extended: bool,
+
+    /// CAN FD frames (the bus must carry FD: --fd on socketcan)
+    #[arg(long = "fd-frames", requires = "generate")]
+    pub fd_frames: bool,
+
+    /// Bit-rate switch on the CAN FD frames
+    #[arg(long, requires = "fd_frames")]
+    pub brs: bool,
+
+    /// Remote frames
+    #[arg(short = 'R', long, requires = "generate", conflicts_with = "fd_frames")]
+    pub remote: bool,
+
+    /// Time between frames: a duration (1ms, 250us) or, as cangen, milliseconds; 0 = as fast as the bus takes them
+    #[arg(short = 'g', long, value_name = "GAP", value_parser = parse_gap, requires = "generate")]
+    pub gap: Option<Duration>,
+
+    /// Frames per second instead of a gap (e.g. 5000 or 5000/s)
+    #[arg(long, value_name = "N", value_parser = parse_rate, conflicts_with = "gap", requires = "generate")]
+    pub rate: Option<f64>,
+
+    /// Seed of the random parts (the same seed gives the same frames) [default: the time]
+    #[arg(long, value_name = "N", requires = "generate")]
+    pub seed: Option<u64>,
+}
+
+/// cangen's `-g`: a bare number is milliseconds.
+fn parse_gap(s: &str) -> Result<Duration, String> {
+    match s.parse::<f64>() {
+        Ok(ms) if ms.is_finite() && ms >= 0.0 => Ok(Duration::from_secs_f64(ms / 1000.0)),
+        Ok(_) => Err(format!("'{s}': the gap must be 0 or more")),
+        Err(_) => parse_duration(s),
+    }
+}
+
+/// `--rate 5000` or `5000/s`.
+fn parse_rate(s: &str) -> Result<f64, String> {
+    match s.trim_end_matches("/s").parse::<f64>() {
+        Ok(r) if r.is_finite() && r > 0.0 => Ok(r),
+        _ => Err(format!(
+            "'{s}' is not a rate in frames per second (e.g. 5000 or 5000/s)"
+        )),
+    }
+}
+
+impl GenerateArgs {
+    /// The generator's spec and gap.
+    fn spec(&self) -> Result<(GenSpec, Option<Duration>)> {
+        let hex = |t: &str| u32::from_str_radix(t, 16).ok();
+        let bytes = |t: &str| t.parse::<u8>().ok();
+        let data = |t: &str| {
+            let t = t.replace('.', "");
+            (t.len() % 2 == 0 && !t.is_empty())
+                .then(|| {
+                    (0..t.len())
+                        .step_by(2)
+                        .map(|i| u8::from_str_radix(&t[i..i + 2], 16).ok())
+                        .collect::<Option<Vec<u8>>>()
+                })
+                .flatten()
+        };
+        let usage = |what: &str, e: String| UsageError(format!("{what}: {e}"));
+        let seed = self.seed.unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(1)
+        });
+        let spec = GenSpec {
+            id: GenSpec::mode(&self.id, hex).map_err(|e| usage("-I/--id-mode", e))?,
+            len: GenSpec::mode(&self.len, bytes).map_err(|e| usage("-L/--len-mode", e))?,
+            data: GenSpec::mode(&self.data, data).map_err(|e| usage("-D/--data-mode", e))?,
+            extended: self.extended,
+            fd: self.fd_frames,
+            brs: self.brs,
+            remote: self.remote,
+            seed,
+        };
+        spec.check()
+            .map_err(|e| UsageError(format!("--generate: {e}")))?;
+        let gap = match (self.gap, self.rate) {
+            (_, Some(r)) => Some(Duration::from_secs_f64(1.0 / r)),
+            (Some(g), None) => Some(g),
+            (None, None) => Some(Duration::from_millis(200)),
+        };
+        Ok((spec, gap))
+    }
+}
+
 /// Runs the tool.
 pub fn run(cli: Cli) -> Result<()> {
     cli.verbosity.init_logging("can-send");
+    if cli.generate.generate {
+        return generate(&cli);
+    }
     if cli.limits.duration.is_some() && cli.period.is_none() {
         bail!(UsageError("--duration needs --period".into()));
     }
@@ -151,6 +292,42 @@ pub fn run(cli: Cli) -> Result<()> {
         log::warn!("no frames to send: stdin had none");
     }
     log::info!("{} frame(s) sent on {name}", s.written);
+    Ok(())
+}
+
+/// `--generate`: a [`GeneratorSource`] into the bus.
+fn generate(cli: &Cli) -> Result<()> {
+    let (spec, gap) = cli.generate.spec()?;
+    let filters = cli.bus.filters()?;
+    let mut settings = cli.bus.settings_one()?;
+    settings.filters = Default::default();
+    let mut bus = open_bus(&settings)?;
+    bus.set_send_only();
+    if spec.fd && !bus.is_fd() {
+        return Err(crate::Error::NotFd {
+            interface: settings.interface.clone(),
+            channel: settings.channel.clone(),
+            frame: "generated CAN FD frames".into(),
+        }
+        .into());
+    }
+    let stop = Stop::install();
+    let mut source = GeneratorSource::new(spec, gap, stop.clone());
+    let mut sink = BusSink::new(bus);
+    let start = Instant::now();
+    let s = Driver::new(Stages::filtering(filters))
+        .count(cli.limits.count)
+        .duration(cli.limits.duration)
+        .stop(stop)
+        .run(&mut source, &mut sink)?;
+    let secs = start.elapsed().as_secs_f64();
+    log::info!(
+        "{} frame(s) generated on {} '{}' in {secs:.3} s ({:.0} frames/s)",
+        s.written,
+        settings.interface,
+        settings.channel,
+        s.written as f64 / secs.max(1e-9)
+    );
     Ok(())
 }
 

@@ -18,7 +18,7 @@
 //! | can-convert | [`LogSource`] | [`WriterSink`] |
 //! | can-bridge | [`BusSource`] (both ends) | [`BusSink`] (to the other end) |
 //! | can-viewer | [`BusSource`] or [`LogSource`] | the viewer's model |
-//! | can-send | [`FramesSource`] or [`LinesSource`] | [`BusSink`] |
+//! | can-send | [`FramesSource`], [`LinesSource`] or [`GeneratorSource`] | [`BusSink`] |
 //!
 //! A tool is a choice of source and sink plus its own few options, so an
 //! option that a stage implements (`--filter`, `--count`, `--duration`) works
@@ -51,12 +51,14 @@ use crate::error::Result;
 use crate::frame::{Record, Timestamp};
 
 mod buses;
+mod generate;
 mod sinks;
 mod sources;
 mod stages;
 mod stop;
 
 pub use buses::{BusSource, BusSourceOptions};
+pub use generate::{GenSpec, GeneratorSource, Mode};
 pub use sinks::{BusSink, Routes, WriterSink};
 pub use sources::{FramesSource, LinesSource, LogSource, ReplaySource};
 pub use stages::{Numbering, Stages, TimePoint, Window};
