@@ -12,7 +12,7 @@ use common::tools::*;
 #[test]
 fn stdin_lines_are_sent_as_they_arrive() {
     let chan = channel("stdin-live");
-    let logger = tool("can-logger")
+    let mut logger = tool("can-logger")
         .args(["-c", &chan, "-n", "2", "-d", "20s"])
         .stdout(Stdio::piped())
         .spawn()
@@ -24,7 +24,7 @@ fn stdin_lines_are_sent_as_they_arrive() {
         .spawn()
         .unwrap();
     let mut stdin = send.stdin.take().unwrap();
-    let mut out = BufReader::new(logger.stdout.unwrap());
+    let mut out = BufReader::new(logger.stdout.take().unwrap());
     // The first frame must reach the logger while the pipe is still open.
     stdin.write_all(b"123#01\n").unwrap();
     stdin.flush().unwrap();
@@ -37,6 +37,7 @@ fn stdin_lines_are_sent_as_they_arrive() {
     out.read_line(&mut line).unwrap();
     assert!(line.contains(" 456#02"), "{line}");
     assert!(wait_child(send, Duration::from_secs(10)).success());
+    assert!(wait_child(logger, Duration::from_secs(10)).success());
 }
 
 #[test]
