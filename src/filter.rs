@@ -85,7 +85,12 @@ impl FilterSet {
 
     /// Adds the filters of a comma-separated list.
     pub fn extend_from_str(&mut self, text: &str) -> Result<(), Error> {
-        for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        // Commas as candump writes lists, white space as python-can's
+        // `--filter 100:7FF 200:7FF` arrives when quoted.
+        for item in text
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|s| !s.is_empty())
+        {
             if let Some(m) = item.strip_prefix('#') {
                 let mask = parse_hex(item, m)?;
                 self.error_mask = Some(self.error_mask.unwrap_or(0) | mask);
@@ -230,6 +235,13 @@ mod tests {
         assert!(passes("123:7FF", "20000080#"));
         assert!(passes("#80", "20000080#"));
         assert!(!passes("#40", "20000080#"));
+    }
+
+    #[test]
+    fn lists_by_comma_or_white_space() {
+        assert!(passes("100:7FF 200:7FF", "200#"));
+        assert!(passes("100:7FF,\t200:7FF", "200#"));
+        assert!(!passes("100:7FF 200:7FF", "300#"));
     }
 
     #[test]

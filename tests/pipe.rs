@@ -307,3 +307,36 @@ fn two_periodic_senders_on_one_virtual_channel_do_not_disturb_each_other() {
         assert!(worst < 0.5, "{id}: a {worst} s gap");
     }
 }
+
+#[test]
+fn python_can_spellings_are_accepted() {
+    // --filter with a space-separated list, --file_name
+    let chan = channel("pyspell");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x.log");
+    let rec = tool("can-logger")
+        .args(["-c", &chan, "--filter", "100:7FF", "200:7FF", "-n", "2"])
+        .arg("--file_name")
+        .arg(&out)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_peers(&chan, 1);
+    ok(&run(
+        tool("can-send").args(["-c", &chan, "100#01", "300#03", "200#02"])
+    ));
+    ok(&rec.wait_with_output().unwrap());
+    let frames: Vec<String> = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split(' ').nth(2).map(str::to_string))
+        .collect();
+    assert_eq!(frames, ["100#01", "200#02"]);
+    // the player's -g in seconds
+    let t = Instant::now();
+    ok(&run(tool("can-player")
+        .args(["-c", &chan, "-g", "0.1"])
+        .arg(&out)));
+    let took = t.elapsed();
+    assert!(took >= Duration::from_millis(95), "{took:?}");
+}

@@ -17,9 +17,9 @@ complete -c can-logger -s c -l channel -d 'Channel: a virtual bus name, a multic
 complete -c can-logger -s b -l bitrate -d 'Nominal bitrate in bit/s, where the interface sets it' -r
 complete -c can-logger -l data-bitrate -d 'CAN FD data-phase bitrate in bit/s' -r
 complete -c can-logger -l bus-opt -d 'Backend option (repeatable): virtual: send_timeout= (how long a send waits for a slow receiver, e.g. 1s); udp_multicast: port= (UDP port, default 43113), hop_limit= (multicast TTL / hop limit, default 1); socketcan: timestamps= (hardware: the adapter\'s clock), rcvbuf= (receive buffer in bytes, default 8 MiB; 0 keeps the system\'s)' -r
-complete -c can-logger -l filter -d 'Only frames matching ID:MASK, none matching ID~MASK, error classes #MASK (comma lists, repeatable; 3 hex digits = 11-bit id, 8 = 29-bit)' -r
 complete -c can-logger -l config -d 'Config file [default: $XDG_CONFIG_HOME/cankit/config.toml, /etc/cankit/config.toml]' -r -F
 complete -c can-logger -l profile -d 'Use this profile of the config file' -r
+complete -c can-logger -l filter -d 'Only frames matching ID:MASK, none matching ID~MASK, error classes #MASK (comma lists, repeatable; 3 hex digits = 11-bit id, 8 = 29-bit)' -r
 complete -c can-logger -l force -d 'Overwrite an existing file'
 complete -c can-logger -s a -l append -d 'Append to an existing file'
 complete -c can-logger -l fd -d 'Configure the interface for CAN FD'

@@ -7,8 +7,8 @@ trc\t'PEAK trace'
 jsonl\t'JSON Lines, one object per frame'
 pcapng\t'pcapng capture of SocketCAN frames, as Wireshark opens it (classic pcap is read too)'"
 complete -c can-player -l speed -d 'Playback speed factor (2 = twice as fast)' -r
-complete -c can-player -s g -l gap -d 'Ignore the log\'s timestamps and send with this fixed gap (e.g. 1ms)' -r
-complete -c can-player -s s -l skip -d 'Shorten gaps longer than this (e.g. 1s)' -r
+complete -c can-player -s g -l gap -d 'Ignore the log\'s timestamps and send with this fixed gap (e.g. 1ms; a bare number is seconds, as python-can\'s player takes it)' -r
+complete -c can-player -s s -l skip -d 'Shorten gaps longer than this (e.g. 1s; a bare number is seconds)' -r
 complete -c can-player -s l -l loop -d 'Play the log this many times (0 = forever)' -r
 complete -c can-player -s d -l duration -d 'Stop after this long (e.g. 10s, 5m, 1h30m)' -r
 complete -c can-player -l map -d 'Send frames logged on channel FROM to channel TO of the interface (canplayer\'s TO=FROM; repeatable; frames of unmapped channels are skipped)' -r

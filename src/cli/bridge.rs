@@ -13,6 +13,9 @@ use crate::pipe::{BusSink, BusSource, BusSourceOptions, Driver, Stages, Stop};
 /// Forward CAN frames between two buses.
 #[derive(Parser, Debug)]
 #[command(name = "can-bridge", version, long_about = None)]
+// python-can's habit: `--filter 100:7FF 200:7FF` (this tool takes no
+// positional argument that the list could swallow).
+#[command(mut_arg("filter", |a| a.num_args(1..)))]
 #[command(mut_arg("count", |a| a.help("Stop after forwarding N frames (both directions together)")))]
 #[command(
     after_help = "BUS is INTERFACE:CHANNEL[,KEY=VALUE...] or the name of a config profile. \

@@ -20,6 +20,9 @@ use crate::pipe::{BusSource, BusSourceOptions, Driver, Numbering, Stages, Stop, 
 /// Record CAN traffic to a file or stdout.
 #[derive(Parser, Debug)]
 #[command(name = "can-logger", version, long_about = None)]
+// python-can's habit: `--filter 100:7FF 200:7FF` (this tool takes no
+// positional argument that the list could swallow).
+#[command(mut_arg("filter", |a| a.num_args(1..)))]
 #[command(
     after_help = format!("Formats by extension: {}, optionally .gz (not .db). \
 Without -f, candump log lines go to stdout.\n\n\
@@ -35,6 +38,7 @@ pub struct Cli {
         short = 'f',
         long = "file",
         visible_alias = "file-name",
+        alias = "file_name",
         value_name = "FILE"
     )]
     pub file: Option<PathBuf>,

@@ -48,12 +48,13 @@ pub struct Cli {
     #[arg(long)]
     pub ignore_timestamps: bool,
 
-    /// Ignore the log's timestamps and send with this fixed gap (e.g. 1ms)
-    #[arg(short = 'g', long, value_name = "DURATION", value_parser = parse_duration)]
+    /// Ignore the log's timestamps and send with this fixed gap (e.g. 1ms; a bare
+    /// number is seconds, as python-can's player takes it)
+    #[arg(short = 'g', long, value_name = "DURATION", value_parser = parse_seconds)]
     pub gap: Option<Duration>,
 
-    /// Shorten gaps longer than this (e.g. 1s)
-    #[arg(short = 's', long = "skip", value_name = "DURATION", value_parser = parse_duration)]
+    /// Shorten gaps longer than this (e.g. 1s; a bare number is seconds)
+    #[arg(short = 's', long = "skip", value_name = "DURATION", value_parser = parse_seconds)]
     pub skip: Option<Duration>,
 
     /// Play the log this many times (0 = forever)
@@ -77,6 +78,16 @@ pub struct Cli {
 
     #[command(flatten)]
     pub verbosity: Verbosity,
+}
+
+/// A duration (`1ms`), or a bare number of seconds as python-can's player
+/// takes `-g 0.001` and `-s 1`.
+fn parse_seconds(s: &str) -> Result<Duration, String> {
+    match s.parse::<f64>() {
+        Ok(secs) if secs.is_finite() && secs >= 0.0 => Ok(Duration::from_secs_f64(secs)),
+        Ok(_) => Err(format!("'{s}' must be 0 or more seconds")),
+        Err(_) => parse_duration(s),
+    }
 }
 
 /// Splits a `--map TO=FROM` value.
@@ -188,6 +199,16 @@ mod tests {
             assert!(parse_map(bad).is_err(), "{bad}");
         }
         assert_eq!(parse_map("a=b=c").unwrap(), ("a", "b=c"));
+    }
+
+    #[test]
+    fn python_can_gap_and_skip_in_seconds() {
+        let cli = Cli::try_parse_from(["can-player", "-g", "0.001", "-s", "1", "x.log"]).unwrap();
+        assert_eq!(cli.gap, Some(Duration::from_millis(1)));
+        assert_eq!(cli.skip, Some(Duration::from_secs(1)));
+        let cli = Cli::try_parse_from(["can-player", "-g", "250us", "x.log"]).unwrap();
+        assert_eq!(cli.gap, Some(Duration::from_micros(250)));
+        assert!(Cli::try_parse_from(["can-player", "-g", "-1", "x.log"]).is_err());
     }
 
     #[test]

@@ -23,6 +23,9 @@ use crate::view::ui;
 /// Watch CAN traffic: one live row per id.
 #[derive(Parser, Debug)]
 #[command(name = "can-viewer", version, long_about = None)]
+// python-can's habit: `--filter 100:7FF 200:7FF` (this tool takes no
+// positional argument that the list could swallow).
+#[command(mut_arg("filter", |a| a.num_args(1..)))]
 #[command(after_help = "Keys: q or Esc quits, space pauses, c clears.\n\n\
 Examples:\n  \
     can-viewer                      # the default virtual bus\n  \
