@@ -280,6 +280,15 @@ impl Frame {
         self
     }
 
+    /// The same frame with another id (data and remote frames; an error
+    /// frame keeps its class).
+    pub fn with_id(mut self, id: Id) -> Frame {
+        if self.kind != Kind::Error {
+            self.id = id;
+        }
+        self
+    }
+
     /// The identifier (for error frames, the error class as a 29-bit id).
     pub fn id(&self) -> Id {
         self.id

@@ -340,3 +340,72 @@ fn python_can_spellings_are_accepted() {
     let took = t.elapsed();
     assert!(took >= Duration::from_millis(95), "{took:?}");
 }
+
+#[test]
+fn can_bridge_rewrites_ids_filters_per_direction_and_limits_the_rate() {
+    let (a, b) = (channel("bmapa"), channel("bmapb"));
+    let rec_b = logger(&b, &[]);
+    let rec_a = logger(&a, &[]);
+    let bridge = tool("can-bridge")
+        .args([
+            "--from",
+            &format!("virtual:{a}"),
+            "--to",
+            &format!("virtual:{b}"),
+        ])
+        .args([
+            "--both-ways",
+            "--map-id",
+            "100:700=300",
+            "--filter-to",
+            "100:700",
+        ])
+        .args(["--map-id-back", "555=666", "--filter-from", "555:7FF"])
+        .args(["--stats", "1h", "-d", "20s", "-n", "3"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // each channel: its logger and the bridge's end
+    wait_for_peers(&a, 2);
+    wait_for_peers(&b, 2);
+    ok(&run(
+        tool("can-send").args(["-c", &a, "1AB#01", "200#02", "100#03"])
+    ));
+    ok(&run(tool("can-send").args(["-c", &b, "555#04", "556#05"])));
+    let o = bridge.wait_with_output().unwrap();
+    let err = ok(&o);
+    assert!(err.contains("in all:"), "{err}");
+    assert!(err.contains("2 forwarded, 1 filtered"), "{err}");
+    std::thread::sleep(Duration::from_millis(200));
+    // each logger sees what was sent on its bus, and what the bridge brought
+    assert_eq!(
+        stop_and_read(rec_b),
+        ["3AB#01", "300#03", "555#04", "556#05"]
+    );
+    assert_eq!(
+        stop_and_read(rec_a),
+        ["1AB#01", "200#02", "100#03", "666#04"]
+    );
+
+    // a rate limit drops what is over it, and says so
+    let (c, d) = (channel("brlc"), channel("brld"));
+    let rec_d = logger(&d, &[]);
+    let bridge = tool("can-bridge")
+        .args([
+            "--from",
+            &format!("virtual:{c}"),
+            "--to",
+            &format!("virtual:{d}"),
+        ])
+        .args(["--rate-limit", "10/s", "-d", "2s"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_peers(&c, 1);
+    ok(&run(tool("can-send").args(["-c", &c, "-n", "50", "123#01"])));
+    let err = ok(&bridge.wait_with_output().unwrap());
+    let got = stop_and_read(rec_d);
+    // a burst of 50: the bucket holds one frame (a tenth of a second at 10/s)
+    assert!(!got.is_empty() && got.len() < 5, "{} passed", got.len());
+    assert!(err.contains("the rate limit dropped"), "{err}");
+}

@@ -1,5 +1,11 @@
 complete -c can-bridge -l from -d 'Source bus' -r
 complete -c can-bridge -l to -d 'Destination bus' -r
+complete -c can-bridge -l filter-to -d 'Only frames passing these filters go to --to (as --filter; repeatable)' -r
+complete -c can-bridge -l filter-from -d 'Only frames passing these filters go back to --from (with --both-ways)' -r
+complete -c can-bridge -l map-id -d 'Rewrite ids going to --to: FROM=TO, or FROM:MASK=TO to move the bits of MASK (hex; 3 digits 11-bit, 8 digits 29-bit; repeatable, first match wins)' -r
+complete -c can-bridge -l map-id-back -d 'Rewrite ids going back to --from (as --map-id; with --both-ways)' -r
+complete -c can-bridge -l rate-limit -d 'At most N frames a second in each direction (e.g. 1000 or 1000/s); frames over it are dropped and counted' -r
+complete -c can-bridge -l stats -d 'Print what was forwarded, filtered and dropped on stderr this often (e.g. 5s)' -r
 complete -c can-bridge -s d -l duration -d 'Stop after this long (e.g. 10s, 5m, 1h30m)' -r
 complete -c can-bridge -s i -l interface -d 'Interface [default: virtual]' -r -f -a "virtual\t'a bus shared by the processes of this host that open the same channel name'
 udp_multicast\t'python-can\'s UDP multicast bus (IPv4 or IPv6 group as the channel)'

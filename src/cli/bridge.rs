@@ -3,12 +3,110 @@
 //! two virtual channels. Buses never deliver their own sends, so forwarding both
 //! ways makes no echo loop.
 
+use std::time::{Duration, Instant};
+
 use anyhow::{bail, Result};
 use clap::Parser;
 
-use super::args::{open_bus, BusArgs, Limits, Verbosity};
+use super::args::{open_bus, parse_duration, BusArgs, Limits, Verbosity};
 use super::UsageError;
-use crate::pipe::{BusSink, BusSource, BusSourceOptions, Driver, Stages, Stop};
+use crate::filter::FilterSet;
+use crate::frame::Record;
+use crate::pipe::{
+    BusSink, BusSource, BusSourceOptions, Driver, Forward, IdMap, RateLimit, Sink, Stages, Stop,
+};
+
+/// `--rate-limit 1000` or `1000/s`.
+fn parse_rate(s: &str) -> Result<f64, String> {
+    match s.trim_end_matches("/s").parse::<f64>() {
+        Ok(r) if r.is_finite() && r > 0.0 => Ok(r),
+        _ => Err(format!(
+            "'{s}' is not a rate in frames per second (e.g. 1000 or 1000/s)"
+        )),
+    }
+}
+
+/// The rules of one direction from its options.
+fn rules(filters: &[String], maps: &[String], rate: Option<f64>) -> Result<Forward> {
+    let mut set = FilterSet::default();
+    for f in filters {
+        set.extend_from_str(f)?;
+    }
+    let map = maps
+        .iter()
+        .map(|m| IdMap::parse(m).map_err(UsageError))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Forward {
+        filters: set,
+        map,
+        limit: rate.map(RateLimit::new),
+        ..Forward::default()
+    })
+}
+
+/// A [`BusSink`] that prints its counts every `every` (checked on idle and
+/// every 1,024 frames, so no clock is read per frame).
+struct WithStats {
+    inner: BusSink,
+    every: Option<Duration>,
+    names: [String; 2],
+    both_ways: bool,
+    last: Instant,
+    since: u64,
+}
+
+impl WithStats {
+    fn report(&mut self, word: &str) {
+        let sent = self.inner.sent();
+        let rules = self.inner.rules();
+        let mut parts = Vec::new();
+        // Input 0 goes to bus 0 (--to), input 1 to bus 1 (--from).
+        for (i, (a, b)) in [(0, 1), (1, 0)].into_iter().enumerate() {
+            let Some(r) = rules.get(i) else { continue };
+            if i == 1 && !self.both_ways {
+                continue;
+            }
+            parts.push(format!(
+                "{} -> {}: {} forwarded, {} filtered, {} dropped by the rate limit",
+                self.names[a],
+                self.names[b],
+                sent.get(i).copied().unwrap_or(0),
+                r.filtered,
+                r.dropped
+            ));
+        }
+        eprintln!("can-bridge: {word}: {}", parts.join("; "));
+    }
+
+    fn tick(&mut self) {
+        if let Some(every) = self.every {
+            if self.last.elapsed() >= every {
+                self.last = Instant::now();
+                self.report("stats");
+            }
+        }
+    }
+}
+
+impl Sink for WithStats {
+    fn write(&mut self, from: usize, record: &Record) -> crate::Result<bool> {
+        let taken = self.inner.write(from, record)?;
+        self.since += 1;
+        if self.since % 1024 == 0 {
+            self.tick();
+        }
+        Ok(taken)
+    }
+
+    fn idle(&mut self) -> crate::Result<()> {
+        self.tick();
+        self.inner.idle()
+    }
+
+    fn finish(&mut self) -> crate::Result<()> {
+        self.inner.finish()
+    }
+}
 
 /// Forward CAN frames between two buses.
 #[derive(Parser, Debug)]
@@ -20,10 +118,12 @@ use crate::pipe::{BusSink, BusSource, BusSourceOptions, Driver, Stages, Stop};
 #[command(
     after_help = "BUS is INTERFACE:CHANNEL[,KEY=VALUE...] or the name of a config profile. \
 Without --from, the bus of -i/-c (or the configured default) is the source. --filter applies \
-to frames read from either side.\n\n\
+to frames read from either side; --filter-to, --map-id and --rate-limit to the frames going \
+to --to, --filter-from and --map-id-back to those going back to --from.\n\n\
 Examples:\n  \
     can-bridge --from virtual:a --to virtual:b --both-ways\n  \
-    can-bridge --from socketcan:can0 --to udp_multicast:239.74.163.2"
+    can-bridge --from socketcan:can0 --to udp_multicast:239.74.163.2\n  \
+    can-bridge --from socketcan:can0 --to socketcan:can1 --map-id 100:700=300 --rate-limit 1000/s --stats 5s"
 )]
 pub struct Cli {
     /// Source bus
@@ -37,6 +137,32 @@ pub struct Cli {
     /// Also forward from --to back to --from
     #[arg(long)]
     pub both_ways: bool,
+
+    /// Only frames passing these filters go to --to (as --filter; repeatable)
+    #[arg(long, value_name = "FILTERS")]
+    pub filter_to: Vec<String>,
+
+    /// Only frames passing these filters go back to --from (with --both-ways)
+    #[arg(long, value_name = "FILTERS", requires = "both_ways")]
+    pub filter_from: Vec<String>,
+
+    /// Rewrite ids going to --to: FROM=TO, or FROM:MASK=TO to move the bits of
+    /// MASK (hex; 3 digits 11-bit, 8 digits 29-bit; repeatable, first match wins)
+    #[arg(long, value_name = "FROM[:MASK]=TO")]
+    pub map_id: Vec<String>,
+
+    /// Rewrite ids going back to --from (as --map-id; with --both-ways)
+    #[arg(long, value_name = "FROM[:MASK]=TO", requires = "both_ways")]
+    pub map_id_back: Vec<String>,
+
+    /// At most N frames a second in each direction (e.g. 1000 or 1000/s);
+    /// frames over it are dropped and counted
+    #[arg(long, value_name = "N", value_parser = parse_rate)]
+    pub rate_limit: Option<f64>,
+
+    /// Print what was forwarded, filtered and dropped on stderr this often (e.g. 5s)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub stats: Option<Duration>,
 
     #[command(flatten)]
     pub limits: Limits,
@@ -65,6 +191,10 @@ pub fn run(cli: Cli) -> Result<()> {
             to_settings.interface, to_settings.channel
         )));
     }
+    let names = (
+        format!("{}:{}", from_settings.interface, from_settings.channel),
+        format!("{}:{}", to_settings.interface, to_settings.channel),
+    );
     let from = open_bus(&from_settings)?;
     let to = open_bus(&to_settings)?;
     let stop = Stop::install();
@@ -83,12 +213,30 @@ pub fn run(cli: Cli) -> Result<()> {
         inputs.push((to, to_settings));
     }
     let mut source = BusSource::new(inputs, BusSourceOptions::default())?;
-    let mut sink = BusSink::by_input(senders, vec![0, 1]);
+    let forward = vec![
+        rules(&cli.filter_to, &cli.map_id, cli.rate_limit)?,
+        rules(&cli.filter_from, &cli.map_id_back, cli.rate_limit)?,
+    ];
+    let mut sink = WithStats {
+        inner: BusSink::by_input(senders, vec![0, 1]).with_rules(forward),
+        every: cli.stats,
+        names: [names.0, names.1],
+        both_ways: cli.both_ways,
+        last: Instant::now(),
+        since: 0,
+    };
     let s = Driver::new(Stages::default())
         .count(cli.limits.count)
         .duration(cli.limits.duration)
         .stop(stop)
         .run(&mut source, &mut sink)?;
     log::info!("{} frame(s) forwarded", s.written);
+    let dropped: u64 = sink.inner.rules().iter().map(|r| r.dropped).sum();
+    if dropped > 0 {
+        log::warn!("the rate limit dropped {dropped} frame(s)");
+    }
+    if cli.stats.is_some() {
+        sink.report("in all");
+    }
     Ok(())
 }

@@ -51,6 +51,7 @@ use crate::error::Result;
 use crate::frame::{Record, Timestamp};
 
 mod buses;
+mod forward;
 mod generate;
 mod sinks;
 mod sources;
@@ -58,6 +59,7 @@ mod stages;
 mod stop;
 
 pub use buses::{BusSource, BusSourceOptions};
+pub use forward::{Forward, IdMap, RateLimit};
 pub use generate::{GenSpec, GeneratorSource, Mode};
 pub use sinks::{BusSink, Routes, WriterSink};
 pub use sources::{FramesSource, LinesSource, LogSource, ReplaySource};

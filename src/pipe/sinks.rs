@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use super::forward::Forward;
 use super::Sink;
 use crate::bus::Bus;
 use crate::error::{Error, Result};
@@ -166,8 +167,9 @@ impl Routes {
 enum Route {
     /// Every record to bus 0.
     One,
-    /// Input `i` to bus `targets[i]` (a bridge sends each side to the other).
-    ByInput(Vec<usize>),
+    /// Input `i` to bus `targets[i]` (a bridge sends each side to the other),
+    /// through the rules of input `i` where there are some.
+    ByInput(Vec<usize>, Vec<Forward>),
     /// By the record's channel; unmapped channels are not sent.
     ByChannel(Routes),
 }
@@ -176,6 +178,8 @@ enum Route {
 pub struct BusSink {
     buses: Vec<Box<dyn Bus>>,
     route: Route,
+    /// Frames sent on each bus.
+    sent: Vec<u64>,
 }
 
 impl BusSink {
@@ -184,21 +188,46 @@ impl BusSink {
         BusSink {
             buses: vec![bus],
             route: Route::One,
+            sent: vec![0],
         }
     }
 
     /// Sends the records of input `i` on `buses[targets[i]]`.
     pub fn by_input(buses: Vec<Box<dyn Bus>>, targets: Vec<usize>) -> BusSink {
         BusSink {
+            sent: vec![0; buses.len()],
             buses,
-            route: Route::ByInput(targets),
+            route: Route::ByInput(targets, Vec::new()),
         }
+    }
+
+    /// Adds per-input rules (filters, id rewriting, a rate limit) to a sink
+    /// made by [`BusSink::by_input`]: `rules[i]` for the records of input `i`.
+    pub fn with_rules(mut self, rules: Vec<Forward>) -> BusSink {
+        if let Route::ByInput(_, r) = &mut self.route {
+            *r = rules;
+        }
+        self
+    }
+
+    /// The per-input rules and what they held back.
+    pub fn rules(&self) -> &[Forward] {
+        match &self.route {
+            Route::ByInput(_, r) => r,
+            _ => &[],
+        }
+    }
+
+    /// Frames sent on each bus, in the order the buses were given.
+    pub fn sent(&self) -> &[u64] {
+        &self.sent
     }
 
     /// Sends each record on the bus its channel is routed to; records of
     /// other channels are not sent (and not counted).
     pub fn by_channel(buses: Vec<Box<dyn Bus>>, routes: Routes) -> BusSink {
         BusSink {
+            sent: vec![0; buses.len()],
             buses,
             route: Route::ByChannel(routes),
         }
@@ -215,12 +244,21 @@ impl BusSink {
 
 impl Sink for BusSink {
     fn write(&mut self, from: usize, record: &Record) -> Result<bool> {
+        let mut rewritten = None;
         let target = match &mut self.route {
             Route::One => 0,
-            Route::ByInput(t) => match t.get(from) {
-                Some(&i) => i,
-                None => return Ok(false),
-            },
+            Route::ByInput(t, rules) => {
+                let Some(&i) = t.get(from) else {
+                    return Ok(false);
+                };
+                if let Some(r) = rules.get_mut(from) {
+                    match r.pass(&record.frame) {
+                        Some(f) => rewritten = Some(f),
+                        None => return Ok(false),
+                    }
+                }
+                i
+            }
             Route::ByChannel(r) => match r.target(&record.channel) {
                 Some(i) => {
                     r.note_used(&record.channel);
@@ -232,12 +270,10 @@ impl Sink for BusSink {
         let Some(bus) = self.buses.get_mut(target) else {
             return Ok(false);
         };
-        bus.send(&record.frame).map_err(|e| {
-            Error::io_context(
-                format!("sending {} on '{}'", record.frame, bus.channel()),
-                e,
-            )
-        })?;
+        let frame = rewritten.as_ref().unwrap_or(&record.frame);
+        bus.send(frame)
+            .map_err(|e| Error::io_context(format!("sending {frame} on '{}'", bus.channel()), e))?;
+        self.sent[target] += 1;
         Ok(true)
     }
 
