@@ -64,6 +64,11 @@ pub struct Cli {
     #[command(flatten)]
     pub limits: Limits,
 
+    /// Ask for real-time scheduling (SCHED_FIFO; needs root or CAP_SYS_NICE) so
+    /// that busy processes do not delay the frames; says so when refused
+    #[arg(long)]
+    pub realtime: bool,
+
     /// Also send error frames (skipped by default)
     #[arg(long)]
     pub error_frames: bool,
@@ -132,6 +137,15 @@ pub fn run(cli: Cli) -> Result<()> {
             routes.add(from, idx);
         }
     }
+    if cli.realtime {
+        match crate::replay::set_realtime() {
+            Ok(()) => log::info!("real-time scheduling (SCHED_FIFO) on"),
+            Err(e) => log::warn!(
+                "--realtime: the real-time scheduler was refused ({e}; it needs root or \
+                 CAP_SYS_NICE): playing at normal priority"
+            ),
+        }
+    }
     let stop = Stop::install();
     for b in &mut buses {
         // It never receives: a virtual channel queues nothing for it.
@@ -186,6 +200,16 @@ pub fn run(cli: Cli) -> Result<()> {
         );
     }
     log::info!("{} frame(s) sent", s.written);
+    let l = source.lateness();
+    if l.count() > 0 && !cli.ignore_timestamps {
+        log::info!(
+            "timing: {} frame(s) handed to the bus after their due time by p50 {} µs, p99 {} µs, max {:.0} µs",
+            l.count(),
+            l.quantile_us(0.5),
+            l.quantile_us(0.99),
+            l.max_us()
+        );
+    }
     Ok(())
 }
 

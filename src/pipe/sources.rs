@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::format::RecordReader;
 use crate::frame::text::{parse_frame, parse_log_line};
 use crate::frame::{Channel, Frame, Record, Timestamp};
-use crate::replay::{sleep_until, Scheduler, Timing};
+use crate::replay::{sleep_until, Lateness, Scheduler, Timing};
 
 /// A log, record by record, as fast as it reads. Reader warnings are logged
 /// when the log ends.
@@ -78,6 +78,7 @@ pub struct ReplaySource {
     pending: Option<(Record, Instant)>,
     slot: Option<Record>,
     stop: Stop,
+    lateness: Lateness,
 }
 
 impl ReplaySource {
@@ -102,7 +103,13 @@ impl ReplaySource {
             pending: None,
             slot: None,
             stop,
+            lateness: Lateness::default(),
         })
+    }
+
+    /// How late the records were handed over after their due times.
+    pub fn lateness(&self) -> &Lateness {
+        &self.lateness
     }
 
     /// The next record and its due time, reading (and reopening) the log.
@@ -158,6 +165,8 @@ impl Source for ReplaySource {
         if !sleep_until(due, &self.stop) {
             return Ok(Next::Idle);
         }
+        self.lateness
+            .add(Instant::now().saturating_duration_since(due));
         Ok(match self.pending.take() {
             Some((rec, _)) => Next::Record(0, self.slot.insert(rec)),
             None => Next::Idle,
