@@ -409,3 +409,34 @@ fn can_bridge_rewrites_ids_filters_per_direction_and_limits_the_rate() {
     assert!(!got.is_empty() && got.len() < 5, "{} passed", got.len());
     assert!(err.contains("the rate limit dropped"), "{err}");
 }
+
+#[test]
+fn can_player_interactive_sends_a_frame_per_enter() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("in.log");
+    std::fs::write(
+        &log,
+        "(1.0) can0 100#01\n(100.0) can0 101#02\n(200.0) can0 102#03\n",
+    )
+    .unwrap();
+    let chan = channel("interactive");
+    let rec = logger(&chan, &[]);
+    let mut player = tool("can-player")
+        .args(["-c", &chan, "--interactive"])
+        .arg(&log)
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut keys = player.stdin.take().unwrap();
+    // two Enters, then q: two frames go out at once, whatever the log's gaps
+    keys.write_all(b"\n\nq\n").unwrap();
+    drop(keys);
+    let t = Instant::now();
+    let o = player.wait_with_output().unwrap();
+    let err = ok(&o);
+    assert!(t.elapsed() < Duration::from_secs(5));
+    assert!(err.contains("next 100#01"), "{err}");
+    assert_eq!(stop_and_read(rec), ["100#01", "101#02"]);
+}

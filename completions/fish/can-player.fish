@@ -24,6 +24,8 @@ complete -c can-player -l config -d 'Config file [default: $XDG_CONFIG_HOME/cank
 complete -c can-player -l profile -d 'Use this profile of the config file' -r
 complete -c can-player -s n -l count -d 'Stop after sending N frames (over all --loop passes)' -r
 complete -c can-player -l ignore-timestamps -d 'Ignore the log\'s timestamps and send as fast as possible'
+complete -c can-player -l interactive -d 'Interactive, as canplayer -i (here -i names the interface): each frame is shown and sent when Enter is pressed (q and Enter stops); the log\'s timing is not kept'
+complete -c can-player -l no-progress -d 'Never show a progress bar'
 complete -c can-player -l realtime -d 'Ask for real-time scheduling (SCHED_FIFO; needs root or CAP_SYS_NICE) so that busy processes do not delay the frames; says so when refused'
 complete -c can-player -l error-frames -d 'Also send error frames (skipped by default)'
 complete -c can-player -l fd -d 'Configure the interface for CAN FD'

@@ -3,7 +3,10 @@
 //! `canplayer`.
 
 use std::collections::HashMap;
+use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Result};
@@ -14,7 +17,7 @@ use super::args::{
 };
 use super::UsageError;
 use crate::format;
-use crate::pipe::{BusSink, Driver, EndedBy, ReplaySource, Routes, Stages, Stop};
+use crate::pipe::{BusSink, Driver, EndedBy, Gate, ReplaySource, Routes, Sink, Stages, Stop};
 use crate::replay::Timing;
 
 /// Replay a CAN log onto a bus.
@@ -64,6 +67,16 @@ pub struct Cli {
     #[command(flatten)]
     pub limits: Limits,
 
+    /// Interactive, as canplayer -i (here -i names the interface): each frame
+    /// is shown and sent when Enter is pressed (q and Enter stops); the log's
+    /// timing is not kept
+    #[arg(long, conflicts_with_all = ["gap", "ignore_timestamps"])]
+    pub interactive: bool,
+
+    /// Never show a progress bar
+    #[arg(long)]
+    pub no_progress: bool,
+
     /// Ask for real-time scheduling (SCHED_FIFO; needs root or CAP_SYS_NICE) so
     /// that busy processes do not delay the frames; says so when refused
     #[arg(long)]
@@ -83,6 +96,77 @@ pub struct Cli {
 
     #[command(flatten)]
     pub verbosity: Verbosity,
+}
+
+/// The bus sink with a progress bar over the log's bytes (on a terminal).
+struct Progress {
+    inner: BusSink,
+    bar: Option<indicatif::ProgressBar>,
+    bytes: Arc<AtomicU64>,
+    sent: u64,
+}
+
+impl Sink for Progress {
+    fn write(&mut self, from: usize, record: &crate::frame::Record) -> crate::Result<bool> {
+        let taken = self.inner.write(from, record)?;
+        self.sent += 1;
+        if self.sent % 64 == 0 {
+            if let Some(b) = &self.bar {
+                b.set_position(self.bytes.load(Ordering::Relaxed));
+                b.set_message(format!("{} frames sent", self.sent));
+            }
+        }
+        Ok(taken)
+    }
+
+    fn finish(&mut self) -> crate::Result<()> {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+        self.inner.finish()
+    }
+}
+
+/// canplayer's `-i`: shows each frame and waits for Enter (read on a thread
+/// of its own, so Ctrl-C still stops the player at once); `q` stops.
+fn interactive_gate(stop: Stop) -> Gate {
+    let (tx, lines) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut shown = false;
+    Box::new(
+        move |rec: &crate::frame::Record, until: std::time::Instant| {
+            if !shown {
+                eprint!(
+                    "can-player: next {} (Enter sends, q and Enter stops) ",
+                    rec.frame
+                );
+                shown = true;
+            }
+            let wait = until.saturating_duration_since(std::time::Instant::now());
+            match lines.recv_timeout(wait) {
+                Ok(l) if l.trim() == "q" => {
+                    stop.set();
+                    false
+                }
+                Ok(_) => {
+                    shown = false;
+                    true
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => false,
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                    stop.set();
+                    false
+                }
+            }
+        },
+    )
 }
 
 /// A duration (`1ms`), or a bare number of seconds as python-can's player
@@ -162,17 +246,54 @@ pub fn run(cli: Cli) -> Result<()> {
         max_gap: cli.skip,
     };
     let input = cli.input.clone();
+    if cli.interactive && cli.input.as_os_str() == "-" {
+        bail!(UsageError(
+            "-i reads Enter from stdin: the log cannot come from stdin too".into()
+        ));
+    }
+    let bytes = Arc::new(AtomicU64::new(0));
+    let counter = bytes.clone();
     let mut source = ReplaySource::new(
-        Box::new(move || format::open_reader(&input, fmt)),
+        Box::new(move || {
+            // Each pass counts its own bytes, for the progress bar.
+            counter.store(0, Ordering::Relaxed);
+            format::open_reader_counted(&input, fmt, Some(counter.clone()))
+        }),
         &cli.input,
         timing,
         cli.loops,
         stop.clone(),
     )?;
-    let mut sink = if routes.is_empty() {
+    if cli.interactive {
+        source = source.gated(interactive_gate(stop.clone()));
+    }
+    let buses_sink = if routes.is_empty() {
         BusSink::new(buses.remove(0))
     } else {
         BusSink::by_channel(buses, routes)
+    };
+    let total = std::fs::metadata(&cli.input).map(|m| m.len()).unwrap_or(0);
+    let bar = (!cli.no_progress
+        && !cli.interactive
+        && cli.verbosity.chatty()
+        && std::io::stderr().is_terminal()
+        && total > 0)
+        .then(|| {
+            let b = indicatif::ProgressBar::new(total);
+            b.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{bar:40} {bytes}/{total_bytes} {msg} ({elapsed} played)",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            b.enable_steady_tick(Duration::from_millis(200));
+            b
+        });
+    let mut sink = Progress {
+        inner: buses_sink,
+        bar,
+        bytes,
+        sent: 0,
     };
     let stages = Stages {
         filters,
@@ -185,7 +306,7 @@ pub fn run(cli: Cli) -> Result<()> {
         .stop(stop)
         .run(&mut source, &mut sink)?;
     if s.ended_by == EndedBy::End {
-        for from in sink.unused_routes() {
+        for from in sink.inner.unused_routes() {
             log::warn!(
                 "--map: no frame of channel '{from}' was in {} (its channels are written as \
                  in the log: an interface name, or 1, 2, ... for BLF, ASC and TRC)",

@@ -62,7 +62,7 @@ pub use buses::{BusSource, BusSourceOptions};
 pub use forward::{Forward, IdMap, RateLimit};
 pub use generate::{GenSpec, GeneratorSource, Mode};
 pub use sinks::{BusSink, Routes, WriterSink};
-pub use sources::{FramesSource, LinesSource, LogSource, ReplaySource};
+pub use sources::{FramesSource, Gate, LinesSource, LogSource, ReplaySource};
 pub use stages::{Numbering, Stages, TimePoint, Window};
 pub use stop::Stop;
 

@@ -60,6 +60,11 @@ impl Source for LogSource {
     }
 }
 
+/// Decides, for a replay, whether the record may go now (canplayer's
+/// interactive `-i`): called with the record and the end of the current
+/// wait; true sends it, false asks again at the next step.
+pub type Gate = Box<dyn FnMut(&Record, Instant) -> bool + Send>;
+
 /// Opens the log again for each pass of a replay.
 pub type Reopen = Box<dyn FnMut() -> Result<Box<dyn RecordReader>> + Send>;
 
@@ -79,6 +84,7 @@ pub struct ReplaySource {
     slot: Option<Record>,
     stop: Stop,
     lateness: Lateness,
+    gate: Option<Gate>,
 }
 
 impl ReplaySource {
@@ -104,7 +110,15 @@ impl ReplaySource {
             slot: None,
             stop,
             lateness: Lateness::default(),
+            gate: None,
         })
+    }
+
+    /// Hands each record over only when `gate` says so, ignoring the log's
+    /// timing (canplayer's interactive mode).
+    pub fn gated(mut self, gate: Gate) -> ReplaySource {
+        self.gate = Some(gate);
+        self
     }
 
     /// How late the records were handed over after their due times.
@@ -156,6 +170,19 @@ impl Source for ReplaySource {
         let until = until.instant();
         if !self.fill()? {
             return Ok(Next::End);
+        }
+        if let Some(gate) = self.gate.as_mut() {
+            let go = match &self.pending {
+                Some((rec, _)) => gate(rec, until),
+                None => false,
+            };
+            return Ok(match self.pending.take() {
+                Some((rec, _)) if go => Next::Record(0, self.slot.insert(rec)),
+                other => {
+                    self.pending = other;
+                    Next::Idle
+                }
+            });
         }
         let due = self.pending.as_ref().map_or(until, |p| p.1);
         if due >= until {
