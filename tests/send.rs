@@ -117,3 +117,43 @@ fn the_generator_keeps_its_rate_and_refuses_impossible_frames() {
         );
     }
 }
+
+#[test]
+fn timed_stdin_keeps_the_log_gaps() {
+    let chan = channel("timed");
+    let logger = tool("can-logger")
+        .args([
+            "-c",
+            &chan,
+            "-n",
+            "3",
+            "-d",
+            "20s",
+            "--format-opt",
+            "digits=9",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_peers(&chan, 1);
+    let mut send = tool("can-send")
+        .args(["-c", &chan, "--timed", "-"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    send.stdin
+        .take()
+        .unwrap()
+        .write_all(b"(10.000) can0 001#01\n(10.300) can0 002#02\n(10.400) can0 003#03\n")
+        .unwrap();
+    assert!(wait_child(send, Duration::from_secs(10)).success());
+    let out = logger.wait_with_output().unwrap();
+    let times: Vec<f64> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split(')').next()?.trim_start_matches('(').parse().ok())
+        .collect();
+    assert_eq!(times.len(), 3);
+    let (a, b) = (times[1] - times[0], times[2] - times[1]);
+    assert!((a - 0.3).abs() < 0.05 && (b - 0.1).abs() < 0.05, "{a} {b}");
+}

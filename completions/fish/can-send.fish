@@ -17,6 +17,7 @@ complete -c can-send -l config -d 'Config file [default: $XDG_CONFIG_HOME/cankit
 complete -c can-send -l profile -d 'Use this profile of the config file' -r
 complete -c can-send -s n -l count -d 'Send N frames in all, cycling through the list (default: each frame once, or forever with --period)' -r
 complete -c can-send -s d -l duration -d 'Stop after this long; needs --period (e.g. 10s, 5m, 1h30m)' -r
+complete -c can-send -l timed -d 'With frames from stdin: send candump log lines at their relative times (`candump -L can0 | can-send --timed -` replays as it goes)'
 complete -c can-send -l generate -d 'Generate frames instead of sending FRAMEs: one every --gap (200ms by default, as cangen), until --count, --duration or Ctrl-C'
 complete -c can-send -s e -l extended -d '29-bit ids'
 complete -c can-send -l fd-frames -d 'CAN FD frames (the bus must carry FD: --fd on socketcan)'

@@ -54,6 +54,11 @@ pub struct Cli {
     #[arg(short = 'p', long, value_name = "DURATION", value_parser = parse_duration)]
     pub period: Option<Duration>,
 
+    /// With frames from stdin: send candump log lines at their relative times
+    /// (`candump -L can0 | can-send --timed -` replays as it goes)
+    #[arg(long)]
+    pub timed: bool,
+
     #[command(flatten)]
     pub generate: GenerateArgs,
 
@@ -265,11 +270,18 @@ pub fn run(cli: Cli) -> Result<()> {
             return wait_periodic(task, period, &stop, &what);
         }
     }
+    if cli.timed && !stdin {
+        bail!(UsageError(
+            "--timed goes with frames from stdin ('-')".into()
+        ));
+    }
     let mut source: Box<dyn Source> = if stdin {
-        Box::new(LinesSource::new(
-            Box::new(std::io::BufReader::new(std::io::stdin())),
-            "stdin",
-        ))
+        let lines = LinesSource::new(Box::new(std::io::BufReader::new(std::io::stdin())), "stdin");
+        Box::new(if cli.timed {
+            lines.timed(stop.clone())
+        } else {
+            lines
+        })
     } else {
         let source = FramesSource::new(frames, cli.period, stop.clone());
         // --count N sends N frames in all, cycling through the list.

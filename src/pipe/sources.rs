@@ -272,6 +272,12 @@ pub struct LinesSource {
     name: String,
     skipped: u64,
     slot: Option<Record>,
+    /// With `--timed`: the scheduler of the log lines' times, and the record
+    /// waiting for its due time.
+    timed: bool,
+    sched: Option<Scheduler>,
+    pending: Option<(Record, Instant)>,
+    stop: Stop,
 }
 
 impl LinesSource {
@@ -304,7 +310,20 @@ impl LinesSource {
             name: name.to_string(),
             skipped: 0,
             slot: None,
+            timed: false,
+            sched: None,
+            pending: None,
+            stop: Stop::new(),
         }
+    }
+
+    /// Sends candump log lines at their relative times (the first at once,
+    /// each later one as far after it as the log says); bare frames go at
+    /// once. `stop` interrupts a wait.
+    pub fn timed(mut self, stop: Stop) -> LinesSource {
+        self.timed = true;
+        self.stop = stop;
+        self
     }
 
     fn parse(&mut self, n: u64, line: &str) -> Result<Option<Record>> {
@@ -315,7 +334,9 @@ impl LinesSource {
         }
         let rec = if t.starts_with('(') {
             parse_log_line(t).map(|l| {
-                Record::new(Timestamp::now(), l.frame).with_channel(Channel::name(l.interface))
+                // The log's own time rides along for --timed; it is replaced
+                // by the send time before the record leaves.
+                Record::new(l.timestamp, l.frame).with_channel(Channel::name(l.interface))
             })
         } else {
             parse_frame(t).map(|f| Record::new(Timestamp::now(), f))
@@ -330,11 +351,40 @@ impl Source for LinesSource {
     fn next(&mut self, until: Until) -> Result<Next<'_>> {
         let until = until.instant();
         loop {
+            if let Some((_, due)) = self.pending {
+                if due >= until {
+                    sleep_until(until, &self.stop);
+                    return Ok(Next::Idle);
+                }
+                if !sleep_until(due, &self.stop) {
+                    return Ok(Next::Idle);
+                }
+                if let Some((mut rec, _)) = self.pending.take() {
+                    rec.timestamp = Timestamp::now();
+                    return Ok(Next::Record(0, self.slot.insert(rec)));
+                }
+            }
             let left = until.saturating_duration_since(Instant::now());
             match self.rx.recv_timeout(left) {
                 Ok((n, Ok(line))) => {
-                    if let Some(rec) = self.parse(n, &line)? {
-                        return Ok(Next::Record(0, self.slot.insert(rec)));
+                    let timed_line = line.trim_start().starts_with('(');
+                    if let Some(mut rec) = self.parse(n, &line)? {
+                        match self.timed && timed_line {
+                            true => {
+                                // The clock starts with the first timed line.
+                                let due = self
+                                    .sched
+                                    .get_or_insert_with(|| {
+                                        Scheduler::new(Timing::default(), Instant::now())
+                                    })
+                                    .due(rec.timestamp);
+                                self.pending = Some((rec, due));
+                            }
+                            false => {
+                                rec.timestamp = Timestamp::now();
+                                return Ok(Next::Record(0, self.slot.insert(rec)));
+                            }
+                        }
                     }
                 }
                 Ok((n, Err(e))) => {
