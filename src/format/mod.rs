@@ -23,6 +23,7 @@ pub(crate) mod civil;
 pub mod csv;
 pub mod jsonl;
 pub mod lines;
+pub mod mf4;
 pub mod sqlite;
 pub mod trc;
 
@@ -73,6 +74,8 @@ pub enum Format {
     Trc,
     /// JSON Lines (`.jsonl`), the schema in the README.
     Jsonl,
+    /// ASAM MDF 4 bus logging (`.mf4`).
+    Mf4,
 }
 
 /// How a format is read.
@@ -80,7 +83,7 @@ pub enum Format {
 pub enum ReadFn {
     /// From a stream of bytes (a file, stdin, gzip, a fuzzer's buffer).
     Stream(fn(Input) -> Result<Box<dyn RecordReader>>),
-    /// Only from a real file (SQLite).
+    /// Only from a real file (SQLite, MF4).
     File(fn(&Path) -> Result<Box<dyn RecordReader>>),
 }
 
@@ -209,6 +212,21 @@ pub static FORMATS: &[FormatInfo] = &[
         options: &[],
         read: ReadFn::Stream(|i| Ok(Box::new(jsonl::Reader::new(i)))),
         create: |p, gz, o| Ok(Box::new(jsonl::Writer::new(open_output(p, gz, o)?))),
+    },
+    FormatInfo {
+        format: Format::Mf4,
+        name: "mf4",
+        aliases: &["mdf"],
+        help: "ASAM MDF 4 bus logging (CANedge, asammdf, python-can)",
+        numbers_channels: true,
+        // links are file offsets: read with seeks, patched at the end
+        needs_file: true,
+        options: &[(
+            "compression",
+            "0 (none, default) or a deflate level 1-9 (DZ blocks)",
+        )],
+        read: ReadFn::File(|p| Ok(Box::new(mf4::Reader::open(p)?))),
+        create: |p, _, o| Ok(Box::new(mf4::Writer::create(p, o)?)),
     },
 ];
 
