@@ -84,11 +84,11 @@
 //! so a killed logger leaves a file that asammdf, python-can and we read up to
 //! its last flush: with `compression=0` (the default) one `DT` block grows at
 //! the end of the file (unfinalized flags 1 + 4); with `compression=1`-`9`
-//! (deflate level) an `HL` and a `DL` with 16384 empty links come first and `DZ`
+//! (deflate level) an `HL` and a `DL` with 8192 empty links come first and `DZ`
 //! blocks of up to 1 MiB follow, one more at each flush (flags 1 + 0x10). The
 //! writer holds one block (and 16 bytes per written `DZ`), never the file.
 //! `finish` writes the `DT` length or the `DL` links (more `DL`s at the end
-//! beyond 16384 blocks), the cycle counts, and then the `MDF     ` id. Channels:
+//! beyond 8192 blocks), the cycle counts, and then the `MDF     ` id. Channels:
 //! `Number(n)` is n, `canK`/`vcanK` is K+1, other names get numbers by first
 //! appearance from 1, no channel is 1; numbers above 255 are refused.
 //! Appending is not supported.

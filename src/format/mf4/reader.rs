@@ -825,12 +825,14 @@ impl Cursor {
             match self.src {
                 Source::Done => return Ok(None),
                 Source::Single(at) => {
-                    let (id, len) = self.peek(at)?.ok_or_else(|| {
-                        bad(
-                            at,
-                            format!("the data link points to byte {at}, past the end of the file"),
-                        )
-                    })?;
+                    let Some((id, len)) = self.peek(at)? else {
+                        self.warn(format!(
+                            "the data at byte {at} lies past the end of the file ({} bytes): it was cut off",
+                            self.file_len
+                        ));
+                        self.src = Source::Done;
+                        return Ok(None);
+                    };
                     match &id {
                         b"##DT" | b"##DZ" => {
                             self.src = Source::Done;
@@ -1018,10 +1020,12 @@ impl Cursor {
                 return Ok(false);
             };
             let Some((id, len)) = self.peek(at)? else {
-                return Err(bad(
-                    at,
-                    format!("the data block link points to byte {at}, past the end of the file"),
+                self.warn(format!(
+                    "a data block at byte {at} lies past the end of the file ({} bytes): it was cut off",
+                    self.file_len
                 ));
+                self.src = Source::Done;
+                return Ok(false);
             };
             self.blk_addr = at;
             self.blk_stream = self.buf_stream + self.buf.len() as u64;

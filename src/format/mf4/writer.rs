@@ -21,7 +21,7 @@ use crate::frame::{Channel, Direction, Frame, Record};
 const DZ_BLOCK: usize = 1 << 20;
 /// Data links the first DL holds (a killed writer's file is readable by
 /// asammdf up to this many DZ blocks).
-const DL_LINKS: usize = 16_384;
+const DL_LINKS: usize = 8192;
 /// Data links of each further DL written by `finish`.
 const MORE_LINKS: usize = 4096;
 
