@@ -4,7 +4,8 @@ log\t'can-utils candump log (candump -L); BUSMASTER logs are read too'
 csv\t'python-can CSV'
 db\t'python-can SQLite database'
 trc\t'PEAK trace'
-jsonl\t'JSON Lines, one object per frame'"
+jsonl\t'JSON Lines, one object per frame'
+mf4\t'ASAM MDF 4 bus logging (CANedge, asammdf, python-can)'"
 complete -c can-player -l speed -d 'Playback speed factor (2 = twice as fast)' -r
 complete -c can-player -s g -l gap -d 'Ignore the log\'s timestamps and send with this fixed gap (e.g. 1ms)' -r
 complete -c can-player -s s -l skip -d 'Shorten gaps longer than this (e.g. 1s)' -r

@@ -839,6 +839,9 @@ impl Cursor {
                             return Ok(Some((at, true)));
                         }
                         b"##HL" => {
+                            if !self.visited.insert(at) {
+                                return Err(bad(at, "the data lists loop"));
+                            }
                             let mut h = [0u8; 32];
                             let n =
                                 read_at(&mut self.file, at, &mut h).map_err(|e| self.rerr(e))?;
@@ -903,7 +906,7 @@ impl Cursor {
                         self.src = Source::Done;
                         return Ok(None);
                     };
-                    if &id != b"##DT" && &id != b"##DZ" {
+                    if (&id != b"##DT" && &id != b"##DZ") || len < HEADER as u64 {
                         self.src = Source::Done;
                         return Ok(None);
                     }
