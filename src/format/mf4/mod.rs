@@ -78,7 +78,8 @@
 //! time (0), `BusChannel` u8 (8), `ID` 29 bits with `IDE` as bit 31 of the same
 //! u32 (9), `DLC` 4 bits (13), `DataLength` u8 (14), `Dir`, `EDL`, `BRS`, `ESI`
 //! bits 0-3 (15), `DataBytes` (16). The start time is the first record's time
-//! (UTC, to the microsecond; 0 for records before 1970).
+//! (UTC, to the microsecond; 0 for records before 1970); f64 seconds keep
+//! nanoseconds exact for about 50 days from it.
 //!
 //! The metadata is written first, marked unfinalized, then the data as it comes,
 //! so a killed logger leaves a file that asammdf, python-can and we read up to
