@@ -946,10 +946,11 @@ impl Cursor {
             return Err(bad(at, "the data lists loop"));
         }
         let Some((id, len)) = self.peek(at)? else {
-            return Err(bad(
-                at,
-                format!("the data list at byte {at} lies past the end of the file"),
+            self.warn(format!(
+                "the data list at byte {at} lies past the end of the file: it was cut off"
             ));
+            self.src = Source::Done;
+            return Ok(());
         };
         if &id != b"##DL" {
             return Err(bad(
@@ -963,19 +964,25 @@ impl Cursor {
         let mut h = [0u8; 32];
         let n = read_at(&mut self.file, at, &mut h).map_err(|e| self.rerr(e))?;
         let links = u64_at(&h, 16);
-        if n < 32
-            || links == 0
-            || len < HEADER as u64 + 8 * links
-            || at.saturating_add(len) > self.file_len
-        {
-            return Err(bad(at, "the data list block is corrupt or cut off"));
+        if n < 32 || links == 0 || len < HEADER as u64 + 8 * links {
+            return Err(bad(at, "the data list block is corrupt"));
+        }
+        let (mut count, mut next) = (links - 1, u64_at(&h, 24));
+        if at.saturating_add(len) > self.file_len {
+            // cut off: the links that are there
+            self.warn(format!(
+                "the data list at byte {at} runs past the end of the file: it was cut off"
+            ));
+            let present = (self.file_len - at).saturating_sub(HEADER as u64 + 8) / 8;
+            count = count.min(present);
+            next = 0;
         }
         self.src = Source::List {
             dl: at,
             dl_end: at + len,
-            count: links - 1,
+            count,
             index: 0,
-            next: u64_at(&h, 24),
+            next,
         };
         Ok(())
     }
