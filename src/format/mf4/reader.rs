@@ -646,6 +646,7 @@ impl Reader {
                 last_end: None,
                 dt: None,
                 scratch: Vec::new(),
+                inflated: Vec::new(),
                 buf: Vec::new(),
                 pos: 0,
                 buf_stream: 0,
@@ -770,6 +771,8 @@ struct Cursor {
     /// A DT block being streamed: next byte to read, end.
     dt: Option<(u64, u64)>,
     scratch: Vec<u8>,
+    /// A transposed DZ block's bytes before they are put back in order.
+    inflated: Vec<u8>,
     buf: Vec<u8>,
     pos: usize,
     /// Stream offset of `buf[0]`.
@@ -1141,38 +1144,41 @@ impl Cursor {
             self.warn(format!("the DZ block at byte {at} is cut off"));
             return Ok(false);
         }
+        let cols = param as usize;
+        let rows = if zip == ZIP_TRANSPOSED && cols > 1 {
+            org as usize / cols
+        } else {
+            0
+        };
         let have = self.buf.len();
         self.buf.resize(have + org as usize, 0);
+        // a transposed block is inflated aside, then put back in record order
+        let (src, dst) = if rows > 0 {
+            self.inflated.resize(org as usize, 0);
+            (&self.scratch, &mut self.inflated[..])
+        } else {
+            (&self.scratch, &mut self.buf[have..])
+        };
         let mut z = libdeflater::Decompressor::new();
-        match z.zlib_decompress(&self.scratch, &mut self.buf[have..]) {
-            Ok(k) if k as u64 == org => {}
-            Ok(k) => {
-                self.buf.truncate(have);
-                return Err(bad(at, format!("DZ block inflates to {k} bytes, its header says {org}: the file is corrupt")));
-            }
-            Err(e) => {
-                self.buf.truncate(have);
-                return Err(bad(at, format!("DZ block holds corrupt zlib data ({e:?})")));
-            }
+        let bad_data = match z.zlib_decompress(src, dst) {
+            Ok(k) if k as u64 == org => None,
+            Ok(k) => Some(format!(
+                "DZ block inflates to {k} bytes, its header says {org}: the file is corrupt"
+            )),
+            Err(e) => Some(format!("DZ block holds corrupt zlib data ({e:?})")),
+        };
+        if let Some(msg) = bad_data {
+            self.buf.truncate(have);
+            return Err(bad(at, msg));
         }
-        if zip == ZIP_TRANSPOSED && param > 1 {
-            let rows = org / param;
-            let m = (rows * param) as usize;
-            if rows > 0 {
-                self.scratch.clear();
-                self.scratch.extend_from_slice(&self.buf[have..have + m]);
-                let (cols, rows) = (param as usize, rows as usize);
-                let out = &mut self.buf[have..have + m];
-                for c in 0..cols {
-                    let column = &self.scratch[c * rows..(c + 1) * rows];
-                    for (r, &b) in column.iter().enumerate() {
-                        out[r * cols + c] = b;
-                    }
-                }
-            }
+        if rows > 0 {
+            untranspose(&self.inflated, &mut self.buf[have..], rows, cols);
         }
         if self.scratch.capacity() > 8 << 20 {
             self.scratch = Vec::new();
+        }
+        if self.inflated.capacity() > 8 << 20 {
+            self.inflated = Vec::new();
         }
         Ok(true)
     }
@@ -1316,6 +1322,27 @@ impl Cursor {
     }
 }
 
+/// Puts a transposed block back in record order: `src` holds the first
+/// `rows * cols` bytes column by column (then the rest as it is); `dst` gets
+/// them row by row. Works in tiles of rows so that both sides stay in cache.
+fn untranspose(src: &[u8], dst: &mut [u8], rows: usize, cols: usize) {
+    const TILE: usize = 64;
+    let m = rows * cols;
+    let mut r0 = 0;
+    while r0 < rows {
+        let r1 = (r0 + TILE).min(rows);
+        let out = &mut dst[r0 * cols..r1 * cols];
+        for c in 0..cols {
+            let column = &src[c * rows + r0..c * rows + r1];
+            for (k, &b) in column.iter().enumerate() {
+                out[k * cols + c] = b;
+            }
+        }
+        r0 = r1;
+    }
+    dst[m..].copy_from_slice(&src[m..]);
+}
+
 /// A classic data frame with a raw DLC; `data` holds up to 8 bytes.
 fn classic(id: Id, data: &[u8], dlc: u8) -> Result<Frame, FrameError> {
     let dlc = dlc.min(15);
@@ -1431,6 +1458,34 @@ mod tests {
         assert_eq!(field(5, 4, 4, Kind::Int, false).number(&rec), -1.0);
         let t = 12.5f64.to_le_bytes();
         assert_eq!(field(0, 0, 64, Kind::Float, false).number(&t), 12.5);
+    }
+
+    #[test]
+    fn transposed_blocks_come_back_in_record_order() {
+        // 3 records of 4 bytes and a 2-byte tail, as asammdf transposes them
+        let records: Vec<u8> = (0..14).collect();
+        let mut t = Vec::new();
+        for c in 0..4 {
+            for r in 0..3 {
+                t.push(records[r * 4 + c]);
+            }
+        }
+        t.extend_from_slice(&records[12..]);
+        let mut back = vec![0u8; 14];
+        untranspose(&t, &mut back, 3, 4);
+        assert_eq!(back, records);
+        // more rows than a tile
+        let big: Vec<u8> = (0..(200 * 7 + 3)).map(|i| (i * 31 % 251) as u8).collect();
+        let mut t = Vec::new();
+        for c in 0..7 {
+            for r in 0..200 {
+                t.push(big[r * 7 + c]);
+            }
+        }
+        t.extend_from_slice(&big[1400..]);
+        let mut back = vec![0u8; big.len()];
+        untranspose(&t, &mut back, 200, 7);
+        assert_eq!(back, big);
     }
 
     #[test]
