@@ -31,6 +31,8 @@ const CHUNK: u64 = 256 << 10;
 /// lists followed: bounds for hostile files.
 const MAX_CHANNELS: usize = 4096;
 const MAX_GROUPS: usize = 65_536;
+/// Data groups of CAN frames read at once (each has its own file handle).
+const MAX_CAN_GROUPS: usize = 256;
 /// Largest fixed record (cg data bytes + invalidation bytes).
 const MAX_RECORD: u64 = 16 << 20;
 /// Warnings kept before only counting them.
@@ -614,6 +616,14 @@ impl Reader {
                 ));
             }
             if groups.iter().any(|g| g.can.is_some()) && dg.links[2] != 0 {
+                if dgs.len() == MAX_CAN_GROUPS {
+                    return Err(bad(
+                        at,
+                        format!(
+                            "more than {MAX_CAN_GROUPS} data groups of CAN frames: not supported"
+                        ),
+                    ));
+                }
                 dgs.push(DataGroup {
                     data: dg.links[2],
                     rec_id_size,
