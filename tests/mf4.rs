@@ -716,3 +716,210 @@ fn two_readers_of_one_file_at_once() {
     assert!(a.read().unwrap().is_none());
     assert!(b.read().unwrap().is_none());
 }
+
+/// A hand-made MDF file, block by block (8-aligned), for layouts our writer
+/// does not produce.
+struct Mdf {
+    b: Vec<u8>,
+}
+
+impl Mdf {
+    fn new(unfinished_flags: u16) -> Mdf {
+        let mut b = vec![0u8; 64];
+        b[0..8].copy_from_slice(if unfinished_flags != 0 {
+            b"UnFinMF "
+        } else {
+            b"MDF     "
+        });
+        b[8..16].copy_from_slice(b"4.10    ");
+        b[28..30].copy_from_slice(&410u16.to_le_bytes());
+        b[60..62].copy_from_slice(&unfinished_flags.to_le_bytes());
+        Mdf { b }
+    }
+
+    fn block(&mut self, id: &[u8; 4], links: &[u64], data: &[u8]) -> u64 {
+        while self.b.len() % 8 != 0 {
+            self.b.push(0);
+        }
+        let at = self.b.len() as u64;
+        self.b.extend_from_slice(id);
+        self.b.extend_from_slice(&[0; 4]);
+        let len = 24 + 8 * links.len() as u64 + data.len() as u64;
+        self.b.extend_from_slice(&len.to_le_bytes());
+        self.b
+            .extend_from_slice(&(links.len() as u64).to_le_bytes());
+        for l in links {
+            self.b.extend_from_slice(&l.to_le_bytes());
+        }
+        self.b.extend_from_slice(data);
+        at
+    }
+
+    fn text(&mut self, s: &str) -> u64 {
+        let mut d = s.as_bytes().to_vec();
+        d.resize(d.len() / 8 * 8 + 8, 0);
+        self.block(b"##TX", &[], &d)
+    }
+
+    /// A CN: name, (type, sync, data type), (byte, bit, bits), conversion, next, composition.
+    fn cn(
+        &mut self,
+        name: &str,
+        kind: (u8, u8, u8),
+        at: (u32, u8, u32),
+        cc: u64,
+        next: u64,
+        comp: u64,
+    ) -> u64 {
+        let n = self.text(name);
+        let mut d = [0u8; 72];
+        d[0] = kind.0;
+        d[1] = kind.1;
+        d[2] = kind.2;
+        d[3] = at.1;
+        d[4..8].copy_from_slice(&at.0.to_le_bytes());
+        d[8..12].copy_from_slice(&at.2.to_le_bytes());
+        self.block(b"##CN", &[next, comp, n, 0, cc, 0, 0, 0], &d)
+    }
+
+    fn cg(
+        &mut self,
+        next: u64,
+        first_cn: u64,
+        rid: u64,
+        cycles: u64,
+        flags: u16,
+        bytes: u32,
+    ) -> u64 {
+        let mut d = [0u8; 32];
+        d[0..8].copy_from_slice(&rid.to_le_bytes());
+        d[8..16].copy_from_slice(&cycles.to_le_bytes());
+        d[16..18].copy_from_slice(&flags.to_le_bytes());
+        d[24..28].copy_from_slice(&bytes.to_le_bytes());
+        self.block(b"##CG", &[next, first_cn, 0, 0, 0, 0], &d)
+    }
+}
+
+/// An unsorted group as a CANedge-style logger writes it: a u64 microsecond
+/// time with a linear conversion, the IDE bit inside the ID's u32, a non-CAN
+/// group and a VLSD group between the frames; finalized or left unfinalized
+/// (counts zero, the DT's length never written).
+fn unsorted_file(unfinished: bool, n: usize) -> (Vec<u8>, Vec<Record>) {
+    let mut m = Mdf::new(if unfinished { 0x1 | 0x4 } else { 0 });
+    let hd = m.block(b"##HD", &[0; 6], &{
+        let mut d = [0u8; 32];
+        d[0..8].copy_from_slice(&1_700_000_000_000_000_000u64.to_le_bytes());
+        d
+    });
+    let cc = m.block(b"##CC", &[0, 0, 0, 0], &{
+        let mut d = vec![0u8; 24 + 16];
+        d[0] = 1; // linear
+        d[6..8].copy_from_slice(&2u16.to_le_bytes());
+        d[24..32].copy_from_slice(&0.5f64.to_le_bytes()); // offset
+        d[32..40].copy_from_slice(&1e-6f64.to_le_bytes()); // factor
+        d
+    });
+    // CAN group: time u64 @0, BusChannel @8, ID 29 bits @9 with IDE bit 31,
+    // DLC 4 bits @13, DataLength @14, Dir bit 0 @15, DataBytes 8 @16
+    let data = m.cn("CAN_DataFrame.DataBytes", (0, 0, 10), (16, 0, 64), 0, 0, 0);
+    let dir = m.cn("CAN_DataFrame.Dir", (0, 0, 0), (15, 0, 1), 0, data, 0);
+    let len = m.cn("CAN_DataFrame.DataLength", (0, 0, 0), (14, 0, 8), 0, dir, 0);
+    let dlc = m.cn("CAN_DataFrame.DLC", (0, 0, 0), (13, 0, 4), 0, len, 0);
+    let ide = m.cn("CAN_DataFrame.IDE", (0, 0, 0), (12, 7, 1), 0, dlc, 0);
+    let id = m.cn("CAN_DataFrame.ID", (0, 0, 0), (9, 0, 29), 0, ide, 0);
+    let bus = m.cn("CAN_DataFrame.BusChannel", (0, 0, 0), (8, 0, 8), 0, id, 0);
+    let frame = m.cn("CAN_DataFrame", (0, 0, 10), (8, 0, 128), 0, 0, bus);
+    let time = m.cn("Timestamp", (2, 1, 0), (0, 0, 64), cc, frame, 0);
+    let gps_t = m.cn("t", (2, 1, 4), (0, 0, 64), 0, 0, 0);
+    let counts = |k: u64| if unfinished { 0 } else { k };
+    let n = n as u64;
+    let vlsd = m.cg(0, 0, 3, counts(n / 2), 1, 0);
+    let gps = m.cg(vlsd, gps_t, 2, counts(n / 3), 0, 8);
+    let can = m.cg(gps, time, 1, counts(n), 0x6, 24);
+    let dg_at = m.b.len() as u64 + (8 - m.b.len() as u64 % 8) % 8;
+    let dt_at = dg_at + 64;
+    let dg = m.block(b"##DG", &[0, can, dt_at, 0], &[1, 0, 0, 0, 0, 0, 0, 0]);
+    assert_eq!(dg, dg_at);
+    m.b[hd as usize + 24..hd as usize + 32].copy_from_slice(&dg.to_le_bytes());
+    let mut stream = Vec::new();
+    let mut want = Vec::new();
+    for i in 0..n {
+        if i % 2 == 0 {
+            stream.push(3u8);
+            stream.extend_from_slice(&5u32.to_le_bytes());
+            stream.extend_from_slice(b"vlsd!");
+        }
+        let us = 1000 * i + 7;
+        let ext = i % 3 == 1;
+        let raw_id = if ext {
+            0x18DA_F100 + i as u32
+        } else {
+            0x100 + i as u32 % 0x700
+        };
+        let k = (i % 9) as usize;
+        let mut r = vec![1u8];
+        r.extend_from_slice(&us.to_le_bytes());
+        r.push(1 + (i % 2) as u8);
+        r.extend_from_slice(&(raw_id | if ext { 0x8000_0000 } else { 0 }).to_le_bytes());
+        r.push(k as u8);
+        r.push(k as u8);
+        r.push((i % 4 == 0) as u8);
+        let mut d = [0u8; 8];
+        for (j, x) in d.iter_mut().enumerate().take(k) {
+            *x = (i as usize + j) as u8;
+        }
+        r.extend_from_slice(&d);
+        stream.extend_from_slice(&r);
+        if i % 3 == 0 {
+            stream.push(2);
+            stream.extend_from_slice(&(i as f64).to_le_bytes());
+        }
+        let id = if ext {
+            Id::Extended(raw_id)
+        } else {
+            Id::Standard(raw_id as u16)
+        };
+        want.push(Record {
+            timestamp: Timestamp(1_700_000_000_500_000_000 + us as i64 * 1000),
+            channel: Channel::Number(1 + (i % 2) as u32),
+            direction: if i % 4 == 0 {
+                Direction::Tx
+            } else {
+                Direction::Rx
+            },
+            frame: Frame::data(id, &d[..k]).unwrap(),
+        });
+    }
+    let dt_len = if unfinished {
+        24
+    } else {
+        24 + stream.len() as u64
+    };
+    let dt = m.block(b"##DT", &[], &stream);
+    assert_eq!(dt, dt_at);
+    m.b[dt as usize + 8..dt as usize + 16].copy_from_slice(&dt_len.to_le_bytes());
+    (m.b, want)
+}
+
+#[test]
+fn unsorted_groups_with_foreign_and_vlsd_records() {
+    let dir = temp();
+    for unfinished in [false, true] {
+        let (bytes, want) = unsorted_file(unfinished, 1000);
+        let p = dir.path().join(format!("u{unfinished}.mf4"));
+        std::fs::write(&p, &bytes).unwrap();
+        let (got, warnings) = read_all(&p);
+        same(&got.unwrap(), &want, &format!("unfinished {unfinished}"));
+        assert!(warnings.is_empty(), "{warnings:?}");
+        same(&convert_reads(&p), &want, "through can-convert");
+        // a logger cut mid-record: every whole record before the cut
+        if unfinished {
+            std::fs::write(&p, &bytes[..bytes.len() - 11]).unwrap();
+            let (got, warnings) = read_all(&p);
+            let got = got.unwrap();
+            assert_eq!(got.len(), want.len() - 1);
+            same(&got, &want[..got.len()], "cut");
+            assert!(!warnings.is_empty());
+        }
+    }
+}
