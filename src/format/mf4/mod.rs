@@ -86,8 +86,11 @@
 //! its last flush: with `compression=0` (the default) one `DT` block grows at
 //! the end of the file (unfinalized flags 1 + 4); with `compression=1`-`9`
 //! (deflate level) an `HL` and a `DL` with 8192 empty links come first and `DZ`
-//! blocks of up to 1 MiB follow, one more at each flush (flags 1 + 0x10). The
-//! writer holds one block (and 16 bytes per written `DZ`), never the file.
+//! blocks of up to 1 MiB follow, one more at each flush (flags 1 + 0x10).
+//! asammdf completes such a list only with the blocks its empty links can hold
+//! (8192: over two hours of one flush a second); we read every block that
+//! follows. The writer holds one block (and 16 bytes per written `DZ`), never
+//! the file.
 //! `finish` writes the `DT` length or the `DL` links (more `DL`s at the end
 //! beyond 8192 blocks), the cycle counts, and then the `MDF     ` id. Channels:
 //! `Number(n)` is n, `canK`/`vcanK` is K+1, other names get numbers by first

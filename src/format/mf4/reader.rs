@@ -331,7 +331,6 @@ struct Group {
     size: usize,
     vlsd: bool,
     cycles: u64,
-    seen: u64,
     can: Option<CanLayout>,
 }
 
@@ -604,7 +603,6 @@ impl Reader {
                     size: size as usize,
                     vlsd,
                     cycles: u64_at(d, 8),
-                    seen: 0,
                     can,
                 });
                 cg_at = cg.links[0];
@@ -1283,7 +1281,7 @@ impl Cursor {
                 let n = u32_at(&self.buf, at + idn) as u64;
                 self.pos += idn + 4;
                 self.skip(n)?;
-                self.count(gi);
+                self.seen_records += 1;
                 continue;
             }
             let size = g.size;
@@ -1292,7 +1290,7 @@ impl Cursor {
             }
             let at = self.pos;
             self.pos += idn + size;
-            self.count(gi);
+            self.seen_records += 1;
             let Some(l) = &self.groups[gi].can else {
                 continue;
             };
@@ -1308,14 +1306,6 @@ impl Cursor {
                 }
             }
         }
-    }
-
-    fn count(&mut self, gi: usize) {
-        self.seen_records += 1;
-        let g = &mut self.groups[gi];
-        g.seen += 1;
-        // a finalized sorted group ends at its cycle count; an unsorted one
-        // when all counts are reached (checked in next_inner)
     }
 
     /// Skips `n` bytes of the stream (a VLSD value).
