@@ -791,19 +791,25 @@ impl Mdf {
         flags: u16,
         bytes: u32,
     ) -> u64 {
+        // a bus event group names its bus: an SI of type bus, bus type CAN
+        let si = if flags & 2 != 0 {
+            self.block(b"##SI", &[0, 0, 0], &[2, 2, 0, 0, 0, 0, 0, 0])
+        } else {
+            0
+        };
         let mut d = [0u8; 32];
         d[0..8].copy_from_slice(&rid.to_le_bytes());
         d[8..16].copy_from_slice(&cycles.to_le_bytes());
         d[16..18].copy_from_slice(&flags.to_le_bytes());
         d[24..28].copy_from_slice(&bytes.to_le_bytes());
-        self.block(b"##CG", &[next, first_cn, 0, 0, 0, 0], &d)
+        self.block(b"##CG", &[next, first_cn, 0, si, 0, 0], &d)
     }
 }
 
 /// An unsorted group as a CANedge-style logger writes it: a u64 microsecond
 /// time with a linear conversion, the IDE bit inside the ID's u32, a non-CAN
 /// group and a VLSD group between the frames; finalized or left unfinalized
-/// (counts zero, the DT's length never written).
+/// (counts zero, the DT's length never written). python-can reads it too.
 fn unsorted_file(unfinished: bool, n: usize) -> (Vec<u8>, Vec<Record>) {
     let mut m = Mdf::new(if unfinished { 0x1 | 0x4 } else { 0 });
     let hd = m.block(b"##HD", &[0; 6], &{
@@ -833,7 +839,9 @@ fn unsorted_file(unfinished: bool, n: usize) -> (Vec<u8>, Vec<Record>) {
     let gps_t = m.cn("t", (2, 1, 4), (0, 0, 64), 0, 0, 0);
     let counts = |k: u64| if unfinished { 0 } else { k };
     let n = n as u64;
-    let vlsd = m.cg(0, 0, 3, counts(n / 2), 1, 0);
+    // a VLSD group's data (and invalidation) bytes hold the size of its values;
+    // counted here with their length prefixes: asammdf reads it as a limit only
+    let vlsd = m.cg(0, 0, 3, counts(n / 2), 1, counts(n / 2 * 9) as u32);
     let gps = m.cg(vlsd, gps_t, 2, counts(n / 3), 0, 8);
     let can = m.cg(gps, time, 1, counts(n), 0x6, 24);
     let dg_at = m.b.len() as u64 + (8 - m.b.len() as u64 % 8) % 8;
@@ -912,6 +920,9 @@ fn unsorted_groups_with_foreign_and_vlsd_records() {
         same(&got.unwrap(), &want, &format!("unfinished {unfinished}"));
         assert!(warnings.is_empty(), "{warnings:?}");
         same(&convert_reads(&p), &want, "through can-convert");
+        if let Some(py) = common::python() {
+            python_can_reads_exactly(&py, &p, &want);
+        }
         // a logger cut mid-record: every whole record before the cut
         if unfinished {
             std::fs::write(&p, &bytes[..bytes.len() - 11]).unwrap();

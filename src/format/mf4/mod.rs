@@ -102,7 +102,9 @@
 //! asammdf's and python-can's sources and from files they write, which read back
 //! in both. Not confirmed there: that records may straddle data blocks (asammdf
 //! reads them so), that an `HL` is required before a `DL` of `DZ` blocks (asammdf
-//! writes one; we do too), how invalidation bits, VLSD `DataBytes` (a `CN` of
+//! writes one; we do too), whether a VLSD channel group's byte count (its data
+//! and invalidation byte fields as one u64) includes the values' 4-byte length
+//! prefixes (we read VLSD records by their own lengths), how invalidation bits, VLSD `DataBytes` (a `CN` of
 //! type 1) and MDF 4.2's `LD`/`DV` blocks are used by bus-logging writers: we skip
 //! invalidation bits, and refuse the other two with an error.
 
