@@ -28,6 +28,37 @@ seed read_csv csv
 seed read_trc trc
 seed read_jsonl jsonl
 seed read_sqlite db
+# MF4: no fixture yet; small files written by the repository's can-convert
+# (stored, deflate, and one left unfinalized) from a candump fixture, when it is built
+mkdir -p "$corpus/read_mf4"
+conv=""
+for c in "$here/../target/release/can-convert" "$here/../target/debug/can-convert"; do
+    [ -x "$c" ] && { conv=$c; break; }
+done
+src=$(find "$fix" -type f -name '*.log' -size -8k -not -path '*/expected/*' | sort | head -1)
+if [ -n "$conv" ] && [ -n "$src" ]; then
+    for level in 0 1; do
+        "$conv" --force --no-progress --format-opt compression=$level "$src" "$corpus/read_mf4/seed-$level.mf4" >/dev/null 2>&1 || true
+    done
+    if [ -s "$corpus/read_mf4/seed-0.mf4" ]; then
+        # the same file as a killed logger leaves it: unfinalized, counts and DT length unwritten
+        python3 - "$corpus/read_mf4/seed-0.mf4" "$corpus/read_mf4/seed-unfinalized.mf4" <<'PY'
+import sys
+b = bytearray(open(sys.argv[1], "rb").read())
+b[0:8] = b"UnFinMF "
+b[60] = 0x5
+for i in range(64, len(b) - 104, 8):
+    if b[i:i + 4] == b"##CG":
+        b[i + 80:i + 88] = bytes(8)
+    if b[i:i + 4] == b"##DT":
+        b[i + 8:i + 16] = (24).to_bytes(8, "little")
+open(sys.argv[2], "wb").write(b)
+PY
+    fi
+    echo "read_mf4: $(ls "$corpus/read_mf4" | wc -l) seeds"
+else
+    echo "read_mf4: no seeds (build can-convert first, or no small .log fixture)" >&2
+fi
 # jsonl has no fixture of its own: the expected outputs are JSON lines too
 mkdir -p "$corpus/read_jsonl"
 find "$fix/expected" -type f -name '*.jsonl' -size -16k | sed -n 1,40p | while read -r f; do

@@ -11,6 +11,7 @@
 //! | format | keeps | loses |
 //! | --- | --- | --- |
 //! | BLF | all, time to the ns | channel becomes a number: none is 1, `canK`/`vcanK` is K+1, other names as `format::ChannelNumbers` gives them |
+//! | MF4 | all, time to the ns (f64 seconds from the start: exact for about 50 days) | channel numbered as in BLF |
 //! | JSONL | all | nothing |
 //! | rich CSV (`layout=rich`) | all | nothing |
 //! | candump `.log` | frame, direction, time to the µs | channel becomes a name: number n is `can<n-1>`, none is `can0` |
@@ -39,9 +40,10 @@ enum Kind {
     Db,
     Trc,
     Jsonl,
+    Mf4,
 }
 
-const KINDS: [Kind; 8] = [
+const KINDS: [Kind; 9] = [
     Kind::Blf,
     Kind::Asc,
     Kind::Log,
@@ -50,6 +52,7 @@ const KINDS: [Kind; 8] = [
     Kind::Db,
     Kind::Trc,
     Kind::Jsonl,
+    Kind::Mf4,
 ];
 
 impl Kind {
@@ -63,6 +66,7 @@ impl Kind {
             Kind::Db => "db",
             Kind::Trc => "trc",
             Kind::Jsonl => "jsonl",
+            Kind::Mf4 => "mf4",
         };
         format!("{stem}.{ext}")
     }
@@ -115,7 +119,7 @@ fn project(kind: Kind, r: &Record) -> Record {
     let f = r.frame;
     match kind {
         Kind::Jsonl | Kind::RichCsv => {}
-        Kind::Blf => r.channel = numbered(&r.channel),
+        Kind::Blf | Kind::Mf4 => r.channel = numbered(&r.channel),
         Kind::Log => {
             r.timestamp = micros(r.timestamp);
             r.channel = match &r.channel {

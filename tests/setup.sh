@@ -4,7 +4,8 @@
 #   - can-utils (asc2log/log2asc peers; cansend/candump/cangen inside the VM)
 #   - util-linux + iproute2 (network namespaces for the UDP tests), tmux (viewer)
 #   - tshark (with editcap and text2pcap: the pcapng tests)
-#   - a Python venv with python-can 4.6.1, msgpack and cantools at
+#   - a Python venv with python-can 4.6.1, asammdf 8.8 (python-can's MF4
+#     reader and writer), msgpack and cantools at
 #     ${CANKIT_VENV:-/tmp/cankit-venv}
 #   - the QEMU VM for the SocketCAN tests (tests/vm/setup.sh, when present)
 set -euo pipefail
@@ -29,10 +30,10 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 venv=${CANKIT_VENV:-/tmp/cankit-venv}
-if ! "$venv/bin/python" -c 'import can, msgpack, cantools; assert can.__version__ == "4.6.1"' 2>/dev/null; then
-  echo "setup: creating $venv with python-can 4.6.1" >&2
+if ! "$venv/bin/python" -c 'import can, msgpack, cantools, asammdf; assert can.__version__ == "4.6.1"; assert asammdf.__version__.startswith("8.8.")' 2>/dev/null; then
+  echo "setup: creating $venv with python-can 4.6.1 and asammdf 8.8" >&2
   python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check python-can==4.6.1 msgpack cantools
+  "$venv/bin/pip" install -q --disable-pip-version-check python-can==4.6.1 'asammdf>=8.8,<8.9' msgpack cantools
 fi
 
 if [ -x "$here/vm/setup.sh" ]; then

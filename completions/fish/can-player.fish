@@ -5,7 +5,8 @@ csv\t'python-can CSV'
 db\t'python-can SQLite database'
 trc\t'PEAK trace'
 jsonl\t'JSON Lines, one object per frame'
-pcapng\t'pcapng capture of SocketCAN frames, as Wireshark opens it (classic pcap is read too)'"
+pcapng\t'pcapng capture of SocketCAN frames, as Wireshark opens it (classic pcap is read too)'
+mf4\t'ASAM MDF 4 bus logging (CANedge, asammdf, python-can)'"
 complete -c can-player -l speed -d 'Playback speed factor (2 = twice as fast)' -r
 complete -c can-player -s g -l gap -d 'Ignore the log\'s timestamps and send with this fixed gap (e.g. 1ms; a bare number is seconds, as python-can\'s player takes it)' -r
 complete -c can-player -s s -l skip -d 'Shorten gaps longer than this (e.g. 1s; a bare number is seconds)' -r

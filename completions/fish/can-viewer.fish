@@ -6,7 +6,8 @@ csv\t'python-can CSV'
 db\t'python-can SQLite database'
 trc\t'PEAK trace'
 jsonl\t'JSON Lines, one object per frame'
-pcapng\t'pcapng capture of SocketCAN frames, as Wireshark opens it (classic pcap is read too)'"
+pcapng\t'pcapng capture of SocketCAN frames, as Wireshark opens it (classic pcap is read too)'
+mf4\t'ASAM MDF 4 bus logging (CANedge, asammdf, python-can)'"
 complete -c can-viewer -s n -l count -d 'Stop after N frames' -r
 complete -c can-viewer -s d -l duration -d 'Stop after this long (e.g. 10s, 5m, 1h30m)' -r
 complete -c can-viewer -s i -l interface -d 'Interface [default: virtual]' -r -f -a "virtual\t'a bus shared by the processes of this host that open the same channel name'

@@ -26,6 +26,7 @@ pub mod jsonl;
 pub mod lines;
 mod output;
 pub mod pcapng;
+pub mod mf4;
 pub mod sqlite;
 pub mod trc;
 
@@ -81,6 +82,8 @@ pub enum Format {
     Jsonl,
     /// pcapng packet capture of SocketCAN frames (`.pcapng`; classic `.pcap` is read too).
     Pcapng,
+    /// ASAM MDF 4 bus logging (`.mf4`).
+    Mf4,
 }
 
 /// How a format is read.
@@ -88,7 +91,7 @@ pub enum Format {
 pub enum ReadFn {
     /// From a stream of bytes (a file, stdin, gzip, a fuzzer's buffer).
     Stream(fn(Input) -> Result<Box<dyn RecordReader>>),
-    /// Only from a real file (SQLite).
+    /// Only from a real file (SQLite, MF4).
     File(fn(&Path) -> Result<Box<dyn RecordReader>>),
 }
 
@@ -229,6 +232,21 @@ pub static FORMATS: &[FormatInfo] = &[
         options: &[],
         read: ReadFn::Stream(|i| Ok(Box::new(pcapng::Reader::new(i)?))),
         create: |p, gz, o| Ok(Box::new(pcapng::Writer::new(open_output(p, gz, o)?, o)?)),
+    },
+    FormatInfo {
+        format: Format::Mf4,
+        name: "mf4",
+        aliases: &["mdf"],
+        help: "ASAM MDF 4 bus logging (CANedge, asammdf, python-can)",
+        numbers_channels: true,
+        // links are file offsets: read with seeks, patched at the end
+        needs_file: true,
+        options: &[(
+            "compression",
+            "0 (none, default) or a deflate level 1-9 (DZ blocks)",
+        )],
+        read: ReadFn::File(|p| Ok(Box::new(mf4::Reader::open(p)?))),
+        create: |p, _, o| Ok(Box::new(mf4::Writer::create(p, o)?)),
     },
 ];
 

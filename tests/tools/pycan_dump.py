@@ -8,6 +8,7 @@ readers give, and tests/fixtures/expected/ holds its output for every fixture.
     pycan_dump.py [--rel] [--tdigits N] [--count] LOG [LOG ...]
 
 python-can picks the reader from the file name (.asc .blf .csv .db .log .trc,
+.mf4 with asammdf installed,
 optionally .gz). Each message becomes one line with these keys in this order:
 
     t     timestamp with N decimals (default 6), as python-can gives it: ASC
