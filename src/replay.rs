@@ -8,12 +8,12 @@
 //! A wait sleeps on an absolute deadline of the monotonic clock
 //! (`clock_nanosleep` with `TIMER_ABSTIME`, the thread's timer slack cut to
 //! 1 ns), so a late wake-up never shifts later frames. On an idle machine the
-//! kernel wakes a sleeper some microseconds late; the waiter learns how late
-//! (a moving average) and sleeps that much less, spinning the last stretch.
-//! When wake-ups come late by more than [`SPIN_PAYS_BELOW`] the machine is
-//! busy: a spinning thread would be preempted just the same and would only
-//! take CPU from the others, so then it sleeps to the due time and spins not
-//! at all. This keeps the player as tight as a spin loop when idle and no
+//! kernel wakes a sleeper some microseconds late (under emulation, a
+//! millisecond or more); the waiter learns how late (a moving average) and
+//! sleeps that much less, spinning the last stretch (at most 2 ms). When a
+//! spin still ends more than [`SPIN_PAYS_BELOW`] late, another process had
+//! the core: spinning only takes CPU from it, so the next 64 waits sleep to
+//! the due time without spinning. This keeps the player as tight as a spin loop when idle and no
 //! worse than a plain sleeper (python-can's player) when two busy loops
 //! compete for the cores.
 //!
@@ -28,14 +28,19 @@ use crate::pipe::Stop as StopFlag;
 
 /// The longest single sleep, so a stop request is noticed quickly.
 const MAX_SLEEP: Duration = Duration::from_millis(50);
-/// Spinning pays while wake-ups come at most this late.
+/// A spin that still ends later than this after the due time was preempted:
+/// spinning does not pay then.
 pub const SPIN_PAYS_BELOW: Duration = Duration::from_micros(200);
 /// The most a waiter spins before a due time.
-const MAX_SPIN: Duration = Duration::from_micros(150);
+const MAX_SPIN: Duration = Duration::from_millis(2);
+/// After a spin that did not pay, this many waits only sleep.
+const SPIN_BACKOFF: u32 = 64;
 
 thread_local! {
     /// Moving average of how late wake-ups came, in ns.
     static OVERSLEEP_NS: Cell<f64> = const { Cell::new(20_000.0) };
+    /// Waits left that only sleep, after a spin was preempted.
+    static NO_SPIN: Cell<u32> = const { Cell::new(0) };
     static SLACK_SET: Cell<bool> = const { Cell::new(false) };
 }
 
@@ -105,10 +110,15 @@ pub fn sleep_until(due: Instant, stop: &StopFlag) -> bool {
             continue;
         }
         let avg = OVERSLEEP_NS.with(Cell::get);
-        let spin = if avg < SPIN_PAYS_BELOW.as_nanos() as f64 {
-            Duration::from_nanos((avg * 1.5) as u64 + 5_000).min(MAX_SPIN)
-        } else {
+        let skip = NO_SPIN.with(|c| {
+            let n = c.get();
+            c.set(n.saturating_sub(1));
+            n > 0
+        });
+        let spin = if skip {
             Duration::ZERO
+        } else {
+            Duration::from_nanos((avg * 1.5) as u64 + 5_000).min(MAX_SPIN)
         };
         if left > spin {
             let target = due - spin;
@@ -116,8 +126,14 @@ pub fn sleep_until(due: Instant, stop: &StopFlag) -> bool {
             let late = Instant::now().saturating_duration_since(target).as_nanos() as f64;
             OVERSLEEP_NS.with(|c| c.set(c.get() * 0.9 + late.min(5e6) * 0.1));
         }
+        let spun = Instant::now() < due;
         while Instant::now() < due {
             std::hint::spin_loop();
+        }
+        // Spun and still late: another process had the core. Spinning only
+        // takes CPU from it then; sleep for a while instead.
+        if spun && Instant::now().saturating_duration_since(due) > SPIN_PAYS_BELOW {
+            NO_SPIN.with(|c| c.set(SPIN_BACKOFF));
         }
         return true;
     }

@@ -24,9 +24,9 @@ pub(crate) mod civil;
 pub mod csv;
 pub mod jsonl;
 pub mod lines;
+pub mod mf4;
 mod output;
 pub mod pcapng;
-pub mod mf4;
 pub mod sqlite;
 pub mod trc;
 
