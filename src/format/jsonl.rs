@@ -254,6 +254,10 @@ impl RecordWriter for Writer {
     fn finish(&mut self) -> Result<()> {
         self.sink.flush()
     }
+
+    fn size_bound(&self) -> Option<u64> {
+        Some(self.sink.size_bound())
+    }
 }
 
 #[cfg(test)]

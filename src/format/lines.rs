@@ -168,6 +168,8 @@ pub struct TextSink {
     out: Box<dyn Write + Send>,
     /// Bytes not yet written.
     pub buf: Vec<u8>,
+    /// Bytes written out so far.
+    written: u64,
 }
 
 impl TextSink {
@@ -177,7 +179,14 @@ impl TextSink {
             path: out.path,
             out: out.writer,
             buf: Vec::with_capacity(SINK_CHUNK + 1024),
+            written: 0,
         }
+    }
+
+    /// The bytes of the output so far, the buffered ones included (before
+    /// any gzip): the size of the file once flushed.
+    pub fn size_bound(&self) -> u64 {
+        self.written + self.buf.len() as u64
     }
 
     /// The file being written.
@@ -191,6 +200,7 @@ impl TextSink {
             self.out
                 .write_all(&self.buf)
                 .map_err(|e| write_err(&self.path, e))?;
+            self.written += self.buf.len() as u64;
             self.buf.clear();
         }
         Ok(())
@@ -202,6 +212,7 @@ impl TextSink {
             .write_all(&self.buf)
             .and_then(|_| self.out.flush())
             .map_err(|e| write_err(&self.path, e))?;
+        self.written += self.buf.len() as u64;
         self.buf.clear();
         Ok(())
     }

@@ -31,7 +31,7 @@ pub mod sqlite;
 pub mod trc;
 
 pub use channels::ChannelNumbers;
-pub use output::{create_file, create_output_file, FileAccess, OutputFile};
+pub use output::{create_file, create_output_file, FileAccess, GuardedFile, OutputFile};
 
 /// A stream of records read from a log.
 pub trait RecordReader: Send {
@@ -56,6 +56,25 @@ pub trait RecordWriter: Send {
     /// Completes the file (trailers, statistics) and flushes it. Must be called;
     /// a writer dropped without it leaves a readable but possibly unfinished file.
     fn finish(&mut self) -> Result<()>;
+
+    /// At most how many bytes the output would hold if it were finished now:
+    /// what is written, what the writer still holds (a compressing writer
+    /// counts it at deflate's worst case, [`deflate_bound`]) and what `finish`
+    /// would add. Counted before the gzip of a `.gz` output, which the caller
+    /// bounds itself. Rotation by size ([`crate::pipe::RotatingSink`]) rotates
+    /// on it, flushing first when a flush would make it smaller (a compressed
+    /// container written, a transaction committed). `None`: the writer cannot
+    /// tell, and rotation by size refuses the format.
+    fn size_bound(&self) -> Option<u64> {
+        None
+    }
+}
+
+/// The most bytes deflate (zlib or gzip framing included, sync flushes at
+/// either end) turns `n` bytes into: zlib's `deflateBound` (a stored block
+/// costs 5 bytes per block of at least 16 KiB) with room to spare.
+pub fn deflate_bound(n: u64) -> u64 {
+    n + n / 1024 + 64
 }
 
 /// Iterates a reader: `for rec in records(&mut *reader) { ... }`.
@@ -380,6 +399,45 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
+/// A count of the bytes written through the writers it [`wraps`](ByteCount::wrap),
+/// for a [`RecordWriter::size_bound`] (a clone shares the count).
+#[derive(Clone, Debug, Default)]
+pub struct ByteCount(Arc<AtomicU64>);
+
+impl ByteCount {
+    /// The bytes counted so far.
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// `inner`, counting what is written through it.
+    pub fn wrap<W: Write>(&self, inner: W) -> CountingWriter<W> {
+        CountingWriter {
+            inner,
+            count: self.clone(),
+        }
+    }
+}
+
+/// A writer counting its bytes into a [`ByteCount`].
+pub struct CountingWriter<W> {
+    inner: W,
+    count: ByteCount,
+}
+
+impl<W: Write> Write for CountingWriter<W> {
+    #[inline]
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.count.0.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 /// Like [`open_input`], adding the raw (compressed) bytes read to `count`.
 pub fn open_input_counted(path: &Path, gz: bool, count: Option<Arc<AtomicU64>>) -> Result<Input> {
     let mut raw: Box<dyn Read + Send> = if path == Path::new("-") {
@@ -475,13 +533,15 @@ pub fn open_output(path: &Path, gz: bool, opts: &WriterOptions) -> Result<Output
         });
     }
     let OutputFile { file, appending } = create_output_file(path, opts, FileAccess::Sequential)?;
+    // A failed write cuts the file back to its last flush (GuardedFile).
+    let file = GuardedFile::new(file, path)?;
     let writer: Box<dyn Write + Send> = if gz {
         Box::new(flate2::write::GzEncoder::new(
-            BufWriter::with_capacity(1 << 16, file),
+            file,
             flate2::Compression::default(),
         ))
     } else {
-        Box::new(BufWriter::with_capacity(1 << 16, file))
+        Box::new(file)
     };
     Ok(Output {
         path: path.to_path_buf(),

@@ -9,9 +9,14 @@
 //!
 //! The errors name the file: `x.blf already exists (use --force to overwrite or
 //! --append to add to it)`, else `creating x.blf: <the OS error>`.
+//!
+//! A file written from start to end goes through a [`GuardedFile`]: when a
+//! write fails (a full disk), the file is cut back to its length at the last
+//! successful flush, where it ends with a whole record, and takes no more
+//! bytes, so that a trailer written afterwards cannot land after half a line.
 
 use std::fs::{File, OpenOptions};
-use std::io;
+use std::io::{self, BufWriter, Write};
 use std::path::Path;
 
 use super::WriterOptions;
@@ -85,6 +90,82 @@ pub fn create_output_file(
 /// with [`FileAccess::Sequential`].
 pub fn create_file(path: &Path, opts: &WriterOptions) -> Result<File> {
     create_output_file(path, opts, FileAccess::Sequential).map(|f| f.file)
+}
+
+/// A buffered file that stays whole when writing fails: on the first failed
+/// write or flush the bytes it still buffers are dropped, the file is cut back
+/// to its length at the last successful flush (writers flush after whole
+/// records, so it ends with one) and every later write fails. The error itself
+/// is returned as it came. A `.gz` output wraps its compressor around it (a
+/// sync flush point is where the gzip stream can be read up to).
+pub struct GuardedFile {
+    buf: Option<BufWriter<File>>,
+    /// Bytes taken so far (the file's length once flushed).
+    len: u64,
+    /// The length at the last successful flush.
+    flushed: u64,
+}
+
+impl GuardedFile {
+    /// Buffers writes to `file` (opened on `path`, maybe for appending: its
+    /// present length counts as flushed).
+    pub fn new(file: File, path: &Path) -> Result<GuardedFile> {
+        let len = file
+            .metadata()
+            .map_err(|e| Error::io(format!("reading {}", path.display()), e))?
+            .len();
+        Ok(GuardedFile {
+            buf: Some(BufWriter::with_capacity(1 << 16, file)),
+            len,
+            flushed: len,
+        })
+    }
+
+    #[cold]
+    fn fail(&mut self, e: io::Error) -> io::Error {
+        if e.kind() == io::ErrorKind::Interrupted {
+            return e;
+        }
+        if let Some(buf) = self.buf.take() {
+            let (file, _unwritten) = buf.into_parts();
+            // best effort: the error that led here is what gets reported
+            let _ = file.set_len(self.flushed);
+        }
+        e
+    }
+}
+
+fn failed_before() -> io::Error {
+    io::Error::other("an earlier write to this file failed")
+}
+
+impl Write for GuardedFile {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        let Some(buf) = self.buf.as_mut() else {
+            return Err(failed_before());
+        };
+        match buf.write(bytes) {
+            Ok(n) => {
+                self.len += n as u64;
+                Ok(n)
+            }
+            Err(e) => Err(self.fail(e)),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        let Some(buf) = self.buf.as_mut() else {
+            return Err(failed_before());
+        };
+        match buf.flush() {
+            Ok(()) => {
+                self.flushed = self.len;
+                Ok(())
+            }
+            Err(e) => Err(self.fail(e)),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -179,6 +260,20 @@ mod tests {
         f.write_all(b"!").unwrap();
         drop(f);
         assert_eq!(content(&path), "lOGG!");
+    }
+
+    #[test]
+    fn a_failed_write_fails_every_later_one() {
+        let Ok(full) = OpenOptions::new().write(true).open("/dev/full") else {
+            return; // no /dev/full here; tests/logger.rs fills a real disk
+        };
+        let mut g = GuardedFile::new(full, Path::new("/dev/full")).unwrap();
+        g.write_all(b"fits in the buffer").unwrap();
+        let e = g.flush().unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(28), "{e}"); // ENOSPC
+        let again = g.write_all(b"x").unwrap_err().to_string();
+        assert_eq!(again, "an earlier write to this file failed");
+        assert!(g.flush().is_err());
     }
 
     #[test]

@@ -101,7 +101,9 @@ use std::io::{self, BufRead, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::{read_err, write_err, Input, Output, RecordReader, RecordWriter, WriterOptions};
+use super::{
+    read_err, write_err, ByteCount, Input, Output, RecordReader, RecordWriter, WriterOptions,
+};
 use crate::error::{Error, Position, Result};
 use crate::frame::{len_to_dlc, Channel, Direction, FdFlags, Frame, Id, Record, Timestamp};
 
@@ -976,6 +978,8 @@ pub struct Writer {
     last: Option<(Channel, u32)>,
     /// One Enhanced Packet Block, reused.
     block: Vec<u8>,
+    /// The bytes written to `out`.
+    written: ByteCount,
 }
 
 /// Appends an option (code, length, value, padding to 4).
@@ -1044,8 +1048,10 @@ impl Writer {
         if out.appending {
             check_appendable(&out.path)?;
         }
+        let written = ByteCount::default();
         let mut w = Writer {
-            out: out.writer,
+            out: Box::new(written.wrap(out.writer)),
+            written,
             path: out.path,
             ifaces: HashMap::new(),
             channels: HashMap::new(),
@@ -1168,6 +1174,11 @@ impl RecordWriter for Writer {
 
     fn finish(&mut self) -> Result<()> {
         self.flush()
+    }
+
+    fn size_bound(&self) -> Option<u64> {
+        // blocks go out whole as they are made
+        Some(self.written.get())
     }
 }
 

@@ -276,6 +276,19 @@ pub struct Writer {
     path: PathBuf,
     conn: Option<Connection>,
     pending: Vec<Pending>,
+    /// The database's pages after the last commit, and their size.
+    pages: (u64, u64),
+}
+
+/// The page count and page size of a database: its file is their product
+/// after a commit.
+fn db_pages(conn: &Connection, path: &Path) -> Result<(u64, u64)> {
+    let get = |pragma: &str| {
+        conn.query_row(pragma, [], |r| r.get::<_, i64>(0))
+            .map(|n| n.max(0) as u64)
+            .map_err(|e| db_err(path, "reading", e))
+    };
+    Ok((get("PRAGMA page_count")?, get("PRAGMA page_size")?))
 }
 
 impl Writer {
@@ -291,10 +304,12 @@ impl Writer {
         }
         conn.execute_batch(CREATE)
             .map_err(|e| db_err(path, "creating the messages table in", e))?;
+        let pages = db_pages(&conn, path)?;
         Ok(Writer {
             path: path.to_path_buf(),
             conn: Some(conn),
             pending: Vec::with_capacity(BATCH),
+            pages,
         })
     }
 
@@ -326,6 +341,7 @@ impl Writer {
         }
         tx.commit().map_err(|e| db_err(path, "writing", e))?;
         self.pending.clear();
+        self.pages = db_pages(conn, path)?;
         Ok(())
     }
 }
@@ -362,6 +378,20 @@ impl RecordWriter for Writer {
                 .map_err(|(_, e)| db_err(&self.path, "closing", e))?;
         }
         Ok(())
+    }
+
+    fn size_bound(&self) -> Option<u64> {
+        // the file after the last commit, and pages for the rows held: a
+        // row's cell takes at most 48 bytes besides its (up to 64) data
+        // bytes, and pages are counted half full, plus one for the tree
+        // above them and one begun
+        let (pages, page_size) = self.pages;
+        let held = self.pending.len() as u64 * (48 + 64);
+        let more = match held {
+            0 => 0,
+            n => n.div_ceil(page_size.max(512) / 2) + 2,
+        };
+        Some((pages + more) * page_size)
     }
 }
 

@@ -901,6 +901,16 @@ impl RecordWriter for Writer {
         }
         self.flush()
     }
+
+    fn size_bound(&self) -> Option<u64> {
+        // the header comes with the first record (or from finish): under
+        // 1 KiB besides the file name it holds
+        let header = match self.start_us {
+            Some(_) => 0,
+            None => 1024 + self.sink.path().as_os_str().len() as u64,
+        };
+        Some(self.sink.size_bound() + header)
+    }
 }
 
 #[cfg(test)]

@@ -290,6 +290,14 @@ impl RecordWriter for Writer {
         }
         self.flush()
     }
+
+    fn size_bound(&self) -> Option<u64> {
+        // the header comes with the first record (or from finish), the
+        // closing line from finish; a header is under 256 bytes
+        let header = if self.start.is_none() { 256 } else { 0 };
+        let end = if self.finished { 0 } else { 17 };
+        Some(self.sink.size_bound() + header + end)
+    }
 }
 
 #[cfg(test)]

@@ -483,6 +483,23 @@ impl RecordWriter for Writer {
         self.finished = true;
         Ok(())
     }
+
+    fn size_bound(&self) -> Option<u64> {
+        // what is held becomes containers: a 32-byte header, the objects
+        // deflated (or stored), up to 3 bytes of padding
+        let container = |n: u64| match n {
+            0 => 0,
+            n => 32 + crate::format::deflate_bound(n) + 3,
+        };
+        let held = container(self.stream.len() as u64)
+            + self.in_flight.len() as u64 * container(CONTAINER_SIZE as u64);
+        let header = if self.header_pending {
+            HEADER_SIZE as u64
+        } else {
+            0
+        };
+        Some(self.file_len + header + held)
+    }
 }
 
 impl Drop for Writer {

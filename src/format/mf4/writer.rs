@@ -613,6 +613,32 @@ impl RecordWriter for Writer {
         self.finished = true;
         self.finish_inner()
     }
+
+    fn size_bound(&self) -> Option<u64> {
+        if self.finished {
+            return Some(self.len);
+        }
+        // what finish adds: the metadata and the start of the data if no
+        // record came, the block being filled (deflated at its worst, with
+        // its header and padding), more DLs past the first one's links, and
+        // padding; the rest is patched in place
+        let mut more = 7;
+        if self.start_ns.is_none() {
+            more += metadata(0, 0).0.len() as u64
+                + if self.level == 0 {
+                    HEADER as u64
+                } else {
+                    40 + dl_len(DL_LINKS) + 7
+                };
+        }
+        if !self.block.is_empty() {
+            more += 7 + 48 + crate::format::deflate_bound(self.block.len() as u64) + 7;
+        }
+        let blocks = self.dz.len() + usize::from(!self.block.is_empty());
+        let lists = blocks.saturating_sub(DL_LINKS).div_ceil(MORE_LINKS) as u64;
+        more += lists * (dl_len(MORE_LINKS) + 7);
+        Some(self.len + more)
+    }
 }
 
 impl Drop for Writer {
