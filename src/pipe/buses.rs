@@ -16,7 +16,9 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::{Next, Source, SourceReport, Stop, Until};
@@ -84,14 +86,22 @@ struct Reader {
     unreported_drops: u64,
     last_drop_report: Option<Instant>,
     latency: Duration,
+    /// Drops of every bus of the source, as they are learnt (for a status line).
+    dropped: Arc<AtomicU64>,
 }
 
 impl Reader {
-    fn new(mut bus: Box<dyn Bus>, settings: BusSettings, latency: Duration) -> Reader {
+    fn new(
+        mut bus: Box<dyn Bus>,
+        settings: BusSettings,
+        latency: Duration,
+        dropped: Arc<AtomicU64>,
+    ) -> Reader {
         bus.set_receive_latency(latency);
         Reader {
             settings,
             latency,
+            dropped,
             bus: Some(bus),
             report: SourceReport::default(),
             outage_since: None,
@@ -195,6 +205,7 @@ impl Reader {
     /// Counts frames the backend lost; warns at most once a second.
     fn note_drops(&mut self, d: u64) {
         self.report.dropped += d;
+        self.dropped.fetch_add(d, Ordering::Relaxed);
         self.unreported_drops += d;
         if self.unreported_drops > 0
             && self
@@ -257,6 +268,7 @@ impl Reader {
             let _ = b.close();
             let d = b.take_dropped();
             self.report.dropped += d;
+            self.dropped.fetch_add(d, Ordering::Relaxed);
             self.unreported_drops += d;
         }
         if self.unreported_drops > 0 {
@@ -383,6 +395,7 @@ pub struct BusSource {
     inner: Inner,
     names: Vec<String>,
     slot: Option<Record>,
+    dropped: Arc<AtomicU64>,
 }
 
 impl BusSource {
@@ -396,18 +409,24 @@ impl BusSource {
             .iter()
             .map(|(_, s)| format!("{} '{}'", s.interface, s.channel))
             .collect();
+        let dropped = Arc::new(AtomicU64::new(0));
         let inner = if buses.len() == 1 {
             let Some((bus, settings)) = buses.into_iter().next() else {
                 unreachable!("one bus");
             };
-            Inner::Direct(Box::new(Reader::new(bus, settings, opts.latency)))
+            Inner::Direct(Box::new(Reader::new(
+                bus,
+                settings,
+                opts.latency,
+                dropped.clone(),
+            )))
         } else {
             let (tx, rx) = mpsc::sync_channel::<Msg>(8192);
             let stop = Stop::new();
             let mut threads = Vec::new();
             for (i, (bus, settings)) in buses.into_iter().enumerate() {
                 let (tx, stop) = (tx.clone(), stop.clone());
-                let reader = Reader::new(bus, settings, opts.latency);
+                let reader = Reader::new(bus, settings, opts.latency, dropped.clone());
                 let t = std::thread::Builder::new()
                     .name(format!("rx-{i}"))
                     .spawn(move || reader_thread(i, reader, tx, stop))
@@ -428,7 +447,13 @@ impl BusSource {
             inner,
             names,
             slot: None,
+            dropped,
         })
+    }
+
+    /// Frames the backends reported lost so far (the summary has the total).
+    pub fn dropped_so_far(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
     }
 
     /// `interface 'channel'` of each bus, for messages.

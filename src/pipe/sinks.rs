@@ -51,6 +51,11 @@ impl WriterSink {
         self.flush_every(every)
     }
 
+    /// The writer's bound of its output so far ([`RecordWriter::size_bound`]).
+    pub fn size_bound(&self) -> Option<u64> {
+        self.writer.size_bound()
+    }
+
     fn flush_due(&self) -> bool {
         self.flush_every
             .is_some_and(|every| self.last_flush.elapsed() >= every)
