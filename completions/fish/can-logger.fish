@@ -1,4 +1,7 @@
 complete -c can-logger -s f -l file -l file-name -d 'Log file; \'-\' or none writes candump lines to stdout' -r -F
+complete -c can-logger -s s -l file-size -d 'Start a new file before this one grows past SIZE: bytes, or kB MB GB (powers of 1000: 10MB is 10,000,000 bytes) or K M G, KiB MiB GiB (powers of 1024: 10M and 10MiB are 10,485,760 bytes)' -r
+complete -c can-logger -l rotate-every -d 'Start a new file at every multiple of DURATION in UTC: 1h on the hour, 15m at :00, :15, :30 and :45, 1d at midnight UTC (whole seconds)' -r
+complete -c can-logger -l keep -d 'With -s or --rotate-every: keep only the newest N files of this run, deleting its older ones (never a file it did not write)' -r
 complete -c can-logger -l format -d 'Output format when the file name does not tell it' -r -f -a "blf\t'Vector binary logging format'
 asc\t'Vector ASCII log'
 log\t'can-utils candump log (candump -L); BUSMASTER logs are read too'

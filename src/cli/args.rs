@@ -2,6 +2,7 @@
 //! turns them into library settings, so no clap type reaches the core.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
@@ -190,6 +191,10 @@ pub fn open_bus(settings: &BusSettings) -> Result<Box<dyn Bus>> {
     })
 }
 
+/// Set while a tool keeps a status line on stderr: a log message clears it
+/// first (the tool draws it again after).
+pub static STATUS_LINE: AtomicBool = AtomicBool::new(false);
+
 /// `-v` / `-q`.
 #[derive(Args, Clone, Copy, Debug, Default)]
 #[command(next_help_heading = "Output")]
@@ -219,6 +224,9 @@ impl Verbosity {
             .format(move |buf, record| {
                 use std::io::Write;
                 let lvl = super::exit::severity(record.level());
+                if STATUS_LINE.load(Ordering::Relaxed) {
+                    write!(buf, "\r\x1b[K")?;
+                }
                 writeln!(buf, "{tool}: {lvl}: {}", record.args())
             })
             .parse_env("RUST_LOG");
@@ -262,9 +270,90 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("'{s}': {e} (examples: 250us, 100ms, 2s, 1m)"))
 }
 
+/// Parses a size in bytes: a number (a fraction too) and a unit, `kB MB GB
+/// TB` for powers of 1000 and `K M G T` or `KiB MiB GiB TiB` for powers of
+/// 1024, as GNU split reads them; case is ignored, `B` or nothing is bytes.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let bad = || {
+        format!("'{s}': expected a size such as 500kB, 10MB (10^6 bytes), 10M or 10MiB (2^20 bytes), 1GiB or a number of bytes")
+    };
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let unit: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" => 1000,
+        "k" | "kib" => 1 << 10,
+        "mb" => 1_000_000,
+        "m" | "mib" => 1 << 20,
+        "gb" => 1_000_000_000,
+        "g" | "gib" => 1 << 30,
+        "tb" => 1_000_000_000_000,
+        "t" | "tib" => 1 << 40,
+        _ => return Err(bad()),
+    };
+    let (whole, frac) = number.split_once('.').unwrap_or((number, ""));
+    if whole.is_empty() && frac.is_empty() || frac.contains('.') || frac.len() > 12 {
+        return Err(bad());
+    }
+    let digits = |d: &str| -> Result<u64, String> {
+        if d.is_empty() {
+            Ok(0)
+        } else {
+            d.parse::<u64>().map_err(|_| bad())
+        }
+    };
+    let scale = 10u128.pow(frac.len() as u32);
+    // below one unit: fits
+    let part = (digits(frac)? as u128 * unit as u128 / scale) as u64;
+    let bytes = digits(whole)?
+        .checked_mul(unit)
+        .and_then(|b| b.checked_add(part))
+        .ok_or_else(bad)?;
+    if bytes == 0 {
+        return Err(format!("'{s}': a size must be at least 1 byte"));
+    }
+    Ok(bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes() {
+        for (text, want) in [
+            ("123", 123),
+            ("10MB", 10_000_000),
+            ("10mb", 10_000_000),
+            ("10M", 10 << 20),
+            ("10MiB", 10 << 20),
+            ("1GiB", 1 << 30),
+            ("1GB", 1_000_000_000),
+            ("500kB", 500_000),
+            ("500K", 500 << 10),
+            ("2 KiB", 2048),
+            ("1.5MB", 1_500_000),
+            ("0.5KiB", 512),
+            ("64B", 64),
+        ] {
+            assert_eq!(parse_size(text), Ok(want), "{text}");
+        }
+        for bad in [
+            "",
+            "MB",
+            "10XB",
+            "1.2.3MB",
+            "-5MB",
+            "0",
+            "0.0001B",
+            "99999999999TB",
+        ] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn key_values() {

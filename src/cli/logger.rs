@@ -1,21 +1,38 @@
 //! `can-logger`: records one or more buses to a log file (any format, chosen by
 //! extension) or to stdout as candump log lines, until Ctrl-C, `--count` or
-//! `--duration`: the library's [`BusSource`] into a [`WriterSink`].
+//! `--duration`: the library's [`BusSource`] into a [`RotatingSink`] (one
+//! file, or a series with `-s`/`--rotate-every`) or, on stdout, a
+//! [`WriterSink`].
 //!
 //! Formats that number channels (BLF, ASC, TRC) get the `-c` channels as 1, 2,
 //! ... in the order given; interfaces seen through `-c any` are numbered as
 //! they first appear.
+//!
+//! On a terminal (stderr, unless `-q`, and not when the candump lines go to
+//! the same terminal) a status line is redrawn four times a second: frames,
+//! their rate, bytes written, frames dropped, and the frames of each bus. At
+//! the end one line sums the run up (frames, files, bytes, drops, gaps); `-q`
+//! leaves it out.
 
-use std::path::PathBuf;
-use std::time::Duration;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::Parser;
 
-use super::args::{format_arg, format_parser, open_bus, BusArgs, Limits, Verbosity};
+use super::args::{
+    format_arg, format_parser, open_bus, parse_duration, parse_size, BusArgs, Limits, Verbosity,
+    STATUS_LINE,
+};
 use super::UsageError;
 use crate::format::{self, Format, WriterOptions};
-use crate::pipe::{BusSource, BusSourceOptions, Driver, Numbering, Stages, Stop, WriterSink};
+use crate::frame::{Record, Timestamp};
+use crate::pipe::{
+    BusSource, BusSourceOptions, Driver, Numbering, RotatingSink, Rotation, Sink, Source, Stages,
+    Step, Stop, Summary, WriterSink,
+};
 
 /// Record CAN traffic to a file or stdout.
 #[derive(Parser, Debug)]
@@ -26,12 +43,21 @@ use crate::pipe::{BusSource, BusSourceOptions, Driver, Numbering, Stages, Stop, 
 #[command(
     after_help = format!("Formats by extension: {}, optionally .gz (not .db). \
 Without -f, candump log lines go to stdout.\n\n\
+Rotation: with -s or --rotate-every the log is a series of files, each complete \
+on its own, named by the UTC time it starts: -f trace.blf writes \
+trace_2026-12-04T15-00-00.blf, ... (a counter such as _001 follows when two start \
+in the same second). A {{}} in the name is replaced by that time; a name with \
+%Y %m %d %H %M %S is expanded instead (UTC). An existing file is never \
+replaced (the next counter is taken) unless --force.\n\n\
 Examples:\n  \
     can-logger                              # default virtual bus vcan0 to stdout\n  \
     can-logger -i virtual -c demo -f demo.log\n  \
     can-logger -i socketcan -c can0 -c can1 -f trace.blf --duration 10m\n  \
-    can-logger --filter 7E8:7F8 -f diag.asc", format::extensions_text())
+    can-logger --filter 7E8:7F8 -f diag.asc\n  \
+    can-logger -c can0 -f trace.blf -s 100MB --keep 20\n  \
+    can-logger -c can0 -f 'can0_%Y%m%d_%H.asc' --rotate-every 1h", format::extensions_text())
 )]
+#[command(group = clap::ArgGroup::new("rotation").multiple(true).args(["file_size", "rotate_every"]))]
 pub struct Cli {
     /// Log file; '-' or none writes candump lines to stdout
     #[arg(
@@ -42,6 +68,25 @@ pub struct Cli {
         value_name = "FILE"
     )]
     pub file: Option<PathBuf>,
+
+    /// Start a new file before this one grows past SIZE: bytes, or kB MB GB
+    /// (powers of 1000: 10MB is 10,000,000 bytes) or K M G, KiB MiB GiB
+    /// (powers of 1024: 10M and 10MiB are 10,485,760 bytes)
+    #[arg(short = 's', long = "file-size", alias = "file_size", value_name = "SIZE",
+          value_parser = parse_size, conflicts_with = "append")]
+    pub file_size: Option<u64>,
+
+    /// Start a new file at every multiple of DURATION in UTC: 1h on the hour,
+    /// 15m at :00, :15, :30 and :45, 1d at midnight UTC (whole seconds)
+    #[arg(long = "rotate-every", value_name = "DURATION", value_parser = parse_rotation_time,
+          conflicts_with = "append")]
+    pub rotate_every: Option<Duration>,
+
+    /// With -s or --rotate-every: keep only the newest N files of this run,
+    /// deleting its older ones (never a file it did not write)
+    #[arg(long, value_name = "N", requires = "rotation",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub keep: Option<u64>,
 
     /// Output format when the file name does not tell it
     #[arg(long = "format", value_name = "FORMAT", value_parser = format_parser())]
@@ -69,6 +114,17 @@ pub struct Cli {
     pub verbosity: Verbosity,
 }
 
+/// `--rotate-every`: a duration of whole seconds, at least one.
+fn parse_rotation_time(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d.subsec_nanos() != 0 || d.as_secs() == 0 {
+        return Err(format!(
+            "'{s}': give whole seconds, at least 1s (examples: 30s, 15m, 1h, 1d)"
+        ));
+    }
+    Ok(d)
+}
+
 /// Parses `--format-opt` values into writer options.
 pub fn writer_options(items: &[String], force: bool, append: bool) -> Result<WriterOptions> {
     let mut opts = WriterOptions {
@@ -92,6 +148,257 @@ const BATCH_LATENCY: Duration = Duration::from_millis(100);
 /// order: it covers [`BATCH_LATENCY`] with 100 ms to spare.
 const REORDER_WINDOW: Duration = Duration::from_millis(200);
 
+/// Where the records go: a file or a series of them, or stdout.
+enum Out {
+    Files(Box<RotatingSink>),
+    Stdout(WriterSink),
+}
+
+impl Out {
+    /// Bytes written so far: on disk for files, the writer's count on stdout.
+    fn bytes(&self) -> u64 {
+        match self {
+            Out::Files(f) => f.bytes_on_disk(),
+            Out::Stdout(w) => w.size_bound().unwrap_or(0),
+        }
+    }
+}
+
+impl Sink for Out {
+    #[inline]
+    fn write(&mut self, from: usize, record: &Record) -> crate::Result<bool> {
+        match self {
+            Out::Files(f) => f.write(from, record),
+            Out::Stdout(w) => w.write(from, record),
+        }
+    }
+
+    fn idle(&mut self) -> crate::Result<()> {
+        match self {
+            Out::Files(f) => f.idle(),
+            Out::Stdout(w) => w.idle(),
+        }
+    }
+
+    fn finish(&mut self) -> crate::Result<()> {
+        match self {
+            Out::Files(f) => f.finish(),
+            Out::Stdout(w) => w.finish(),
+        }
+    }
+}
+
+/// Counts what each bus (the record's input) gave, for the status line.
+struct PerBus<K> {
+    inner: K,
+    counts: Vec<u64>,
+}
+
+impl<K: Sink> Sink for PerBus<K> {
+    #[inline]
+    fn write(&mut self, from: usize, record: &Record) -> crate::Result<bool> {
+        let took = self.inner.write(from, record)?;
+        if took {
+            if let Some(c) = self.counts.get_mut(from) {
+                *c += 1;
+            }
+        }
+        Ok(took)
+    }
+
+    fn idle(&mut self) -> crate::Result<()> {
+        self.inner.idle()
+    }
+
+    fn finish(&mut self) -> crate::Result<()> {
+        self.inner.finish()
+    }
+}
+
+/// `1234 B`, `12.3 kB`, `1.23 MB`: bytes in SI units (as `-s 10MB` counts).
+pub fn human_bytes(n: u64) -> String {
+    let units = ["kB", "MB", "GB", "TB", "PB"];
+    if n < 1000 {
+        return format!("{n} B");
+    }
+    let mut v = n as f64 / 1000.0;
+    let mut u = 0;
+    while v >= 1000.0 && u + 1 < units.len() {
+        v /= 1000.0;
+        u += 1;
+    }
+    if v < 10.0 {
+        format!("{v:.2} {}", units[u])
+    } else if v < 100.0 {
+        format!("{v:.1} {}", units[u])
+    } else {
+        format!("{v:.0} {}", units[u])
+    }
+}
+
+/// What the status line shows.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StatusFigures {
+    /// Frames written.
+    pub frames: u64,
+    /// Frames per second, over the last refresh.
+    pub rate: f64,
+    /// Bytes written.
+    pub bytes: u64,
+    /// Frames the kernel dropped.
+    pub dropped: u64,
+    /// Each bus's name and frames.
+    pub buses: Vec<(String, u64)>,
+    /// Files written (when rotating).
+    pub files: Option<u64>,
+}
+
+/// The status line for `f`, cut to `width` characters.
+pub fn status_text(f: &StatusFigures, width: usize) -> String {
+    let mut line = format!(
+        "recording: {} frames, {:.0}/s, {}",
+        f.frames,
+        f.rate,
+        human_bytes(f.bytes)
+    );
+    if let Some(n) = f.files {
+        line.push_str(&format!(" in {n} file{}", if n == 1 { "" } else { "s" }));
+    }
+    line.push_str(&format!(", {} dropped", f.dropped));
+    if f.buses.len() > 1 || f.buses.first().is_some_and(|b| b.1 != f.frames) {
+        let each: Vec<String> = f
+            .buses
+            .iter()
+            .map(|(name, n)| {
+                // long names shortened: the end tells buses apart
+                let chars: Vec<char> = name.chars().collect();
+                let short: String = if chars.len() > 12 {
+                    std::iter::once('~')
+                        .chain(chars[chars.len() - 11..].iter().copied())
+                        .collect()
+                } else {
+                    name.clone()
+                };
+                format!("{short} {n}")
+            })
+            .collect();
+        line.push_str(" | ");
+        line.push_str(&each.join(", "));
+    }
+    match line.char_indices().nth(width) {
+        Some((i, _)) => line[..i].to_string(),
+        None => line,
+    }
+}
+
+/// The status line on stderr, redrawn four times a second.
+struct StatusLine {
+    names: Vec<String>,
+    next: Instant,
+    last: (Instant, u64),
+    rate: f64,
+}
+
+const STATUS_EVERY: Duration = Duration::from_millis(250);
+
+impl StatusLine {
+    fn new(names: Vec<String>) -> StatusLine {
+        STATUS_LINE.store(true, Ordering::Relaxed);
+        let now = Instant::now();
+        StatusLine {
+            names,
+            next: now,
+            last: (now, 0),
+            rate: 0.0,
+        }
+    }
+
+    fn tick(&mut self, written: u64, source: &BusSource, sink: &PerBus<Out>) {
+        let now = Instant::now();
+        if now < self.next {
+            return;
+        }
+        self.next = now + STATUS_EVERY;
+        let secs = now.duration_since(self.last.0).as_secs_f64();
+        if secs > 0.0 {
+            self.rate = (written - self.last.1.min(written)) as f64 / secs;
+        }
+        self.last = (now, written);
+        let figures = StatusFigures {
+            frames: written,
+            rate: self.rate,
+            bytes: sink.inner.bytes(),
+            dropped: source.dropped_so_far(),
+            buses: self
+                .names
+                .iter()
+                .cloned()
+                .zip(sink.counts.iter().copied())
+                .collect(),
+            files: match &sink.inner {
+                Out::Files(f) if f.rotating() => Some(f.stats().files),
+                _ => None,
+            },
+        };
+        let width = crossterm::terminal::size().map_or(80, |(w, _)| w as usize);
+        let text = status_text(&figures, width.saturating_sub(1).max(20));
+        let mut err = std::io::stderr().lock();
+        let _ = write!(err, "\r{text}\x1b[K");
+        let _ = err.flush();
+    }
+
+    fn clear(&mut self) {
+        STATUS_LINE.store(false, Ordering::Relaxed);
+        let mut err = std::io::stderr().lock();
+        let _ = write!(err, "\r\x1b[K");
+        let _ = err.flush();
+    }
+}
+
+impl Drop for StatusLine {
+    fn drop(&mut self) {
+        if STATUS_LINE.load(Ordering::Relaxed) {
+            self.clear();
+        }
+    }
+}
+
+/// The end-of-run line: frames, where they went, drops and gaps.
+fn summary_text(s: &Summary, out: &Out, path: &Path) -> String {
+    let r = &s.source;
+    let place = match out {
+        Out::Stdout(w) => format!(
+            "to stdout ({} bytes)",
+            w.size_bound().map_or("?".into(), |b| b.to_string())
+        ),
+        Out::Files(f) => {
+            let st = f.stats();
+            let files = if f.rotating() {
+                let kept = match st.deleted {
+                    0 => String::new(),
+                    d => format!(", {} kept", st.files - d),
+                };
+                format!("{} file(s){kept}", st.files)
+            } else {
+                path.display().to_string()
+            };
+            format!("into {files} ({} bytes)", st.bytes_finished)
+        }
+    };
+    format!(
+        "{} frame(s) recorded in {:.1} s {place}; {} dropped by the kernel; {} gap(s){}",
+        s.written,
+        s.elapsed.as_secs_f64(),
+        r.dropped,
+        r.gaps,
+        if r.gaps > 0 {
+            format!(" totalling {:.3} s", r.gap_time.as_secs_f64())
+        } else {
+            String::new()
+        }
+    )
+}
+
 /// Runs the tool.
 pub fn run(cli: Cli) -> Result<()> {
     cli.verbosity.init_logging("can-logger");
@@ -113,14 +420,31 @@ pub fn run(cli: Cli) -> Result<()> {
     if cli.append && to_stdout {
         return Err(UsageError("--append needs a file (-f FILE)".into()).into());
     }
+    let rotation = Rotation {
+        size: cli.file_size,
+        every: cli.rotate_every,
+        keep: cli.keep.map(|k| usize::try_from(k).unwrap_or(usize::MAX)),
+    };
+    if rotation.rotates() && to_stdout {
+        return Err(UsageError("-s and --rotate-every need a file (-f FILE)".into()).into());
+    }
     let opts = writer_options(&cli.format_opt, cli.force, cli.append)?;
     let settings = cli.bus.settings_all()?;
     let mut buses = Vec::new();
     for s in &settings {
         buses.push((open_bus(s)?, s.clone()));
     }
-    let writer = format::create_writer(&path, Some(fmt), &opts)
-        .with_context(|| format!("opening {}", path.display()))?;
+    let out = if to_stdout {
+        let writer = format::create_writer(&path, Some(fmt), &opts)?;
+        // Lines go out when the bus goes quiet, and at least every 50 ms.
+        Out::Stdout(WriterSink::new(writer, &path).live(Duration::from_millis(50)))
+    } else {
+        let files = RotatingSink::new(&path, fmt, opts, rotation, Timestamp::now())
+            .with_context(|| format!("opening {}", path.display()))?
+            .flush_every(Duration::from_secs(1))
+            .grace(REORDER_WINDOW + BATCH_LATENCY + Duration::from_millis(500));
+        Out::Files(Box::new(files))
+    };
     // Before saying so: a Ctrl-C right after "recording" finishes the file.
     let stop = Stop::install();
     // Into a file, frames may wait in the kernel's queue a little so that the
@@ -138,15 +462,26 @@ pub fn run(cli: Cli) -> Result<()> {
             reorder: REORDER_WINDOW,
         },
     )?;
-    log::info!(
-        "recording {} to {}",
-        source.names().join(", "),
-        if to_stdout {
-            "stdout".to_string()
-        } else {
-            path.display().to_string()
+    let target = match &out {
+        Out::Stdout(_) => "stdout".to_string(),
+        Out::Files(f) => {
+            let first = f.current().unwrap_or(&path).display().to_string();
+            match (rotation.size, rotation.every) {
+                (None, None) => first,
+                (size, every) => {
+                    let mut why = Vec::new();
+                    if let Some(b) = size {
+                        why.push(format!("before {b} bytes"));
+                    }
+                    if let Some(e) = every {
+                        why.push(format!("every {} (UTC)", humantime::format_duration(e)));
+                    }
+                    format!("{first}, a new file {}", why.join(" and "))
+                }
+            }
         }
-    );
+    };
+    log::info!("recording {} to {target}", source.names().join(", "));
     let given: Vec<&str> = settings
         .iter()
         .filter(|s| {
@@ -159,34 +494,123 @@ pub fn run(cli: Cli) -> Result<()> {
         numbering: fmt.numbers_channels().then(|| Numbering::new(&given)),
         ..Stages::default()
     };
-    let mut sink = WriterSink::new(writer, &path).flush_every(Duration::from_secs(1));
     let mut driver = Driver::new(stages)
         .count(cli.limits.count)
         .duration(cli.limits.duration)
         .stop(stop);
-    if to_stdout {
-        // Lines go out when the bus goes quiet, and at least every 50 ms.
-        sink = sink.live(Duration::from_millis(50));
-        driver = driver.longest_wait(Duration::from_millis(20));
-    }
-    let s = driver.run(&mut source, &mut sink)?;
-    let r = &s.source;
-    let summary = format!(
-        "{} frame(s) recorded in {:.1} s; {} dropped by the kernel; {} gap(s){}",
-        s.written,
-        s.elapsed.as_secs_f64(),
-        r.dropped,
-        r.gaps,
-        if r.gaps > 0 {
-            format!(" totalling {:.3} s", r.gap_time.as_secs_f64())
-        } else {
-            String::new()
-        }
-    );
-    if r.dropped > 0 || r.gaps > 0 {
-        log::warn!("{summary}");
+    let wait = if to_stdout {
+        Duration::from_millis(20)
     } else {
-        log::info!("{summary}");
+        Duration::from_millis(100)
+    };
+    let mut sink = PerBus {
+        inner: out,
+        counts: vec![0; settings.len()],
+    };
+    let mut status = (cli.verbosity.chatty()
+        && std::io::stderr().is_terminal()
+        && !(to_stdout && std::io::stdout().is_terminal()))
+    .then(|| StatusLine::new(settings.iter().map(|s| s.channel.clone()).collect()));
+    let stepped = loop {
+        match driver.step(&mut source, &mut sink, wait) {
+            Ok(Step::Done) => break Ok(()),
+            Ok(_) => {}
+            Err(e) => break Err(e),
+        }
+        if let Some(st) = status.as_mut() {
+            st.tick(driver.summary().written, &source, &sink);
+        }
+    };
+    if let Some(mut st) = status.take() {
+        st.clear();
+    }
+    if let Err(e) = stepped {
+        // Keep what was written in a well-formed file, then report.
+        let _ = source.finish();
+        let _ = sink.finish();
+        return Err(e.into());
+    }
+    let s = driver.finish(&mut source, &mut sink)?;
+    let line = summary_text(&s, &sink.inner, &path);
+    if s.source.dropped > 0 || s.source.gaps > 0 {
+        log::warn!("{line}");
+    } else if cli.verbosity.chatty() {
+        eprintln!("can-logger: {line}");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_in_si_units() {
+        assert_eq!(human_bytes(0), "0 B");
+        assert_eq!(human_bytes(999), "999 B");
+        assert_eq!(human_bytes(1000), "1.00 kB");
+        assert_eq!(human_bytes(12_345), "12.3 kB");
+        assert_eq!(human_bytes(123_456), "123 kB");
+        assert_eq!(human_bytes(10_000_000), "10.0 MB");
+        assert_eq!(human_bytes(u64::MAX), "18447 PB");
+    }
+
+    #[test]
+    fn the_status_line_is_short_and_cut_to_the_terminal() {
+        let mut f = StatusFigures {
+            frames: 12_000,
+            rate: 1999.6,
+            bytes: 1_234_567,
+            dropped: 3,
+            buses: vec![("can0".into(), 12_000)],
+            files: None,
+        };
+        assert_eq!(
+            status_text(&f, 200),
+            "recording: 12000 frames, 2000/s, 1.23 MB, 3 dropped"
+        );
+        f.buses = vec![
+            ("can0".into(), 7_000),
+            ("a-very-long-virtual-channel".into(), 5_000),
+        ];
+        f.files = Some(4);
+        let full = status_text(&f, 200);
+        assert_eq!(
+            full,
+            "recording: 12000 frames, 2000/s, 1.23 MB in 4 files, 3 dropped \
+             | can0 7000, ~ual-channel 5000"
+        );
+        assert_eq!(status_text(&f, 30), full[..30]);
+        assert_eq!(status_text(&f, 30).chars().count(), 30);
+    }
+
+    #[test]
+    fn sizes_and_rotation_times_are_checked_by_the_parser() {
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from(std::iter::once("can-logger").chain(args.iter().copied()))
+        };
+        let c = parse(&["-f", "x.blf", "-s", "10MB", "--keep", "3"]).unwrap();
+        assert_eq!((c.file_size, c.keep), (Some(10_000_000), Some(3)));
+        let c = parse(&[
+            "-f",
+            "x.blf",
+            "--file_size",
+            "1MiB",
+            "--rotate-every",
+            "15m",
+        ])
+        .unwrap();
+        assert_eq!(c.file_size, Some(1 << 20));
+        assert_eq!(c.rotate_every, Some(Duration::from_secs(900)));
+        for bad in [
+            &["-f", "x.blf", "--keep", "3"][..],
+            &["-f", "x.blf", "-s", "1MB", "--keep", "0"],
+            &["-f", "x.blf", "-s", "1MB", "-a"],
+            &["-f", "x.blf", "--rotate-every", "1h", "--append"],
+            &["-f", "x.blf", "--rotate-every", "1500ms"],
+            &["-f", "x.blf", "-s", "ten"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
+    }
 }

@@ -370,6 +370,11 @@ impl RotatingSink {
         self
     }
 
+    /// True if files rotate (else the one file has the name given).
+    pub fn rotating(&self) -> bool {
+        self.rotation.rotates()
+    }
+
     /// The file being written, if one is open.
     pub fn current(&self) -> Option<&Path> {
         self.cur.as_ref().map(|c| c.path.as_path())
