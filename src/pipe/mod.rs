@@ -6,14 +6,14 @@
 //! ```text
 //!  source                      stages                          sink
 //!  buses (merged by time) ─┐   filter ─ error frames ─ window  ┌─ a bus (or one per --map)
-//!  a log (replayed)        ├──▶        ─ channel numbers ─────▶├─ a log writer / stdout
+//!  a log (replayed)        ├──▶        ─ channel numbers ─────▶├─ a log writer / stdout / rotated files
 //!  frame specs, stdin      ┘                                   └─ the viewer's model
 //!                   driver: stop (Ctrl-C), --count, --duration, summary
 //! ```
 //!
 //! | tool | source | sink |
 //! | --- | --- | --- |
-//! | can-logger | [`BusSource`] (one or several buses) | [`WriterSink`] |
+//! | can-logger | [`BusSource`] (one or several buses) | [`RotatingSink`] ([`WriterSink`] on stdout) |
 //! | can-player | [`ReplaySource`] | [`BusSink`] (routed by `--map`) |
 //! | can-convert | [`LogSource`] | [`WriterSink`] |
 //! | can-bridge | [`BusSource`] (both ends) | [`BusSink`] (to the other end) |

@@ -1,44 +1,6 @@
-//! [`RotatingSink`]: a log written as a series of files, a new one when the
-//! current one would pass a size or when a period of the wall clock ends
-//! (`can-logger -s 10MB`, `--rotate-every 1h`), keeping only the newest
-//! (`--keep N`). Any format of the registry rotates the same way: each file is
-//! made by [`format::create_writer`] and finished by its writer, so each is a
-//! complete log on its own (an ASC header and trailer, a BLF header with its
-//! statistics); nothing here knows one format from another.
-//!
-//! * **Names** sort by time and keep the extension ([`FileNames`]):
-//!   `trace.blf` gives `trace_2026-12-04T15-00-00.blf`, the UTC start of that
-//!   file (a `{}` in the name is replaced by that time instead, and a name with
-//!   `%Y %m %d %H %M %S` is expanded like strftime, in UTC). A name this run
-//!   already wrote, or one taken by an existing file, gets a counter before the
-//!   extension (`trace_2026-12-04T15-00-00_001.blf`, which sorts after the
-//!   plain one); with `force` an existing file that this run did not write is
-//!   replaced instead. Without a rotation the name is used as given.
-//! * **By size**: after each record the sink asks the writer for an upper
-//!   bound of the finished file ([`RecordWriter::size_bound`]; for a `.gz`
-//!   output, the file's length at the last flush plus [`deflate_bound`] of
-//!   what came since). When the bound plus the largest growth one record has
-//!   caused would pass the limit, the file is flushed and measured if that can
-//!   shrink the bound (a compressing writer writes its container, SQLite
-//!   commits), and rotated if it still would: a file ends within the limit,
-//!   or past it by at most one record when a record is larger than any
-//!   before. A limit not above what an empty file of the format takes is
-//!   refused.
-//! * **By time**: a record goes into the file of the period its timestamp
-//!   falls in; periods are multiples of the rotation time since 1970-01-01
-//!   00:00 UTC, so `1h` rotates on the hour, `15m` at :00, :15, :30 and :45
-//!   and `1d` at midnight UTC. The first file is named by the time it was
-//!   opened, the next ones by the start of their period (or by their first
-//!   record's time when a size limit started them within one). When the
-//!   source is idle past the end of a period (and a grace for late records),
-//!   the file is finished then, not at the next record; a period without
-//!   records has no file.
-//! * **Retention**: with `keep` at most that many of this run's files remain;
-//!   the oldest are deleted when a new one has been created. Only files this
-//!   sink wrote are ever deleted, never others that match the pattern.
-//! * **Nothing lost or doubled**: a record is written once, into the file
-//!   open when it comes; the file it fills is finished after it. A file that
-//!   cannot be created (its folder removed) is an error naming it.
+//! [`RotatingSink`]: a log written as a series of files, by size or by
+//! wall-clock period, keeping the newest (`can-logger -s`, `--rotate-every`,
+//! `--keep`); the rules are in its documentation.
 
 use std::collections::{HashSet, VecDeque};
 use std::fs;
@@ -107,8 +69,8 @@ impl Fields {
     }
 }
 
-/// How the files of a rotation are named, from the name given (see the
-/// [module docs](self)).
+/// How the files of a rotation are named, from the name given (see
+/// [`RotatingSink`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FileNames {
     /// The folder part of the name given.
@@ -264,7 +226,47 @@ struct Current {
     pending: bool,
 }
 
-/// A log written as a series of files; see the [module docs](self).
+/// A log written as a series of files, a new one when the current one would
+/// pass a size or when a period of the wall clock ends (`can-logger -s 10MB`,
+/// `--rotate-every 1h`), keeping only the newest (`--keep N`). Any format of
+/// the registry rotates the same way: each file is
+/// made by [`format::create_writer`] and finished by its writer, so each is a
+/// complete log on its own (an ASC header and trailer, a BLF header with its
+/// statistics); nothing here knows one format from another.
+///
+/// * **Names** sort by time and keep the extension ([`FileNames`]):
+///   `trace.blf` gives `trace_2026-12-04T15-00-00.blf`, the UTC start of that
+///   file (a `{}` in the name is replaced by that time instead, and a name with
+///   `%Y %m %d %H %M %S` is expanded like strftime, in UTC). A name this run
+///   already wrote, or one taken by an existing file, gets a counter before the
+///   extension (`trace_2026-12-04T15-00-00_001.blf`, which sorts after the
+///   plain one); with `force` an existing file that this run did not write is
+///   replaced instead. Without a rotation the name is used as given.
+/// * **By size**: after each record the sink asks the writer for an upper
+///   bound of the finished file ([`RecordWriter::size_bound`]; for a `.gz`
+///   output, the file's length at the last flush plus [`deflate_bound`] of
+///   what came since). When the bound plus the largest growth one record has
+///   caused would pass the limit, the file is flushed and measured if that can
+///   shrink the bound (a compressing writer writes its container, SQLite
+///   commits), and rotated if it still would: a file ends within the limit,
+///   or past it by at most one record when a record is larger than any
+///   before. A limit not above what an empty file of the format takes is
+///   refused.
+/// * **By time**: a record goes into the file of the period its timestamp
+///   falls in; periods are multiples of the rotation time since 1970-01-01
+///   00:00 UTC, so `1h` rotates on the hour, `15m` at :00, :15, :30 and :45
+///   and `1d` at midnight UTC. The first file is named by the time it was
+///   opened, the next ones by the start of their period (or by their first
+///   record's time when a size limit started them within one). When the
+///   source is idle past the end of a period (and a grace for late records),
+///   the file is finished then, not at the next record; a period without
+///   records has no file.
+/// * **Retention**: with `keep` at most that many of this run's files remain;
+///   the oldest are deleted when a new one has been created. Only files this
+///   sink wrote are ever deleted, never others that match the pattern.
+/// * **Nothing lost or doubled**: a record is written once, into the file
+///   open when it comes; the file it fills is finished after it. A file that
+///   cannot be created (its folder removed) is an error naming it.
 pub struct RotatingSink {
     names: FileNames,
     format: Format,
