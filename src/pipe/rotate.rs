@@ -934,6 +934,60 @@ mod tests {
     }
 
     #[test]
+    fn size_and_time_together_split_each_period_by_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("st.log");
+        let start = t("0");
+        let rotation = Rotation {
+            size: Some(4000),
+            every: Some(Duration::from_secs(1)),
+            keep: None,
+        };
+        let mut sink = RotatingSink::new(
+            &path,
+            Format::Candump,
+            WriterOptions::default(),
+            rotation,
+            start,
+        )
+        .unwrap();
+        let sent = records(3000, start, false);
+        for r in &sent {
+            sink.write(0, r).unwrap();
+        }
+        sink.finish().unwrap();
+        let all = files(dir.path());
+        assert_eq!(read_all(&all).len(), sent.len());
+        let mut per_second = [0usize; 3];
+        for p in &all {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            assert!(size(p) <= 4000 + 64, "{name}");
+            // every record of a file is in the second the file is named by
+            let second = name["st_2026-12-04T15-00-0".len()..][..1]
+                .parse::<usize>()
+                .unwrap();
+            per_second[second] += 1;
+            let mut r = format::open_reader(p, None).unwrap();
+            while let Some(rec) = r.read().unwrap() {
+                assert_eq!(
+                    rec.timestamp.secs() - t("0").secs(),
+                    second as i64,
+                    "{name}"
+                );
+            }
+        }
+        // each second split into several files: the first named by the
+        // second, the others by their first record, all sorted in time
+        assert!(per_second.iter().all(|&n| n >= 5), "{per_second:?}");
+        let names: Vec<String> = all
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert!(names.contains(&"st_2026-12-04T15-00-01.log".to_string()));
+        assert!(names.contains(&"st_2026-12-04T15-00-01_001.log".to_string()));
+    }
+
+    #[test]
     fn the_first_names_are_taken_by_no_file_and_no_file_is_replaced() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.asc");
