@@ -405,10 +405,11 @@ fn a_full_disk_is_an_error_naming_the_file_which_stays_readable() {
     for name in ["full.log", "full.asc"] {
         let mnt = dir.path().join(format!("mnt-{name}"));
         std::fs::create_dir(&mnt).unwrap();
-        // 128 KiB fill up in about 2 s at 1000 frames/s; what the file holds
-        // then is copied out of the private mount
+        // 256 KiB fill up in about 4 s at 1000 frames/s (at least two flushes
+        // go through first); what the file holds then is copied out of the
+        // private mount
         let script = format!(
-            "mount -t tmpfs -o size=128k tmpfs '{m}' || exit 99; \
+            "mount -t tmpfs -o size=256k tmpfs '{m}' || exit 99; \
              '{bin}' -c '{chan}' -d 60s -f '{m}/{name}'; rc=$?; \
              cp '{m}/{name}' '{out}/{name}'; exit $rc",
             m = mnt.display(),
@@ -516,4 +517,30 @@ fn the_status_line_shows_on_a_terminal_and_the_summary_stays() {
         "{last}"
     );
     assert!(!last.contains("recording: "), "{last}");
+}
+
+#[test]
+fn a_full_stdout_is_an_error_saying_so_once() {
+    let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") else {
+        common::missing("/dev/full");
+        return;
+    };
+    let chan = channel("devfull");
+    let logger = tool("can-logger")
+        .args(["-c", &chan, "-d", "30s"])
+        .stdout(full)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_peers(&chan, 1);
+    assert!(run(tool("can-send").args(["-c", &chan, "123#11"]))
+        .status
+        .success());
+    let o = done(logger, Duration::from_secs(20));
+    let err = stderr_of(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert_eq!(
+        err,
+        "can-logger: error: writing stdout: No space left on device (os error 28)\n"
+    );
 }

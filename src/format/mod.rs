@@ -578,8 +578,12 @@ pub fn create_writer(
     (info.create)(path, gz, opts)
 }
 
-/// Maps an I/O error while writing into a library error naming the file.
+/// Maps an I/O error while writing into a library error naming the file
+/// (`-` is stdout).
 pub(crate) fn write_err(path: &Path, e: io::Error) -> Error {
+    if path == Path::new("-") {
+        return Error::io("writing stdout", e);
+    }
     Error::io(format!("writing {}", path.display()), e)
 }
 

@@ -8,6 +8,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use super::sinks::naming;
 use super::Sink;
 use crate::error::{Error, Result};
 use crate::format::civil::civil_from_days;
@@ -573,16 +574,6 @@ fn already_exists(e: &Error) -> bool {
         Error::Io { error, .. } => error.kind() == io::ErrorKind::AlreadyExists,
         Error::Context { inner, .. } => already_exists(inner),
         _ => false,
-    }
-}
-
-/// Names the file in an error that does not already.
-#[cold]
-fn naming(e: Error, path: &Path, what: &str) -> Error {
-    if e.is_broken_pipe() || e.to_string().contains(&*path.to_string_lossy()) {
-        e
-    } else {
-        Error::io_context(format!("{what} {}", path.display()), e)
     }
 }
 

@@ -69,11 +69,7 @@ impl WriterSink {
 
     #[cold]
     fn context(&self, e: Error) -> Error {
-        if e.is_broken_pipe() {
-            e
-        } else {
-            Error::io_context(format!("writing {}", self.path.display()), e)
-        }
+        naming(e, &self.path, "writing")
     }
 }
 
@@ -96,13 +92,21 @@ impl Sink for WriterSink {
     }
 
     fn finish(&mut self) -> Result<()> {
-        self.writer.finish().map_err(|e| {
-            if e.is_broken_pipe() {
-                e
-            } else {
-                Error::io_context(format!("finishing {}", self.path.display()), e)
-            }
-        })
+        self.writer
+            .finish()
+            .map_err(|e| naming(e, &self.path, "finishing"))
+    }
+}
+
+/// `what path: e`, unless `e` names the file already (the writers' errors
+/// do: `writing x.log: ...`, `writing stdout: ...`) or is a broken pipe.
+#[cold]
+pub(super) fn naming(e: Error, path: &Path, what: &str) -> Error {
+    let text = e.to_string();
+    if e.is_broken_pipe() || path == Path::new("-") || text.contains(&*path.to_string_lossy()) {
+        e
+    } else {
+        Error::io_context(format!("{what} {}", path.display()), e)
     }
 }
 
