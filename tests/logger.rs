@@ -544,3 +544,31 @@ fn a_full_stdout_is_an_error_saying_so_once() {
         "can-logger: error: writing stdout: No space left on device (os error 28)\n"
     );
 }
+
+#[test]
+fn frames_are_on_disk_within_a_second_while_recording() {
+    let dir = tempfile::tempdir().unwrap();
+    let chan = channel("ondisk");
+    let logger = tool("can-logger")
+        .args(["-c", &chan, "-s", "1MB", "-f"])
+        .arg(dir.path().join("d.blf"))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_peers(&chan, 1);
+    assert!(
+        done(send_generated(&chan, 10, "1ms"), Duration::from_secs(20))
+            .status
+            .success()
+    );
+    std::thread::sleep(Duration::from_millis(1600));
+    // still recording: the file already holds them, readable as it is
+    let all = files(dir.path(), "d_");
+    assert_eq!(all.len(), 1, "{all:?}");
+    let got: Vec<String> = frames_text(&read_records(&all[0]));
+    unsafe { libc::kill(logger.id() as i32, libc::SIGINT) };
+    let o = done(logger, Duration::from_secs(10));
+    assert!(o.status.success(), "{}", stderr_of(&o));
+    assert_eq!(got.len(), 10, "{got:?}");
+    assert_eq!(frames_text(&read_records(&all[0])), got);
+}
