@@ -113,7 +113,7 @@ fn done(c: Child, limit: Duration) -> Output {
 }
 
 #[test]
-fn rotation_by_size_keeps_every_frame_once_in_blf_asc_and_log() {
+fn rotation_by_size_keeps_every_frame_once_in_blf_asc_log_and_mf4() {
     let Some(py) = common::python() else { return };
     let dir = tempfile::tempdir().unwrap();
     let chan = channel("rotsize");
@@ -123,6 +123,7 @@ fn rotation_by_size_keeps_every_frame_once_in_blf_asc_and_log() {
         ("b.blf", 20_000u64, 200u64),
         ("a.asc", 50_000, 100),
         ("l.log", 50_000, 100),
+        ("m.mf4", 40_000, 100),
     ];
     let loggers: Vec<Child> = cases
         .iter()
