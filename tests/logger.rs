@@ -331,6 +331,14 @@ fn rotation_needs_a_file_and_refuses_append() {
             "expected a size such as 500kB",
         ),
         (&["--rotate-every", "0.5s", "-f", "x.log"], "whole seconds"),
+        (
+            &["-s", "1MB", "-f", "x-%q.log"],
+            "x-%q.log: unknown time code in the file name: %q",
+        ),
+        (
+            &["-s", "1MB", "-f", "%Y/x.log"],
+            "the time goes in the file name, not in its folder",
+        ),
     ] {
         let o = run(tool("can-logger").args(args).args(["-d", "1s"]));
         let err = stderr_of(&o);

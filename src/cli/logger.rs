@@ -30,8 +30,8 @@ use super::UsageError;
 use crate::format::{self, Format, WriterOptions};
 use crate::frame::{Record, Timestamp};
 use crate::pipe::{
-    BusSource, BusSourceOptions, Driver, Numbering, RotatingSink, Rotation, Sink, Source, Stages,
-    Step, Stop, Summary, WriterSink,
+    BusSource, BusSourceOptions, Driver, FileNames, Numbering, RotatingSink, Rotation, Sink,
+    Source, Stages, Step, Stop, Summary, WriterSink,
 };
 
 /// Record CAN traffic to a file or stdout.
@@ -428,6 +428,8 @@ pub fn run(cli: Cli) -> Result<()> {
     if rotation.rotates() && to_stdout {
         return Err(UsageError("-s and --rotate-every need a file (-f FILE)".into()).into());
     }
+    // a time pattern the name cannot hold is a mistake on the command line
+    FileNames::new(&path, rotation.rotates()).map_err(|e| UsageError(e.to_string()))?;
     let opts = writer_options(&cli.format_opt, cli.force, cli.append)?;
     let settings = cli.bus.settings_all()?;
     let mut buses = Vec::new();
