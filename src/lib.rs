@@ -7,7 +7,7 @@
 //! * [`bus::Bus`] sends and receives [`frame::Frame`]s on an interface
 //!   (`virtual`, `udp_multicast`, `socketcan`: the registry [`bus::BACKENDS`]),
 //!   opened from [`bus::BusSettings`];
-//! * [`format`] reads and writes log files as streams of [`frame::Record`]s
+//! * [`format`](mod@format) reads and writes log files as streams of [`frame::Record`]s
 //!   (the registry [`format::FORMATS`]);
 //! * [`filter`] selects frames by id (`ID:MASK`, `ID~MASK`);
 //! * [`pipe`] joins a source and a sink: filters, time window, channel
