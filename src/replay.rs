@@ -10,7 +10,7 @@
 //! 1 ns), so a late wake-up never shifts later frames. On an idle machine the
 //! kernel wakes a sleeper some microseconds late (under emulation, a
 //! millisecond or more); the waiter learns how late (a moving average) and
-//! sleeps that much less, spinning the last stretch (at most 2 ms). When a
+//! sleeps that much less, spinning the last stretch (at most 10 ms). When a
 //! spin still ends more than [`SPIN_PAYS_BELOW`] late, another process had
 //! the core: spinning only takes CPU from it, so the next 64 waits sleep to
 //! the due time without spinning. This keeps the player as tight as a spin loop when idle and no
@@ -32,7 +32,7 @@ const MAX_SLEEP: Duration = Duration::from_millis(50);
 /// spinning does not pay then.
 pub const SPIN_PAYS_BELOW: Duration = Duration::from_micros(200);
 /// The most a waiter spins before a due time.
-const MAX_SPIN: Duration = Duration::from_millis(2);
+const MAX_SPIN: Duration = Duration::from_millis(10);
 /// After a spin that did not pay, this many waits only sleep.
 const SPIN_BACKOFF: u32 = 64;
 

@@ -69,6 +69,11 @@ pub struct Cli {
     )]
     pub file: Option<PathBuf>,
 
+    /// As candump -l: log to candump-YYYY-MM-DD_HHMMSS.log (local time) in
+    /// the current folder
+    #[arg(short = 'l', long = "candump-name", conflicts_with = "file")]
+    pub candump_name: bool,
+
     /// Start a new file before this one grows past SIZE: bytes, or kB MB GB
     /// (powers of 1000: 10MB is 10,000,000 bytes) or K M G, KiB MiB GiB
     /// (powers of 1024: 10M and 10MiB are 10,485,760 bytes)
@@ -399,11 +404,38 @@ fn summary_text(s: &Summary, out: &Out, path: &Path) -> String {
     )
 }
 
+/// candump -l's file name for `t`: `candump-2026-12-04_150000.log`, in local time.
+fn candump_file_name(t: std::time::SystemTime) -> String {
+    let secs = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as libc::time_t)
+        .unwrap_or(0);
+    // SAFETY: tm is plain data that localtime_r fills; secs is a valid time_t.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    let ok = !unsafe { libc::localtime_r(&secs, &mut tm) }.is_null();
+    if !ok {
+        return format!("candump-{secs}.log");
+    }
+    format!(
+        "candump-{:04}-{:02}-{:02}_{:02}{:02}{:02}.log",
+        tm.tm_year + 1900,
+        tm.tm_mon + 1,
+        tm.tm_mday,
+        tm.tm_hour,
+        tm.tm_min,
+        tm.tm_sec
+    )
+}
+
 /// Runs the tool.
 pub fn run(cli: Cli) -> Result<()> {
     cli.verbosity.init_logging("can-logger");
     let explicit = format_arg(cli.format.as_deref())?;
-    let path = cli.file.clone().unwrap_or_else(|| PathBuf::from("-"));
+    let path = match (&cli.file, cli.candump_name) {
+        (Some(f), _) => f.clone(),
+        (None, true) => PathBuf::from(candump_file_name(std::time::SystemTime::now())),
+        (None, false) => PathBuf::from("-"),
+    };
     let to_stdout = path.as_os_str() == "-";
     let fmt = if to_stdout {
         explicit.unwrap_or(Format::Candump)
