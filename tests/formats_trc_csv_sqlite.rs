@@ -539,7 +539,7 @@ fn bad_input_is_a_clear_error() {
         ("a.trc", b";$FILEVERSION=2.1\r\n;$COLUMNS=N,O,T,B,I,d,R,L,D\r\n      1         0.000 DT 1      00B6 Rx -  6    7E 83\r\n", "a.trc: line 3"),
         ("b.trc", b";$FILEVERSION=1.1\r\n     1)     17535.4  Tx     0000010G  8  00 00 00 00 00 00 00 00\r\n", "b.trc: line 2"),
         ("c.trc", b"\x00\x01\x02 binary junk\n", "c.trc: line 1"),
-        ("d.csv", b"timestamp,arbitration_id,extended,remote,error,dlc,data\n1.0,0x1,0,0,0,1,AQ==\nnot,a,row\n", "d.csv: line 3"),
+        ("d.csv", b"timestamp,arbitration_id,extended,remote,error,dlc,data\nnot,a,row\n", "d.csv: line 2"),
         ("e.csv", b"\x89PNG\r\n\x1a\n", "e.csv: line 1"),
         ("f.csv", b"Time Stamp,ID,Extended,Bus,LEN,D1,D2\n100,0000021A,false,0,9,FE,36\n", "f.csv: line 2"),
         ("g.log", b"***BUSMASTER Ver 3.2.0***\n***PROTOCOL CAN***\n***HEX***\n17:27:45:532 Rx 1 0x158 q 8 00\n", "g.log: line 4"),

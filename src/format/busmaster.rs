@@ -112,33 +112,41 @@ impl Reader {
                 } else if let Some(rest) = up.strip_prefix("START DATE AND TIME") {
                     let rest = rest.trim();
                     if !rest.is_empty() {
-                        let (date, time) = rest.split_once(' ').ok_or("bad start date and time")?;
-                        let d: Vec<&str> = date.split(':').collect();
-                        let (day, mon, year) = match d.as_slice() {
-                            [a, b, c] => (
-                                a.parse::<u32>().ok(),
-                                b.parse::<u32>().ok(),
-                                c.parse::<i64>().ok(),
-                            ),
-                            _ => (None, None, None),
-                        };
-                        let (Some(day @ 1..=31), Some(mon @ 1..=12), Some(year @ 1..=9999)) =
-                            (day, mon, year)
-                        else {
-                            return Err(format!("bad start date '{date}'"));
-                        };
-                        self.start_day_ns = Some(
-                            days_from_civil(year, mon, day)
-                                .checked_mul(DAY_NS)
-                                .filter(|ns| ns.abs() < i64::MAX / 2)
-                                .ok_or_else(|| format!("start date '{date}' is out of range"))?,
-                        );
-                        self.start_tod_ns = parse_time(time.trim().as_bytes())
-                            .ok_or_else(|| format!("bad start time '{time}'"))?;
+                        if let Err(m) = self.start_date(rest) {
+                            // times then count from midnight, as without a date
+                            self.lines.skip(m);
+                        }
                     }
                 }
             }
         }
+        Ok(())
+    }
+
+    /// `dd:mm:yyyy hh:mm:ss:mmm` of a `START DATE AND TIME` line.
+    fn start_date(&mut self, rest: &str) -> std::result::Result<(), String> {
+        let (date, time) = rest.split_once(' ').ok_or("bad start date and time")?;
+        let d: Vec<&str> = date.split(':').collect();
+        let (day, mon, year) = match d.as_slice() {
+            [a, b, c] => (
+                a.parse::<u32>().ok(),
+                b.parse::<u32>().ok(),
+                c.parse::<i64>().ok(),
+            ),
+            _ => (None, None, None),
+        };
+        let (Some(day @ 1..=31), Some(mon @ 1..=12), Some(year @ 1..=9999)) = (day, mon, year)
+        else {
+            return Err(format!("bad start date '{date}'"));
+        };
+        let day_ns = days_from_civil(year, mon, day)
+            .checked_mul(DAY_NS)
+            .filter(|ns| ns.abs() < i64::MAX / 2)
+            .ok_or_else(|| format!("start date '{date}' is out of range"))?;
+        let tod =
+            parse_time(time.trim().as_bytes()).ok_or_else(|| format!("bad start time '{time}'"))?;
+        self.start_day_ns = Some(day_ns);
+        self.start_tod_ns = tod;
         Ok(())
     }
 
@@ -294,15 +302,23 @@ impl super::RecordReader for Reader {
                 continue;
             }
             match self.message() {
-                Ok(r) => return Ok(Some(r)),
-                Err(m) => self.lines.reject(m)?,
+                Ok(r) => {
+                    self.lines.record_read();
+                    return Ok(Some(r));
+                }
+                Err(m) => self.lines.skip(m),
             }
         }
+        self.lines.end()?;
         Ok(None)
     }
 
     fn take_warnings(&mut self) -> Vec<String> {
         self.lines.take_warnings()
+    }
+
+    fn skipped(&self) -> u64 {
+        self.lines.skipped()
     }
 }
 

@@ -1,10 +1,12 @@
 //! can-utils candump log files (`candump -l`, `-L`; `.log`), as `canplayer`,
 //! `log2asc` and python-can read them.
 //!
-//! Reading is lenient where real files need it: comment and `DROPCOUNT` lines are
-//! skipped, blank lines too, and a truncated last line (no newline, cut inside the
-//! frame) ends the stream with a warning instead of an error. Any other bad line is
-//! an error naming its line number.
+//! Reading is lenient where real files need it: `DROPCOUNT` lines, comments
+//! (`#`, `//`, `;`) and blank lines are passed over. Any other line that does not
+//! read is skipped: counted, the first few named in warnings, and a file of which
+//! no frame reads is an error naming its first bad line
+//! ([`crate::format::lines`]); a truncated last line (no newline, cut inside the
+//! frame) is skipped the same way and ends the stream.
 //!
 //! A `.log` file whose first line is a BUSMASTER header (`***BUSMASTER ...`) is
 //! read by [`super::busmaster`] instead ([`super::open_reader`] looks at the
@@ -169,38 +171,70 @@ impl RecordReader for Reader {
     fn read(&mut self) -> Result<Option<Record>> {
         while self.lines.next_line()? {
             if let Some((timestamp, iface, frame, direction)) = parse_fast(self.lines.line()) {
-                return Ok(Some(Record {
+                let rec = Record {
                     timestamp,
                     channel: Channel::Name(shared_iface(&mut self.ifaces, iface)),
                     direction: direction.unwrap_or(Direction::Rx),
                     frame,
-                }));
+                };
+                self.lines.record_read();
+                return Ok(Some(rec));
             }
             let Ok(text) = std::str::from_utf8(self.lines.line()) else {
-                return Err(self.lines.error("not UTF-8 text: is this a candump log?"));
+                self.lines.skip("not UTF-8 text: is this a candump log?");
+                continue;
             };
             let text = text.trim();
+            if text.is_empty() || is_comment(text) {
+                continue;
+            }
             if !text.starts_with('(') {
-                continue; // blank, comment, DROPCOUNT
+                let shown = show(text);
+                self.lines
+                    .skip(format!("not a candump log line: '{shown}'"));
+                continue;
             }
             match parse_log_line(text) {
                 Ok(l) => {
-                    let channel = shared_iface(&mut self.ifaces, l.interface);
-                    return Ok(Some(Record {
+                    let rec = Record {
                         timestamp: l.timestamp,
-                        channel: Channel::Name(channel),
+                        channel: Channel::Name(shared_iface(&mut self.ifaces, l.interface)),
                         direction: l.direction.unwrap_or(Direction::Rx),
                         frame: l.frame,
-                    }));
+                    };
+                    self.lines.record_read();
+                    return Ok(Some(rec));
                 }
-                Err(e) => self.lines.reject(e)?,
+                Err(e) => self.lines.skip(e),
             }
         }
+        self.lines.end()?;
         Ok(None)
     }
 
     fn take_warnings(&mut self) -> Vec<String> {
         self.lines.take_warnings()
+    }
+
+    fn skipped(&self) -> u64 {
+        self.lines.skipped()
+    }
+}
+
+/// Lines a candump log may hold besides frames, passed over: candump's
+/// `DROPCOUNT: ...` (with `-d`) and comments people add (`#`, `//`, `;`).
+fn is_comment(text: &str) -> bool {
+    text.starts_with("DROPCOUNT")
+        || text.starts_with('#')
+        || text.starts_with("//")
+        || text.starts_with(';')
+}
+
+/// A line for a message: at most 60 characters, lossy.
+fn show(text: &str) -> String {
+    match text.char_indices().nth(60) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text.to_string(),
     }
 }
 
@@ -422,15 +456,45 @@ mod tests {
         let mut r = reader("(1.000000) can0 123#11\n(1606770");
         assert!(r.read().unwrap().is_some());
         assert!(r.read().unwrap().is_none());
-        assert_eq!(r.take_warnings().len(), 1);
+        let w = r.take_warnings();
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(
+            w[0].starts_with("t.log: line 2: last line is cut off"),
+            "{w:?}"
+        );
+        assert_eq!(w[1], "t.log: 1 line(s) skipped");
     }
 
     #[test]
-    fn bad_line_names_its_number() {
-        let mut r = reader("(1.000000) can0 123#11\n(2.000000) can0 123#1\n(3.0) can0 1#1\n");
-        r.read().unwrap();
+    fn bad_lines_are_skipped_named_and_counted() {
+        let mut r = reader("(1.000000) can0 123#11\n(2.000000) can0 123#1\n(3.0) can0 1#1\ngarbage here\n\u{ff}\n(4.0) can0 124#\n");
+        let mut got = Vec::new();
+        while let Some(x) = r.read().unwrap() {
+            got.push(crate::frame::text::format_frame(&x.frame));
+        }
+        assert_eq!(got, ["123#11", "124#"]);
+        assert_eq!(r.skipped(), 4);
+        let w = r.take_warnings();
+        assert_eq!(w.len(), 5, "{w:?}");
+        assert!(w[0].starts_with("t.log: line 2: "), "{w:?}");
+        assert!(w[1].starts_with("t.log: line 3: "), "{w:?}");
+        assert_eq!(
+            w[2],
+            "t.log: line 4: not a candump log line: 'garbage here'; skipped"
+        );
+        assert_eq!(
+            w[3],
+            "t.log: line 5: not a candump log line: '\u{ff}'; skipped"
+        );
+        assert_eq!(w[4], "t.log: 4 line(s) skipped");
+        // nothing read: the error names the file and the first bad line
+        let mut r = reader("# a comment\nnot a log\nnor this\n");
         let e = r.read().unwrap_err().to_string();
-        assert!(e.contains("t.log: line 2"), "{e}");
+        assert_eq!(
+            e,
+            "t.log: line 2: not a candump log line: 'not a log' (no frame read; 2 line(s) skipped)"
+        );
+        assert!(r.read().unwrap().is_none());
     }
 
     #[test]

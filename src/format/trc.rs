@@ -30,7 +30,10 @@
 //! * extended ids are those written with more than 4 hex digits (PEAK writes 8,
 //!   python-can 7);
 //! * a file that is not a PEAK trace (such as Car Bus Analyzer's `@ TEXT @` `.trc`
-//!   files) is refused with an error naming the file and line.
+//!   files) is refused with an error naming the file and line;
+//! * a message line that does not read is skipped: counted, the first few named
+//!   in warnings, and a file of which no message reads is an error naming its
+//!   first bad line ([`crate::format::lines`]).
 //!
 //! Writing produces version 2.1 (`;$COLUMNS=N,O,T,B,I,d,R,L,D`) with CRLF line
 //! ends, as PCAN-View and PEAK-Converter read it: numbering from 1, `$STARTTIME`
@@ -678,6 +681,7 @@ impl RecordReader for Reader {
     fn read(&mut self) -> Result<Option<Record>> {
         loop {
             if !std::mem::take(&mut self.pending) && !self.lines.next_line()? {
+                self.lines.end()?;
                 return Ok(None);
             }
             let t = self.lines.line().trim_ascii();
@@ -687,14 +691,21 @@ impl RecordReader for Reader {
             split_spans(self.lines.line(), &mut self.toks);
             match self.parse_line() {
                 Ok(LineKind::Skip) => continue,
-                Ok(LineKind::Frame(r)) => return Ok(Some(r)),
-                Err(m) => self.lines.reject(m)?,
+                Ok(LineKind::Frame(r)) => {
+                    self.lines.record_read();
+                    return Ok(Some(r));
+                }
+                Err(m) => self.lines.skip(m),
             }
         }
     }
 
     fn take_warnings(&mut self) -> Vec<String> {
         self.lines.take_warnings()
+    }
+
+    fn skipped(&self) -> u64 {
+        self.lines.skipped()
     }
 }
 
@@ -1026,12 +1037,27 @@ mod tests {
         assert!(e.contains("unsupported TRC file version"), "{e}");
         let e = read_all("garbage here\n").unwrap_err().to_string();
         assert!(e.contains("t.trc: line 1"), "{e}");
-        // a cut last line is a warning
+        // a cut last line is skipped with a warning
         let mut r =
             reader(";$FILEVERSION=2.1\n 1 1.0 DT 1 0100 Rx - 2 00 11\n 2 2.0 DT 1 01").unwrap();
         assert!(r.read().unwrap().is_some());
         assert!(r.read().unwrap().is_none());
-        assert_eq!(r.take_warnings().len(), 1);
+        assert_eq!(r.take_warnings().len(), 2);
+        // a bad line among good ones is skipped and counted
+        let mut r = reader(
+            ";$FILEVERSION=2.1\n 1 1.0 DT 1 0100 Rx - 2 00 11\n 2 2.0 QQ 1 0100 Rx - 0\n 3 3.0 DT 1 0101 Rx - 0\n",
+        )
+        .unwrap();
+        let mut n = 0;
+        while r.read().unwrap().is_some() {
+            n += 1;
+        }
+        assert_eq!((n, r.skipped()), (2, 1));
+        let w = r.take_warnings();
+        assert!(
+            w[0].starts_with("t.trc: line 3: unknown message type 'QQ'"),
+            "{w:?}"
+        );
     }
 
     #[test]

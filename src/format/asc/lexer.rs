@@ -100,7 +100,7 @@ pub(super) fn parse_num(tok: &[u8], hex: bool) -> Option<u32> {
 
 /// A data byte in the file's base.
 #[inline]
-fn parse_byte(tok: &[u8], hex: bool) -> Option<u8> {
+pub(super) fn parse_byte(tok: &[u8], hex: bool) -> Option<u8> {
     if hex && tok.len() == 2 {
         // the common case, fast
         return hex::pair(tok[0], tok[1]);

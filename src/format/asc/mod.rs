@@ -22,10 +22,14 @@
 //!
 //! Every other event line (status, `Statistic:`, J1939TP, LIN, FlexRay, MOST,
 //! Ethernet, `Start of measurement`, `log direct start`, system variables, …)
-//! is skipped and counted ([`Reader::skipped`]); such lines need not be UTF-8.
-//! A line that has the shape of a CAN frame but is malformed (bad id, too few
-//! data bytes, a DLC out of range) is an error naming the file and line. A last
-//! line cut off without a newline ends the stream with a warning instead.
+//! is passed over and counted ([`Reader::other_events`]); such lines need not
+//! be UTF-8. A line that has the shape of a CAN frame but is malformed (bad id,
+//! too few data bytes, a DLC above F, more data bytes than the DLC gives, as
+//! CSS Electronics' converters write FD payloads as `d 9`..`d 15`) and a line
+//! that is neither a header line nor a timestamped event are skipped: counted,
+//! the first few named in warnings, and a file of which no frame reads is an
+//! error naming its first bad line ([`crate::format::lines`]). A last line cut
+//! off without a newline is skipped the same way and ends the stream.
 //!
 //! Choices where ASC files are ambiguous:
 //!
