@@ -927,3 +927,37 @@ mod garbage {
         }
     }
 }
+
+#[test]
+fn a_trc_that_is_not_peaks_is_refused_saying_what_was_found() {
+    use common::tools::{run, tool};
+    let dir = tempfile::tempdir().unwrap();
+    // CANHacker's trace (a column header, then its lines) shares the extension
+    let input = dir.path().join("canhacker.trc");
+    std::fs::write(
+        &input,
+        "Time   ID     DLC Data                    Comment\r\n00.000 0C1    8   00 00 00 00 00 00 00 00\r\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out.log");
+    let o = run(tool("can-convert").arg(&input).arg(&out));
+    let err = String::from_utf8(o.stderr).unwrap();
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("canhacker.trc: line 1: not a PEAK trace file: found 'Time   ID     DLC Data"),
+        "{err}"
+    );
+    assert!(!err.contains("time offset"), "{err}");
+    // a PEAK 1.0 file without any header still reads
+    std::fs::write(
+        &input,
+        "     1)      1841      0001  8  00 00 00 00 00 00 00 00\n",
+    )
+    .unwrap();
+    let o = run(tool("can-convert").arg(&input).arg(&out));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        "(0000000001.841000) can0 001#0000000000000000 R\n"
+    );
+}
