@@ -887,6 +887,37 @@ fn bad_lines_are_skipped_and_a_file_of_them_refused() {
     }
 }
 
+/// `can-convert FILE out.log`: exit code, stderr and the frames written.
+fn convert_to_log(file: &Path) -> (Option<i32>, String, Vec<Record>) {
+    use common::tools::{read_records, run, tool};
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.log");
+    let o = run(tool("can-convert").arg("-v").arg(file).arg(&out));
+    let recs = if out.exists() {
+        read_records(&out)
+    } else {
+        Vec::new()
+    };
+    (o.status.code(), String::from_utf8(o.stderr).unwrap(), recs)
+}
+
+#[test]
+fn repro_two_trigger_blocks_are_37_s_apart() {
+    let Some(fx) = common::fixtures() else { return };
+    let (code, err, recs) = convert_to_log(&fx.join("repro/asc_two_triggerblocks.asc"));
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(recs.len(), 2, "{err}");
+    // the first at 1 s after the measurement start (12:35:03.548 pm, read as UTC)
+    let t0 = 1_644_323_703_548_000_000i64;
+    assert_eq!(recs[0].timestamp.as_nanos(), t0 + 1_000_000_000);
+    assert_eq!(
+        recs[1].timestamp.as_nanos() - recs[0].timestamp.as_nanos(),
+        37_000_000_000,
+        "not 74.62 s"
+    );
+    assert!(!err.contains("warning"), "{err}");
+}
+
 /// Reads `path` through the generic entry point: the records before the end,
 /// how the stream ended, and the warnings.
 fn read_to_end(path: &Path) -> (Vec<Record>, cankit::Result<()>, Vec<String>) {

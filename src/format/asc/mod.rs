@@ -33,14 +33,25 @@
 //!
 //! Choices where ASC files are ambiguous:
 //!
-//! * **Time.** A record's timestamp is the trigger block's date (else the
-//!   header's `date`) plus the line's offset. The date carries no time zone
+//! * **Time.** A record's timestamp is the start of the measurement plus the
+//!   line's offset. CANoe's offsets count from the start of the measurement,
+//!   also in the second and later trigger blocks of a logging with start/stop
+//!   triggers, whose dates are when each block began: a block dated 37.62 s
+//!   after the measurement start has its first event at about 37.62 s. So the
+//!   header's `date` (else the first trigger block's) is the start, and a later
+//!   block (or a first block dated after the header) keeps it when its first
+//!   offset is nearer to the block's distance from the start than to zero;
+//!   otherwise its offsets start
+//!   again and count from its own date (concatenated logs, python-can's files,
+//!   whose first block is dated at the first message, offset 0). A `date` line
+//!   outside a block starts a new measurement. The date carries no time zone
 //!   (it is the recording PC's local time); it is read as **UTC**, so the same
 //!   file gives the same timestamps on every machine. python-can reads it in the
 //!   local zone, and by default gives offsets only. Without any date, timestamps
 //!   are the bare offsets. [`Reader::measurement_start`] gives the base in use.
 //!   Under `timestamps relative` each offset is the delta to the previous event
-//!   line (as asc2log does; python-can 4.6.1 ignores the keyword). A fraction in
+//!   line (as asc2log does; python-can 4.6.1 ignores the keyword), from each
+//!   trigger block's own date. A fraction in
 //!   the date is a decimal fraction (`.19` is 190 ms).
 //! * **Channels** are `Channel::Number` of the file's 1-based number.
 //! * **`TxRq`** (transmit request) lines are skipped: the frame follows as `Tx`

@@ -8,6 +8,7 @@ use super::lexer::{
 };
 use super::{FLAG_EDL, FLAG_RTR};
 use crate::error::Result;
+use crate::format::civil::continues_measurement;
 use crate::format::lines::LineReader;
 use crate::format::{Input, RecordReader};
 use crate::frame::{
@@ -40,8 +41,14 @@ struct Parser {
     hex: bool,
     /// `timestamps relative`.
     relative: bool,
-    /// The date of the current trigger block (else of the header), ns since the epoch.
+    /// The date the offsets of the current lines count from, ns since the epoch.
     base: Option<i64>,
+    /// The start of the measurement: the header's date, else the first trigger
+    /// block's (absolute timestamps only).
+    measurement: Option<i64>,
+    /// The date of a trigger block whose offsets may count from the start of
+    /// the measurement or from the block: its first event decides.
+    pending_block: Option<i64>,
     /// The last event's offset from the base (for relative timestamps).
     offset: i64,
     /// Inside `Begin Triggerblock` … `End TriggerBlock`.
@@ -74,6 +81,8 @@ impl Reader {
                 offset: 0,
                 in_block: false,
                 events: 0,
+                measurement: None,
+                pending_block: None,
                 seen: false,
                 notes: Vec::new(),
             },
@@ -138,6 +147,8 @@ impl Parser {
                 Some(ns) => {
                     if !self.in_block {
                         self.base = Some(ns);
+                        self.measurement = Some(ns);
+                        self.pending_block = None;
                         self.offset = 0;
                     }
                 }
@@ -189,7 +200,11 @@ impl Parser {
                 self.in_block = true;
                 if t.peek().is_some() {
                     match parse_date(t) {
-                        Some(ns) => self.base = Some(ns),
+                        Some(ns) if self.relative || self.measurement.is_none() => {
+                            self.base = Some(ns);
+                            self.measurement = Some(ns);
+                        }
+                        Some(ns) => self.pending_block = Some(ns),
                         None => self.warn(format!(
                             "cannot read the trigger block date '{}'; the previous date stays",
                             show(line.trim_ascii())
@@ -225,6 +240,15 @@ impl Parser {
                 show(time)
             )
         })?;
+        if let Some(block) = self.pending_block.take() {
+            self.base = Some(match self.measurement {
+                Some(m) if continues_measurement(block, m, off) => m,
+                _ => {
+                    self.measurement = Some(block);
+                    block
+                }
+            });
+        }
         self.offset = if self.relative {
             self.offset
                 .checked_add(off)
@@ -700,6 +724,40 @@ mod tests {
             v[1].timestamp.as_nanos(),
             utc(2017, 10, 1, 10, 0, 0, 0) + 250_000_000
         );
+    }
+
+    #[test]
+    fn trigger_blocks_of_one_measurement_count_from_its_start() {
+        // CANoe 15, start/stop triggers: the second block is dated 37.62 s after
+        // the first, and its offsets count from the start of the measurement
+        let text = "date Tue Feb 8 12:35:03.548 pm 2022\nbase hex  timestamps absolute\ninternal events logged\n// version 15.3.0\nBegin TriggerBlock Tue Feb 8 12:35:03.548 pm 2022\n   0.000000 Start of measurement\n   1.000000 1  1               Tx   d 2 0A 0B\n  29.150000 TriggerEvent: TriggerBlock[Logging] Stop DirectLogging\nEnd TriggerBlock\nBegin TriggerBlock Tue Feb 8 12:35:41.168 pm 2022\n  37.620000 TriggerEvent: TriggerBlock[Logging] Start DirectLogging\n  38.000000 1  1               Tx   d 2 0A 0B\nEnd TriggerBlock\n";
+        let mut r = reader(text.as_bytes());
+        let t0 = utc(2022, 2, 8, 12, 35, 3, 548);
+        let a = r.read().unwrap().unwrap();
+        let b = r.read().unwrap().unwrap();
+        assert_eq!(a.timestamp.as_nanos(), t0 + 1_000_000_000);
+        assert_eq!(b.timestamp.as_nanos(), t0 + 38_000_000_000);
+        assert_eq!(r.measurement_start(), Some(Timestamp(t0)));
+        // no header date: the first block's date is the start
+        let v = read_all(
+            text.replacen("date Tue Feb 8 12:35:03.548 pm 2022\n", "", 1)
+                .as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(
+            v[1].timestamp.as_nanos() - v[0].timestamp.as_nanos(),
+            37_000_000_000
+        );
+        // a first block starting late (a start trigger at 20 s): its offsets
+        // count from the header's date too
+        let late = "date Tue Feb 8 12:35:03.548 pm 2022\nbase hex  timestamps absolute\nBegin TriggerBlock Tue Feb 8 12:35:23.548 pm 2022\n  20.000000 log trigger event\n  20.5 1 1 Rx d 0\nEnd TriggerBlock\n";
+        let v = read_all(late.as_bytes()).unwrap();
+        assert_eq!(v[0].timestamp.as_nanos(), t0 + 20_500_000_000);
+        // python-can's files: the block is dated at the first message, offset 0
+        let pc = "date Tue Feb 8 12:35:03.548 pm 2022\nbase hex  timestamps absolute\nBegin Triggerblock Tue Feb 8 12:36:03.548 pm 2022\n 0.000000 Start of measurement\n 0.000000 1  B6              Rx   d 0\n 0.5 1  B6              Rx   d 0\nEnd TriggerBlock\n";
+        let v = read_all(pc.as_bytes()).unwrap();
+        assert_eq!(v[0].timestamp.as_nanos(), t0 + 60_000_000_000);
+        assert_eq!(v[1].timestamp.as_nanos(), t0 + 60_500_000_000);
     }
 
     #[test]
