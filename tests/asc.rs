@@ -918,6 +918,93 @@ fn repro_two_trigger_blocks_are_37_s_apart() {
     assert!(!err.contains("warning"), "{err}");
 }
 
+#[test]
+fn repro_a_dlc_out_of_range_is_skipped_with_a_warning() {
+    let Some(fx) = common::fixtures() else { return };
+    let file = fx.join("repro/asc_dlc_out_of_range.asc");
+    let (code, err, recs) = convert_to_log(&file);
+    assert_eq!(code, Some(0), "{err}");
+    let frames: Vec<String> = recs
+        .iter()
+        .map(|r| cankit::frame::text::format_frame(&r.frame))
+        .collect();
+    assert_eq!(frames, ["123#1234567890ABCDEF", "12345678#1234"], "{err}");
+    // the bad line is the file's 4th (date, base, a good line, the bad one)
+    let name = file.display();
+    assert!(
+        err.contains(&format!(
+            "{name}: line 4: DLC '11' is out of range (0 to F); skipped"
+        )),
+        "{err}"
+    );
+    assert!(err.contains(&format!("{name}: 1 line(s) skipped")), "{err}");
+    assert!(
+        err.contains("2 frame(s) read, 2 written, 1 line(s) skipped"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_css_electronics_file_converts_whole_skipping_its_fd_lines() {
+    // FD payloads written as classic lines `d 9`..`d 15` (the DLC code in
+    // decimal, then all the bytes) among classic frames. `d 10` with 16 bytes
+    // reads as python-can writes a 16-byte classic message (hex 10): DLC 10,
+    // 8 bytes kept, with a warning; the others do not match and are skipped.
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("css.asc");
+    let mut text =
+        String::from("date Fri Feb 14 08:51:20 am 2020\nbase hex  timestamps absolute\n");
+    let (mut bad, mut ten) = (0, 0);
+    for i in 0..163u32 {
+        let t = 348.0 + f64::from(i) * 0.01;
+        if i >= 29 && i % 5 == 4 {
+            let code = 9 + i % 7;
+            let n = dlc_to_len(code as u8);
+            text.push_str(&format!("{t:11.6} 1 7FF  Rx d {code}{}\n", " AA".repeat(n)));
+            if code == 10 {
+                ten += 1;
+            } else {
+                bad += 1;
+            }
+        } else {
+            text.push_str(&format!(
+                "{t:11.6} 1 {:X}  Rx d 1 {:02X}\n",
+                0x100 + i,
+                i & 0xFF
+            ));
+        }
+    }
+    fs::write(&p, &text).unwrap();
+    let (code, err, recs) = convert_to_log(&p);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!((bad, ten), (23, 4));
+    assert_eq!(recs.len(), 163 - bad, "{err}");
+    let tens: Vec<_> = recs
+        .iter()
+        .filter(|r| r.frame.id() == Id::Standard(0x7FF))
+        .collect();
+    assert_eq!(tens.len(), ten);
+    assert!(tens
+        .iter()
+        .all(|r| r.frame.dlc() == 10 && r.frame.len() == 8));
+    assert_eq!(
+        err.matches(
+            "'d 10' with 16 data bytes: kept as python-can reads it, DLC 10 and the first 8 bytes"
+        )
+        .count(),
+        ten,
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "{}: {bad} line(s) skipped (the first 5 named above)",
+            p.display()
+        )),
+        "{err}"
+    );
+    assert_eq!(err.matches("; skipped").count(), 5, "{err}");
+}
+
 /// Reads `path` through the generic entry point: the records before the end,
 /// how the stream ended, and the warnings.
 fn read_to_end(path: &Path) -> (Vec<Record>, cankit::Result<()>, Vec<String>) {

@@ -13,7 +13,8 @@
 //! * `Begin Triggerblock <date>` (any case), which may repeat, and `End TriggerBlock`;
 //! * classic lines `<t> <ch> <id>[x] Rx|Tx d <dlc> <bytes…> [trailing fields]`,
 //!   remote frames `r` with or without a DLC, a DLC of 9 to 15 with 8 bytes
-//!   (and python-can's `d 40`, read as DLC 15); a symbolic message name in the
+//!   (and python-can's `d 40` with 64 bytes, read as python-can reads it: DLC
+//!   15 and 8 bytes, with a warning that the rest is dropped); a symbolic message name in the
 //!   id column when the line ends with the decimal `ID = <n>[x]` field;
 //! * error frames in every form (`ErrorFrame`, `ErrorFrame ECC: …`,
 //!   `ErrorFrame Flags = …`, `CANFD <ch> <dir> ErrorFrame …`);

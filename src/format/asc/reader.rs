@@ -347,9 +347,17 @@ impl Parser {
             read_bytes(&mut t, &mut data[..len], hex)?;
             // python-can writes all the bytes of a longer classic message (`d 40`)
             let mut more = if v > 15 { v as usize - len } else { 0 };
+            let dropped = more;
             while more > 0 && t.peek().is_some_and(|b| parse_byte(b, hex).is_some()) {
                 t.next_token();
                 more -= 1;
+            }
+            if dropped > more {
+                self.warn(format!(
+                    "'d {}' with {} data bytes: kept as python-can reads it, DLC {dlc} and the first {len} bytes",
+                    show(dtok),
+                    len + dropped - more
+                ));
             }
             // more data than the DLC gives: an FD payload on a classic line?
             let mut extra = 0;
@@ -865,8 +873,15 @@ mod tests {
         }
         assert_eq!(w[5], "t.asc: 5 line(s) skipped");
         // python-can's 64-byte classic message, `d 40` and all its bytes, is no mismatch
-        let v = read_all(format!("   1.0 1 1 Rx d 40{}\n", " 5A".repeat(64)).as_bytes()).unwrap();
-        assert_eq!((v[0].frame.dlc(), v[0].frame.len()), (15, 8));
+        // (read as python-can reads it, the bytes past 8 dropped with a warning)
+        let mut r = reader(format!("   1.0 1 1 Rx d 40{}\n", " 5A".repeat(64)).as_bytes());
+        let a = r.read().unwrap().unwrap();
+        assert_eq!((a.frame.dlc(), a.frame.len()), (15, 8));
+        assert!(r.read().unwrap().is_none());
+        assert_eq!(
+            r.take_warnings(),
+            ["t.asc: line 1: 'd 40' with 64 data bytes: kept as python-can reads it, DLC 15 and the first 8 bytes"]
+        );
     }
 
     #[test]
