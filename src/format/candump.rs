@@ -12,12 +12,22 @@
 //! read by [`super::busmaster`] instead ([`super::open_reader`] looks at the
 //! content: the suffix is shared).
 //!
+//! candump's screen output (`  can0  123   [4]  DE AD BE EF`, with any `-t`,
+//! `-x`, `-8`, `-a`, `-i`, `-S`, `-c`, `-e` options), which people paste into
+//! `.log` files, is read too, line by line, by content (the module `screen` has
+//! its layout). Its relative times (`-t z`, `-t d`, `(000.010000)`) count from
+//! 0; which of the two they are is not written, so the records are held back
+//! (up to 64) until a time smaller than the one before shows `-t d`, else they
+//! are taken as `-t z`, and a warning says which. Screen lines without a time
+//! (no `-t`) are at time 0, with a warning.
+//!
 //! Writing: `(sec.usec) iface frame R|T`, one line per record. Numbered channels
 //! become `can<N-1>` (python-can's convention: file channel 1 is `can0`), records
 //! without a channel `can0`. `digits=9` writes nanoseconds as `candump -N` does;
 //! the default 6 digits round to the nearest microsecond (as python-can writes
 //! its float times, so a python-can BLF converts to the same text).
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use super::lines::{LineReader, TextSink};
@@ -27,12 +37,41 @@ use crate::frame::hex;
 use crate::frame::text::{parse_log_line, write_log_line};
 use crate::frame::{Channel, Direction, FdFlags, Frame, Id, Record, Timestamp};
 
+mod screen;
+
 /// Reads a candump log.
 pub struct Reader {
     lines: LineReader,
     /// Interface names seen lately, shared by the records that name them.
     ifaces: Vec<Arc<str>>,
+    /// Records read but not yet handed over (screen output with relative times,
+    /// until their kind is known), each with whether its time is still relative.
+    queue: VecDeque<(bool, Record)>,
+    /// The kind of relative times, once known.
+    relative: Option<Relative>,
+    /// The last relative time read while the kind is not known, and the sum of
+    /// the `-t d` times so far.
+    last_relative: i64,
+    delta_sum: i64,
+    /// The previous line was a screen error frame (its `-e` detail lines follow).
+    after_error: bool,
+    /// A screen line without a time was read (warned once).
+    timeless: bool,
+    /// Colour codes removed from a screen line.
+    scratch: Vec<u8>,
 }
+
+/// candump's relative times: `-t z` (since the first frame) or `-t d` (since
+/// the one before).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Relative {
+    Zero,
+    Delta,
+}
+
+/// Screen lines with relative times held back to tell `-t z` from `-t d`: a
+/// time smaller than the one before means `-t d`; this many without one mean `-t z`.
+const RELATIVE_WINDOW: usize = 64;
 
 impl Reader {
     /// A reader over an opened input.
@@ -40,7 +79,145 @@ impl Reader {
         Reader {
             lines: LineReader::new(input),
             ifaces: Vec::with_capacity(IFACE_CACHE),
+            queue: VecDeque::new(),
+            relative: None,
+            last_relative: 0,
+            delta_sum: 0,
+            after_error: false,
+            timeless: false,
+            scratch: Vec::new(),
         }
+    }
+
+    /// A line the fast path did not take: a record (and whether its time is a
+    /// screen line's relative one), or `None` for a line passed over or skipped.
+    fn slow_line(&mut self) -> Option<(Record, bool)> {
+        let after_error = std::mem::take(&mut self.after_error);
+        let line = self.lines.line();
+        if after_error && line.first() == Some(&b'\t') {
+            // `candump -e`: the error frame before, in words
+            self.after_error = true;
+            return None;
+        }
+        let text = String::from_utf8_lossy(line);
+        let text = text.trim();
+        if text.is_empty() || is_comment(text) {
+            return None;
+        }
+        let why = if text.starts_with('(') {
+            match parse_log_line(text) {
+                Ok(l) => {
+                    let rec = Record {
+                        timestamp: l.timestamp,
+                        channel: Channel::Name(shared_iface(&mut self.ifaces, l.interface)),
+                        direction: l.direction.unwrap_or(Direction::Rx),
+                        frame: l.frame,
+                    };
+                    return Some((rec, false));
+                }
+                Err(e) => e.to_string(),
+            }
+        } else {
+            format!("not a candump log line: '{}'", show(text))
+        };
+        // candump's screen output, pasted
+        match self.screen_line() {
+            Ok(Some((rec, relative))) => {
+                self.after_error = rec.frame.is_error();
+                Some((rec, relative))
+            }
+            Ok(None) => {
+                self.lines.skip(why);
+                None
+            }
+            Err(e) => {
+                self.lines.skip(format!("candump screen output: {e}"));
+                None
+            }
+        }
+    }
+
+    /// Fixes the kind of relative times and the times of the records held back.
+    fn decide(&mut self, kind: Relative) {
+        self.relative = Some(kind);
+        for (rel, rec) in self.queue.iter_mut() {
+            if std::mem::take(rel) && kind == Relative::Delta {
+                self.delta_sum = self.delta_sum.saturating_add(rec.timestamp.as_nanos());
+                rec.timestamp = Timestamp(self.delta_sum);
+            }
+        }
+        self.lines.warn(match kind {
+            Relative::Zero => "candump screen output with relative times: read as `candump -t z` (each since the first frame, which is at 0)",
+            Relative::Delta => "candump screen output with relative times that go back: read as `candump -t d` (each since the frame before; the first at 0)",
+        });
+    }
+
+    /// Queues a record read; `relative` when its time is a screen line's
+    /// relative time, still to be resolved.
+    fn push(&mut self, mut rec: Record, relative: bool) {
+        match (relative, self.relative) {
+            (true, Some(Relative::Zero)) | (false, _) => {
+                if !relative && self.relative.is_none() && !self.queue.is_empty() {
+                    // no `-t d` time went back before this line
+                    self.decide(Relative::Zero);
+                }
+                self.queue.push_back((false, rec));
+            }
+            (true, Some(Relative::Delta)) => {
+                self.delta_sum = self.delta_sum.saturating_add(rec.timestamp.as_nanos());
+                rec.timestamp = Timestamp(self.delta_sum);
+                self.queue.push_back((false, rec));
+            }
+            (true, None) => {
+                let t = rec.timestamp.as_nanos();
+                let back = t < self.last_relative;
+                self.last_relative = t;
+                self.queue.push_back((true, rec));
+                if back {
+                    self.decide(Relative::Delta);
+                } else if self.queue.len() >= RELATIVE_WINDOW {
+                    self.decide(Relative::Zero);
+                }
+            }
+        }
+    }
+
+    /// The next record held back, if its time is known.
+    fn ready(&mut self) -> Option<Record> {
+        match self.queue.front() {
+            Some((true, _)) => None,
+            Some(_) => self.queue.pop_front().map(|(_, r)| r),
+            None => None,
+        }
+    }
+
+    /// The line as candump's screen output: `Ok(None)` when it is not.
+    fn screen_line(&mut self) -> std::result::Result<Option<(Record, bool)>, String> {
+        let line = if self.lines.line().contains(&0x1b) {
+            screen::strip_colours(self.lines.line(), &mut self.scratch);
+            &self.scratch[..]
+        } else {
+            self.lines.line()
+        };
+        let Some(l) = screen::parse(line)? else {
+            return Ok(None);
+        };
+        let (timestamp, relative) = match l.time {
+            screen::Time::Absolute(t) => (t, false),
+            screen::Time::Relative(ns) => (Timestamp(ns), true),
+            screen::Time::None => (Timestamp(0), false),
+        };
+        let rec = Record {
+            timestamp,
+            channel: Channel::Name(shared_iface(&mut self.ifaces, l.iface)),
+            direction: l.direction,
+            frame: l.frame,
+        };
+        if l.time == screen::Time::None && !std::mem::replace(&mut self.timeless, true) {
+            self.lines
+                .warn("candump screen output without times (no -t): every frame is at time 0");
+        }
+        Ok(Some((rec, relative)))
     }
 }
 
@@ -169,6 +346,9 @@ fn parse_fast(line: &[u8]) -> Option<(Timestamp, &str, Frame, Option<Direction>)
 
 impl RecordReader for Reader {
     fn read(&mut self) -> Result<Option<Record>> {
+        if let Some(r) = self.ready() {
+            return Ok(Some(r));
+        }
         while self.lines.next_line()? {
             if let Some((timestamp, iface, frame, direction)) = parse_fast(self.lines.line()) {
                 let rec = Record {
@@ -178,35 +358,24 @@ impl RecordReader for Reader {
                     frame,
                 };
                 self.lines.record_read();
-                return Ok(Some(rec));
-            }
-            let Ok(text) = std::str::from_utf8(self.lines.line()) else {
-                self.lines.skip("not UTF-8 text: is this a candump log?");
-                continue;
-            };
-            let text = text.trim();
-            if text.is_empty() || is_comment(text) {
-                continue;
-            }
-            if !text.starts_with('(') {
-                let shown = show(text);
-                self.lines
-                    .skip(format!("not a candump log line: '{shown}'"));
-                continue;
-            }
-            match parse_log_line(text) {
-                Ok(l) => {
-                    let rec = Record {
-                        timestamp: l.timestamp,
-                        channel: Channel::Name(shared_iface(&mut self.ifaces, l.interface)),
-                        direction: l.direction.unwrap_or(Direction::Rx),
-                        frame: l.frame,
-                    };
-                    self.lines.record_read();
+                self.after_error = false;
+                if self.queue.is_empty() {
                     return Ok(Some(rec));
                 }
-                Err(e) => self.lines.skip(e),
+                self.push(rec, false);
+            } else if let Some((rec, relative)) = self.slow_line() {
+                self.lines.record_read();
+                self.push(rec, relative);
             }
+            if let Some(r) = self.ready() {
+                return Ok(Some(r));
+            }
+        }
+        if self.relative.is_none() && !self.queue.is_empty() {
+            self.decide(Relative::Zero);
+        }
+        if let Some(r) = self.ready() {
+            return Ok(Some(r));
         }
         self.lines.end()?;
         Ok(None)
@@ -495,6 +664,143 @@ mod tests {
             "t.log: line 2: not a candump log line: 'not a log' (no frame read; 2 line(s) skipped)"
         );
         assert!(r.read().unwrap().is_none());
+    }
+
+    fn read_all(text: &str) -> (Vec<Record>, Vec<String>) {
+        let mut r = reader(text);
+        let mut v = Vec::new();
+        while let Some(x) = r.read().unwrap() {
+            v.push(x);
+        }
+        (v, r.take_warnings())
+    }
+
+    fn frames(v: &[Record]) -> Vec<String> {
+        v.iter()
+            .map(|r| crate::frame::text::format_frame(&r.frame))
+            .collect()
+    }
+
+    #[test]
+    fn screen_output_reads_with_absolute_times() {
+        let (v, w) = read_all(
+            " (1733324400.123456)  can0  TX - -  123   [4]  DE AD BE EF\n (1733324400.223456)  can10  RX B -  12345678  [12]  00 01 02 03 04 05 06 07 08 09 0A 0B\n(1733324400.300000) can0 7FF#01 R\n (2024-12-04 15:00:00.500000)  can0  7FF   [2]  remote request\n",
+        );
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(
+            frames(&v),
+            [
+                "123#DEADBEEF",
+                "12345678##1000102030405060708090A0B",
+                "7FF#01",
+                "7FF#R2"
+            ]
+        );
+        let t: Vec<i64> = v.iter().map(|r| r.timestamp.as_nanos()).collect();
+        assert_eq!(
+            t,
+            [
+                1_733_324_400_123_456_000,
+                1_733_324_400_223_456_000,
+                1_733_324_400_300_000_000,
+                1_733_324_400_500_000_000
+            ]
+        );
+        assert_eq!(v[0].direction, Direction::Tx);
+        assert_eq!(v[1].channel, Channel::name("can10"));
+    }
+
+    #[test]
+    fn screen_output_relative_times_zero_based_or_delta() {
+        // -t z: never going back
+        let z = " (000.000000)  can0  001   [0] \n (000.010000)  can0  002   [0] \n (000.010000)  can0  003   [0] \n (000.250000)  can0  004   [0] \n";
+        let (v, w) = read_all(z);
+        let t: Vec<i64> = v.iter().map(|r| r.timestamp.as_nanos()).collect();
+        assert_eq!(t, [0, 10_000_000, 10_000_000, 250_000_000]);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].contains("read as `candump -t z`"), "{w:?}");
+        // -t d: a gap smaller than the one before
+        let d = " (000.000000)  can0  001   [0] \n (000.010000)  can0  002   [0] \n (000.020000)  can0  003   [0] \n (000.005000)  can0  004   [0] \n (000.100000)  can0  005   [0] \n";
+        let (v, w) = read_all(d);
+        let t: Vec<i64> = v.iter().map(|r| r.timestamp.as_nanos()).collect();
+        assert_eq!(t, [0, 10_000_000, 30_000_000, 35_000_000, 135_000_000]);
+        assert_eq!(frames(&v), ["001#", "002#", "003#", "004#", "005#"]);
+        assert!(
+            w[0].starts_with("t.log: line 4: ") && w[0].contains("`candump -t d`"),
+            "{w:?}"
+        );
+        // a long -t z capture is decided after 64 lines, in order
+        let mut long = String::new();
+        for i in 0..200 {
+            long.push_str(&format!(
+                " ({:03}.{:06})  can0  {:03X}   [0] \n",
+                i / 100,
+                (i % 100) * 10_000,
+                i
+            ));
+        }
+        let (v, _) = read_all(&long);
+        assert_eq!(v.len(), 200);
+        assert!(v
+            .iter()
+            .enumerate()
+            .all(|(i, r)| r.frame.id().raw() == i as u32
+                && r.timestamp.as_nanos() == i as i64 * 10_000_000));
+    }
+
+    #[test]
+    fn screen_output_without_times_error_frames_and_their_words() {
+        let text = "  can0  123   [1]  11\n  can0  20000004   [8]  00 04 00 00 00 00 00 00   ERRORFRAME\n\tcontroller-problem{rx-error-warning}\n\terror-counter-tx-rx{{0}{96}}\n  can0  124   [0] \n\tstray\n";
+        let mut r = reader(text);
+        let mut v = Vec::new();
+        while let Some(x) = r.read().unwrap() {
+            v.push(x);
+        }
+        assert_eq!(frames(&v), ["123#11", "20000004#0004000000000000", "124#"]);
+        assert!(v.iter().all(|r| r.timestamp.as_nanos() == 0));
+        assert_eq!(r.skipped(), 1);
+        let w = r.take_warnings();
+        assert_eq!(w.len(), 3, "{w:?}");
+        assert!(
+            w[0].starts_with("t.log: line 1: ") && w[0].contains("without times"),
+            "{w:?}"
+        );
+        assert!(
+            w[1].starts_with("t.log: line 6: not a candump log line: 'stray'"),
+            "{w:?}"
+        );
+    }
+
+    #[test]
+    fn broken_screen_lines_are_skipped_saying_why() {
+        let (v, w) = read_all("  can0  123   [4]  DE AD\n  can0  124   [1]  01\n");
+        assert_eq!(frames(&v), ["124#01"]);
+        assert_eq!(
+            w[0],
+            "t.log: line 1: candump screen output: 4 data bytes announced, 2 found; skipped"
+        );
+    }
+
+    #[test]
+    fn the_repro_reads_its_screen_lines_and_names_the_busmaster_one() {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/repro/log_not_candump.log"
+        ))
+        .unwrap();
+        let mut r = reader(&text);
+        let mut v = Vec::new();
+        while let Some(x) = r.read().unwrap() {
+            v.push(x);
+        }
+        assert_eq!(frames(&v), ["680#0322010000000000", "690#1027620100010202"]);
+        assert_eq!(r.skipped(), 1);
+        let w = r.take_warnings();
+        assert!(
+            w.iter().any(|w| w
+                .starts_with("t.log: line 3: not a candump log line: '22:20:14:992 Rx 0 0000021A")),
+            "{w:?}"
+        );
     }
 
     #[test]
