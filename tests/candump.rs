@@ -303,3 +303,48 @@ fn candumps_screen_output_converts_with_every_option() {
         }
     }
 }
+
+#[test]
+fn error_frames_without_a_class_come_back_as_error_frames() {
+    let dir = tempfile::tempdir().unwrap();
+    let asc = dir.path().join("errors.asc");
+    std::fs::write(
+        &asc,
+        "date Tue Nov 14 10:13:20.001 pm 2023\nbase hex  timestamps absolute\n   1.000000 1  ErrorFrame\n   1.500000 1  123             Rx   d 1 11\n   2.000000 CANFD   2 Tx   ErrorFrame\n",
+    )
+    .unwrap();
+    let log = dir.path().join("errors.log");
+    let o = run(tool("can-convert").arg(&asc).arg(&log));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(
+        text,
+        "(1700000001.001000) can0 20000080#0000000000000000 R\n(1700000001.501000) can0 123#11 R\n(1700000002.001000) can1 20000080#0000000000000000 T\n"
+    );
+    // python-can reads them as error frames
+    if let Some(py) = common::python() {
+        let got = common::python_can_reads(&py, &log, &[]);
+        let errs: Vec<bool> = got
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["err"] == true)
+            .collect();
+        assert_eq!(errs, [true, false, true], "{got}");
+    }
+    // and so does can-utils' log2asc
+    if common::have("log2asc") {
+        let out = dir.path().join("back.asc");
+        let st = std::process::Command::new("log2asc")
+            .arg("-I")
+            .arg(&log)
+            .arg("-O")
+            .arg(&out)
+            .args(["can0", "can1"])
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let back = std::fs::read_to_string(&out).unwrap();
+        assert_eq!(back.matches("ErrorFrame").count(), 2, "{back}");
+    } else {
+        common::missing("log2asc (can-utils)");
+    }
+}

@@ -25,7 +25,12 @@
 //! become `can<N-1>` (python-can's convention: file channel 1 is `can0`), records
 //! without a channel `can0`. `digits=9` writes nanoseconds as `candump -N` does;
 //! the default 6 digits round to the nearest microsecond (as python-can writes
-//! its float times, so a python-can BLF converts to the same text).
+//! its float times, so a python-can BLF converts to the same text). An error
+//! frame whose class is unknown (0: ASC's `ErrorFrame`, BLF's `CAN_ERROR`) is
+//! written as a bus error, `20000080#0000000000000000`: `CAN_ERR_BUSERROR` with
+//! the kernel's 8 data bytes, as `asc2log` writes ASC error frames, because
+//! python-can reads a `.log` error frame only when that bit is set (`20000000#`
+//! came back from it as a data frame). Error frames with a class keep it.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -33,6 +38,7 @@ use std::sync::Arc;
 use super::lines::{LineReader, TextSink};
 use super::{Input, Output, RecordReader, RecordWriter, WriterOptions};
 use crate::error::{Error, Result};
+use crate::frame::error_class::class::BUSERROR;
 use crate::frame::hex;
 use crate::frame::text::{parse_log_line, write_log_line};
 use crate::frame::{Channel, Direction, FdFlags, Frame, Id, Record, Timestamp};
@@ -452,6 +458,17 @@ impl Writer {
     }
 }
 
+/// An error frame with no class (from an ASC or a BLF `CAN_ERROR`), as it is
+/// written: `CAN_ERR_BUSERROR` with 8 data bytes (its own, zero-padded), the
+/// kernel's shape and the class python-can needs to read an error frame back
+/// (`20000000#` comes back from python-can as a data frame).
+fn unknown_error_frame(f: &Frame) -> Frame {
+    let mut data = [0u8; 8];
+    let d = f.data_bytes();
+    data[..d.len().min(8)].copy_from_slice(&d[..d.len().min(8)]);
+    Frame::error(BUSERROR, &data).unwrap_or(*f)
+}
+
 /// The name `can<n>`, made once and kept.
 fn numbered(names: &mut Vec<String>, n: usize) -> &str {
     while names.len() <= n {
@@ -474,7 +491,12 @@ impl RecordWriter for Writer {
         } else {
             Timestamp(r.timestamp.as_nanos().saturating_add(500).div_euclid(1000) * 1000)
         };
-        write_log_line(&mut self.sink.buf, ts, name, &r.frame, dir, self.digits);
+        if r.frame.is_error() && r.frame.id().raw() == 0 {
+            let frame = unknown_error_frame(&r.frame);
+            write_log_line(&mut self.sink.buf, ts, name, &frame, dir, self.digits);
+        } else {
+            write_log_line(&mut self.sink.buf, ts, name, &r.frame, dir, self.digits);
+        }
         self.sink.commit()
     }
 
@@ -800,6 +822,26 @@ mod tests {
             w.iter().any(|w| w
                 .starts_with("t.log: line 3: not a candump log line: '22:20:14:992 Rx 0 0000021A")),
             "{w:?}"
+        );
+    }
+
+    #[test]
+    fn an_error_frame_without_a_class_is_written_as_a_bus_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("e.log");
+        let mut w = crate::format::create_writer(&path, None, &WriterOptions::default()).unwrap();
+        for f in [
+            Frame::error(0, &[]).unwrap(),
+            Frame::error(0, &[1, 2]).unwrap(),
+            Frame::error(0x208, &[0, 0, 4, 0, 0, 0, 7, 9]).unwrap(),
+        ] {
+            w.write(&Record::new(Timestamp::from_parts(1, 0), f))
+                .unwrap();
+        }
+        w.finish().unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "(0000000001.000000) can0 20000080#0000000000000000 R\n(0000000001.000000) can0 20000080#0102000000000000 R\n(0000000001.000000) can0 20000208#0000040000000709 R\n"
         );
     }
 
