@@ -95,6 +95,43 @@ impl Reader {
         }
     }
 
+    /// [`RecordReader::read`] for every case: records held back, lines of any
+    /// kind, the end. `have_line` when the current line is read but not yet
+    /// looked at.
+    #[inline(never)]
+    fn read_general(&mut self, mut have_line: bool) -> Result<Option<Record>> {
+        if let Some(r) = self.ready() {
+            return Ok(Some(r));
+        }
+        while std::mem::take(&mut have_line) || self.lines.next_line()? {
+            if let Some((timestamp, iface, frame, direction)) = parse_fast(self.lines.line()) {
+                let rec = Record {
+                    timestamp,
+                    channel: Channel::Name(shared_iface(&mut self.ifaces, iface)),
+                    direction: direction.unwrap_or(Direction::Rx),
+                    frame,
+                };
+                self.lines.record_read();
+                self.after_error = false;
+                self.push(rec, false);
+            } else if let Some((rec, relative)) = self.slow_line() {
+                self.lines.record_read();
+                self.push(rec, relative);
+            }
+            if let Some(r) = self.ready() {
+                return Ok(Some(r));
+            }
+        }
+        if self.relative.is_none() && !self.queue.is_empty() {
+            self.decide(Relative::Zero);
+        }
+        if let Some(r) = self.ready() {
+            return Ok(Some(r));
+        }
+        self.lines.end()?;
+        Ok(None)
+    }
+
     /// A line the fast path did not take: a record (and whether its time is a
     /// screen line's relative one), or `None` for a line passed over or skipped.
     fn slow_line(&mut self) -> Option<(Record, bool)> {
@@ -352,39 +389,22 @@ fn parse_fast(line: &[u8]) -> Option<(Timestamp, &str, Frame, Option<Direction>)
 
 impl RecordReader for Reader {
     fn read(&mut self) -> Result<Option<Record>> {
-        if let Some(r) = self.ready() {
-            return Ok(Some(r));
+        if !self.queue.is_empty() || !self.lines.next_line()? {
+            return self.read_general(false);
         }
-        while self.lines.next_line()? {
-            if let Some((timestamp, iface, frame, direction)) = parse_fast(self.lines.line()) {
-                let rec = Record {
-                    timestamp,
-                    channel: Channel::Name(shared_iface(&mut self.ifaces, iface)),
-                    direction: direction.unwrap_or(Direction::Rx),
-                    frame,
-                };
-                self.lines.record_read();
-                self.after_error = false;
-                if self.queue.is_empty() {
-                    return Ok(Some(rec));
-                }
-                self.push(rec, false);
-            } else if let Some((rec, relative)) = self.slow_line() {
-                self.lines.record_read();
-                self.push(rec, relative);
-            }
-            if let Some(r) = self.ready() {
-                return Ok(Some(r));
-            }
-        }
-        if self.relative.is_none() && !self.queue.is_empty() {
-            self.decide(Relative::Zero);
-        }
-        if let Some(r) = self.ready() {
-            return Ok(Some(r));
-        }
-        self.lines.end()?;
-        Ok(None)
+        // the usual line, straight through; anything else takes the long way
+        let Some((timestamp, iface, frame, direction)) = parse_fast(self.lines.line()) else {
+            return self.read_general(true);
+        };
+        let rec = Record {
+            timestamp,
+            channel: Channel::Name(shared_iface(&mut self.ifaces, iface)),
+            direction: direction.unwrap_or(Direction::Rx),
+            frame,
+        };
+        self.lines.record_read();
+        self.after_error = false;
+        Ok(Some(rec))
     }
 
     fn take_warnings(&mut self) -> Vec<String> {

@@ -42,6 +42,12 @@ impl<'a> Tokens<'a> {
     pub(super) fn peek(&self) -> Option<&'a [u8]> {
         self.clone().next_token()
     }
+
+    /// True at the very end of the line (not even a blank is left).
+    #[inline]
+    pub(super) fn at_end(&self) -> bool {
+        self.i >= self.s.len()
+    }
 }
 
 /// A token for an error message (lossy, shortened).

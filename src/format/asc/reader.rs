@@ -361,12 +361,14 @@ impl Parser {
             }
             // more data than the DLC gives: an FD payload on a classic line?
             let mut extra = 0;
-            let mut rest = t.clone();
-            while rest
-                .next_token()
-                .is_some_and(|b| parse_byte(b, hex).is_some())
-            {
-                extra += 1;
+            if !t.at_end() {
+                let mut rest = t.clone();
+                while rest
+                    .next_token()
+                    .is_some_and(|b| parse_byte(b, hex).is_some())
+                {
+                    extra += 1;
+                }
             }
             if extra > 0 {
                 return Err(format!(
