@@ -814,6 +814,45 @@ mod tests {
     }
 
     #[test]
+    fn mangled_mixed_logs_never_panic_and_fail_cleanly() {
+        let base = " (000.000000)  can0  001   [0] \n(1.000000) can0 002#11\n (000.020000)  can0  003   [1]  01\n  can0  20000080   [8]  00 00 00 00 00 00 00 00   ERRORFRAME\n\tbus-error\n (000.010000)  can0  TX B -  004  [12]  00 01 02 03 04 05 06 07 08 09 0A 0B\nDROPCOUNT: dropped 1\n";
+        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        for _ in 0..2000 {
+            let mut m = base.as_bytes().to_vec();
+            for _ in 0..1 + next() % 4 {
+                let at = next() as usize % m.len();
+                let alphabet = b" 0189AF[]()`\n\t.#R";
+                m[at] = alphabet[next() as usize % alphabet.len()];
+            }
+            let lines = m.split(|&c| c == b'\n').count();
+            let mut r = Reader::new(Input {
+                path: "t.log".into(),
+                reader: Box::new(Cursor::new(m)),
+            });
+            let mut n = 0;
+            loop {
+                match r.read() {
+                    Ok(Some(_)) => n += 1,
+                    Ok(None) => break,
+                    Err(e) => {
+                        assert!(e.to_string().starts_with("t.log: line "), "{e}");
+                        assert!(r.read().unwrap().is_none());
+                        break;
+                    }
+                }
+                assert!(n <= lines);
+            }
+            assert!(r.take_warnings().len() <= 12);
+        }
+    }
+
+    #[test]
     fn broken_screen_lines_are_skipped_saying_why() {
         let (v, w) = read_all("  can0  123   [4]  DE AD\n  can0  124   [1]  01\n");
         assert_eq!(frames(&v), ["124#01"]);

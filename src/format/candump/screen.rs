@@ -527,6 +527,49 @@ mod tests {
     }
 
     #[test]
+    fn mangled_lines_never_panic() {
+        let lines: &[&[u8]] = &[
+            b" (2026-12-04 17:49:25.018714)  vcan0  12345678  [12]  00 01 02 03 04 05 06 07 08 09 0A 0B",
+            b" (000.775115)  vcan0  TX B E       123  [00] ",
+            b"  vcan0  20000004   [8]  00`00`00`00`00`00`04`00   ERRORFRAME",
+            b"  vcan0  123   [4]  11011110 10101101 10111110 11101111",
+            b"  vcan0       7FF   [4]  remote request",
+            b"  can0  123  {D}  01 02 03 04 05 06 07 08",
+        ];
+        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        let mut read = 0;
+        for _ in 0..20_000 {
+            let line = lines[next() as usize % lines.len()];
+            let mut m = line.to_vec();
+            for _ in 0..1 + next() % 3 {
+                let at = next() as usize % m.len();
+                match next() % 3 {
+                    0 => {
+                        let alphabet = b" 0123456789ABCDEF[]{}()`'-:.RXTBE\x1b\xff";
+                        m[at] = alphabet[next() as usize % alphabet.len()];
+                    }
+                    1 => m.truncate(at),
+                    _ => m.insert(at, b" 0[]`"[next() as usize % 5]),
+                }
+                if m.is_empty() {
+                    break;
+                }
+            }
+            if let Ok(Some(l)) = parse(&m) {
+                assert!(l.frame.data_bytes().len() <= 64);
+                read += 1;
+            }
+        }
+        assert!(read > 1000, "only {read} mangled lines still read");
+    }
+
+    #[test]
     fn colours_are_dropped() {
         let mut out = Vec::new();
         // as candump -c -ta printed it (can-utils 2020.11)
