@@ -851,31 +851,158 @@ fn gzip_asc_round_trips_through_the_generic_entry_points() {
 }
 
 #[test]
-fn bad_files_fail_with_file_and_line() {
+fn bad_lines_are_skipped_and_a_file_of_them_refused() {
     let dir = tempfile::tempdir().unwrap();
     for (name, body, line, what) in [
-        ("trunc.asc", "date Tue Nov 14 10:13:20.001 pm 2023\nbase hex  timestamps absolute\n   1.000000 1  123 Rx d 8 01 02 03\n   2.0 1 1 Rx d 0\n", 3, "expected 8 data bytes, found 3"),
-        ("huge.asc", "   1.0 1 123 Rx d 8 01 02 03 04 05 06 07 08\n   184467440737095516160.5 1 1 Rx d 0\n", 2, "not a timestamp"),
+        ("trunc.asc", "date Tue Nov 14 10:13:20.001 pm 2023\nbase hex  timestamps absolute\n   1.000000 1  123 Rx d 8 01 02 03\n", 3, "expected 8 data bytes, found 3"),
+        ("huge.asc", "   184467440737095516160.5 1 1 Rx d 0\n", 1, "not a timestamp"),
         ("bigid.asc", "   1.0 1 123456789012x Rx d 0\n", 1, "not a hex number"),
         ("ext.asc", "   1.0 1 3FFFFFFFx Rx d 0\n", 1, "29 bits"),
         ("garbage.asc", "\u{7f}ELF\u{2}\u{1}\u{1}\n", 1, "Vector ASC"),
     ] {
+        // alone in a file: no frame read, an error naming the file and the line
         let p = dir.path().join(name);
         fs::write(&p, body).unwrap();
         let e = read_asc(&p).unwrap_err().to_string();
         let want = format!("{}: line {line}: ", p.display());
         assert!(e.starts_with(&want) && e.contains(what), "{name}: {e}");
-        // through the generic entry point too
-        let mut r = open_reader(&p, None).unwrap();
-        let mut res = Ok(None);
-        for _ in 0..10 {
-            res = r.read();
-            if !matches!(res, Ok(Some(_))) {
-                break;
-            }
-        }
-        assert!(res.is_err(), "{name}");
+        assert!(e.ends_with("(no frame read; 1 line(s) skipped)"), "{name}: {e}");
+        // between good lines: skipped, named and counted, the good frames kept
+        fs::write(
+            &p,
+            format!("{body}   5.0 1 7 Rx d 1 07\n   6.0 1 8 Rx d 1 08\n"),
+        )
+        .unwrap();
+        let (recs, end, w) = read_to_end(&p);
+        end.unwrap();
+        let ids: Vec<u32> = recs.iter().map(|r| r.frame.id().raw()).collect();
+        assert_eq!(ids, [7, 8], "{name}");
+        assert_eq!(w.len(), 2, "{name}: {w:?}");
+        assert!(w[0].starts_with(&want) && w[0].contains(what), "{name}: {w:?}");
+        assert_eq!(w[1], format!("{}: 1 line(s) skipped", p.display()));
+        assert_eq!(open_reader(&p, None).map(|mut r| {
+            while let Ok(Some(_)) = r.read() {}
+            r.skipped()
+        }).unwrap(), 1);
     }
+}
+
+/// `can-convert FILE out.log`: exit code, stderr and the frames written.
+fn convert_to_log(file: &Path) -> (Option<i32>, String, Vec<Record>) {
+    use common::tools::{read_records, run, tool};
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.log");
+    let o = run(tool("can-convert").arg("-v").arg(file).arg(&out));
+    let recs = if out.exists() {
+        read_records(&out)
+    } else {
+        Vec::new()
+    };
+    (o.status.code(), String::from_utf8(o.stderr).unwrap(), recs)
+}
+
+#[test]
+fn repro_two_trigger_blocks_are_37_s_apart() {
+    let Some(fx) = common::fixtures() else { return };
+    let (code, err, recs) = convert_to_log(&fx.join("repro/asc_two_triggerblocks.asc"));
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(recs.len(), 2, "{err}");
+    // the first at 1 s after the measurement start (12:35:03.548 pm, read as UTC)
+    let t0 = 1_644_323_703_548_000_000i64;
+    assert_eq!(recs[0].timestamp.as_nanos(), t0 + 1_000_000_000);
+    assert_eq!(
+        recs[1].timestamp.as_nanos() - recs[0].timestamp.as_nanos(),
+        37_000_000_000,
+        "not 74.62 s"
+    );
+    assert!(!err.contains("warning"), "{err}");
+}
+
+#[test]
+fn repro_a_dlc_out_of_range_is_skipped_with_a_warning() {
+    let Some(fx) = common::fixtures() else { return };
+    let file = fx.join("repro/asc_dlc_out_of_range.asc");
+    let (code, err, recs) = convert_to_log(&file);
+    assert_eq!(code, Some(0), "{err}");
+    let frames: Vec<String> = recs
+        .iter()
+        .map(|r| cankit::frame::text::format_frame(&r.frame))
+        .collect();
+    assert_eq!(frames, ["123#1234567890ABCDEF", "12345678#1234"], "{err}");
+    // the bad line is the file's 4th (date, base, a good line, the bad one)
+    let name = file.display();
+    assert!(
+        err.contains(&format!(
+            "{name}: line 4: DLC '11' is out of range (0 to F); skipped"
+        )),
+        "{err}"
+    );
+    assert!(err.contains(&format!("{name}: 1 line(s) skipped")), "{err}");
+    assert!(
+        err.contains("2 frame(s) read, 2 written, 1 line(s) skipped"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_css_electronics_file_converts_whole_skipping_its_fd_lines() {
+    // FD payloads written as classic lines `d 9`..`d 15` (the DLC code in
+    // decimal, then all the bytes) among classic frames. `d 10` with 16 bytes
+    // reads as python-can writes a 16-byte classic message (hex 10): DLC 10,
+    // 8 bytes kept, with a warning; the others do not match and are skipped.
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("css.asc");
+    let mut text =
+        String::from("date Fri Feb 14 08:51:20 am 2020\nbase hex  timestamps absolute\n");
+    let (mut bad, mut ten) = (0, 0);
+    for i in 0..163u32 {
+        let t = 348.0 + f64::from(i) * 0.01;
+        if i >= 29 && i % 5 == 4 {
+            let code = 9 + i % 7;
+            let n = dlc_to_len(code as u8);
+            text.push_str(&format!("{t:11.6} 1 7FF  Rx d {code}{}\n", " AA".repeat(n)));
+            if code == 10 {
+                ten += 1;
+            } else {
+                bad += 1;
+            }
+        } else {
+            text.push_str(&format!(
+                "{t:11.6} 1 {:X}  Rx d 1 {:02X}\n",
+                0x100 + i,
+                i & 0xFF
+            ));
+        }
+    }
+    fs::write(&p, &text).unwrap();
+    let (code, err, recs) = convert_to_log(&p);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!((bad, ten), (23, 4));
+    assert_eq!(recs.len(), 163 - bad, "{err}");
+    let tens: Vec<_> = recs
+        .iter()
+        .filter(|r| r.frame.id() == Id::Standard(0x7FF))
+        .collect();
+    assert_eq!(tens.len(), ten);
+    assert!(tens
+        .iter()
+        .all(|r| r.frame.dlc() == 10 && r.frame.len() == 8));
+    assert_eq!(
+        err.matches(
+            "'d 10' with 16 data bytes: kept as python-can reads it, DLC 10 and the first 8 bytes"
+        )
+        .count(),
+        ten,
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "{}: {bad} line(s) skipped (the first 5 named above)",
+            p.display()
+        )),
+        "{err}"
+    );
+    assert_eq!(err.matches("; skipped").count(), 5, "{err}");
 }
 
 /// Reads `path` through the generic entry point: the records before the end,
@@ -947,18 +1074,23 @@ fn a_cut_off_last_line_ends_with_a_warning() {
     end.unwrap();
     assert_eq!(recs.len(), 1);
     assert_eq!(recs[0].frame.id(), Id::Standard(0x123));
-    assert_eq!(w.len(), 1, "{w:?}");
+    assert_eq!(w.len(), 2, "{w:?}");
     let want = format!(
         "{}: line 5: last line is cut off (expected 8 data bytes, found 3); stopped there",
         p.display()
     );
     assert_eq!(w[0], want);
-    // the same line with its newline is an error naming file and line
+    assert_eq!(w[1], format!("{}: 1 line(s) skipped", p.display()));
+    // the same line with its newline is skipped, named and counted too
     fs::write(&p, format!("{head}   2.0 1 456 Rx d 8 01 02 0\n")).unwrap();
-    let (recs, end, _) = read_to_end(&p);
+    let (recs, end, w) = read_to_end(&p);
     assert_eq!(recs.len(), 1);
-    let e = end.unwrap_err().to_string();
-    assert!(e.starts_with(&format!("{}: line 5: ", p.display())), "{e}");
+    end.unwrap();
+    assert!(
+        w[0].starts_with(&format!("{}: line 5: ", p.display())),
+        "{w:?}"
+    );
+    assert!(w[0].ends_with("; skipped"), "{w:?}");
     // a last line without a newline that is whole reads as usual
     fs::write(&p, format!("{head}   2.0 1 456 Rx d 2 01 02")).unwrap();
     let (recs, end, w) = read_to_end(&p);
@@ -970,18 +1102,21 @@ fn a_cut_off_last_line_ends_with_a_warning() {
     let (_, end, _) = read_to_end(&p);
     let e = end.unwrap_err().to_string();
     assert!(e.starts_with(&format!("{}: line 1: ", p.display())), "{e}");
-    // at most 20 warnings are kept; the rest, the cut-off line's too, are counted
+    // at most 20 warnings about the lines read are kept, the rest counted; the
+    // skipped lines have their own account (the cut-off one always named)
     let bad_blocks = "Begin Triggerblock Whenever\n".repeat(24);
     fs::write(&p, format!("{head}{bad_blocks}   2.0 1 456 Rx d 8 01")).unwrap();
     let (recs, end, w) = read_to_end(&p);
     end.unwrap();
     assert_eq!(recs.len(), 1);
-    assert_eq!(w.len(), 21, "{w:?}");
+    assert_eq!(w.len(), 23, "{w:?}");
     assert!(
         w[0].contains("line 5: cannot read the trigger block date"),
         "{w:?}"
     );
-    assert_eq!(w[20], format!("{}: 5 more warnings", p.display()));
+    assert!(w[20].contains("line 29: last line is cut off"), "{w:?}");
+    assert_eq!(w[21], format!("{}: 1 line(s) skipped", p.display()));
+    assert_eq!(w[22], format!("{}: 4 more warnings", p.display()));
 }
 
 // ---------------------------------------------------------------------------

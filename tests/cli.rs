@@ -282,20 +282,40 @@ fn bad_input_gives_one_line_and_the_right_exit_code() {
 }
 
 #[test]
-fn convert_reports_the_line_of_a_bad_frame_and_keeps_what_came_before() {
+fn convert_skips_a_bad_frame_naming_its_line_and_keeps_the_rest() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("bad.log");
     std::fs::write(
         &input,
-        "(1.000000) can0 123#11\n(2.000000) can0 124#22\n(3.000000) can0 125#2\n",
+        "(1.000000) can0 123#11\n(2.000000) can0 124#22\n(3.000000) can0 125#2\n(4.000000) can0 126#44\n",
     )
     .unwrap();
     let out = dir.path().join("out.jsonl");
-    let o = run(tool("can-convert").arg(&input).arg(&out));
-    assert_eq!(o.status.code(), Some(1));
+    let o = run(tool("can-convert").arg("-v").arg(&input).arg(&out));
     let err = String::from_utf8(o.stderr).unwrap();
-    assert!(err.contains("bad.log: line 3"), "{err}");
-    assert_eq!(frames_text(&read_records(&out)), ["123#11", "124#22"]);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("bad.log: line 3: ") && err.contains("; skipped"),
+        "{err}"
+    );
+    assert!(err.contains("bad.log: 1 line(s) skipped"), "{err}");
+    assert!(
+        err.contains("3 frame(s) read, 3 written, 1 line(s) skipped"),
+        "{err}"
+    );
+    assert_eq!(
+        frames_text(&read_records(&out)),
+        ["123#11", "124#22", "126#44"]
+    );
+    // a file of nothing but bad lines is an error naming the file and the first
+    std::fs::write(&input, "(3.000000) can0 125#2\nnonsense\n").unwrap();
+    let o = run(tool("can-convert").arg("--force").arg(&input).arg(&out));
+    let err = String::from_utf8(o.stderr).unwrap();
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("bad.log: line 1: ") && err.contains("(no frame read; 2 line(s) skipped)"),
+        "{err}"
+    );
 }
 
 #[test]

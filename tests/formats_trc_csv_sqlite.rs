@@ -539,7 +539,7 @@ fn bad_input_is_a_clear_error() {
         ("a.trc", b";$FILEVERSION=2.1\r\n;$COLUMNS=N,O,T,B,I,d,R,L,D\r\n      1         0.000 DT 1      00B6 Rx -  6    7E 83\r\n", "a.trc: line 3"),
         ("b.trc", b";$FILEVERSION=1.1\r\n     1)     17535.4  Tx     0000010G  8  00 00 00 00 00 00 00 00\r\n", "b.trc: line 2"),
         ("c.trc", b"\x00\x01\x02 binary junk\n", "c.trc: line 1"),
-        ("d.csv", b"timestamp,arbitration_id,extended,remote,error,dlc,data\n1.0,0x1,0,0,0,1,AQ==\nnot,a,row\n", "d.csv: line 3"),
+        ("d.csv", b"timestamp,arbitration_id,extended,remote,error,dlc,data\nnot,a,row\n", "d.csv: line 2"),
         ("e.csv", b"\x89PNG\r\n\x1a\n", "e.csv: line 1"),
         ("f.csv", b"Time Stamp,ID,Extended,Bus,LEN,D1,D2\n100,0000021A,false,0,9,FE,36\n", "f.csv: line 2"),
         ("g.log", b"***BUSMASTER Ver 3.2.0***\n***PROTOCOL CAN***\n***HEX***\n17:27:45:532 Rx 1 0x158 q 8 00\n", "g.log: line 4"),
@@ -926,4 +926,38 @@ mod garbage {
             drain(Ok(Box::new(cankit::format::candump::Reader::new(input("g.log", &bytes)))));
         }
     }
+}
+
+#[test]
+fn a_trc_that_is_not_peaks_is_refused_saying_what_was_found() {
+    use common::tools::{run, tool};
+    let dir = tempfile::tempdir().unwrap();
+    // CANHacker's trace (a column header, then its lines) shares the extension
+    let input = dir.path().join("canhacker.trc");
+    std::fs::write(
+        &input,
+        "Time   ID     DLC Data                    Comment\r\n00.000 0C1    8   00 00 00 00 00 00 00 00\r\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out.log");
+    let o = run(tool("can-convert").arg(&input).arg(&out));
+    let err = String::from_utf8(o.stderr).unwrap();
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("canhacker.trc: line 1: not a PEAK trace file: found 'Time   ID     DLC Data"),
+        "{err}"
+    );
+    assert!(!err.contains("time offset"), "{err}");
+    // a PEAK 1.0 file without any header still reads
+    std::fs::write(
+        &input,
+        "     1)      1841      0001  8  00 00 00 00 00 00 00 00\n",
+    )
+    .unwrap();
+    let o = run(tool("can-convert").arg(&input).arg(&out));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        "(0000000001.841000) can0 001#0000000000000000 R\n"
+    );
 }

@@ -57,16 +57,27 @@ fn assert_format_error(e: &Error, file: &str, pos: Position, what: &str) {
 #[test]
 fn jsonl_non_utf8_line_is_a_format_error_at_its_line() {
     // found by read_jsonl: a byte sequence that is not UTF-8 came out as an I/O
-    // error without a line number
+    // error without a line number. Now such a line is skipped and named at its
+    // line; alone in the file, it is the format error at its line.
     let good = br#"{"timestamp":1.5,"id":291,"dlc":1,"data":"aa"}"#;
+    let bad = b"{\"timestamp\":1.5,\"id\":\x98\x93}\n";
     let mut bytes = good.to_vec();
-    bytes.extend_from_slice(b"\n{\"timestamp\":1.5,\"id\":\x98\x93}\n");
-    let (recs, err) = read_all(Format::Jsonl, "bad.jsonl", &bytes);
-    assert_eq!(recs.len(), 1);
+    bytes.push(b'\n');
+    bytes.extend_from_slice(bad);
+    let mut r = open(Format::Jsonl, "bad.jsonl", &bytes).unwrap();
+    let mut n = 0;
+    while r.read().unwrap().is_some() {
+        n += 1;
+    }
+    assert_eq!((n, r.skipped()), (1, 1));
+    let w = r.take_warnings();
+    assert_eq!(w[0], "bad.jsonl: line 2: not UTF-8 text; skipped");
+    let (recs, err) = read_all(Format::Jsonl, "bad.jsonl", bad);
+    assert!(recs.is_empty());
     assert_format_error(
         &err.expect("an error"),
         "bad.jsonl",
-        Position::Line(2),
+        Position::Line(1),
         "UTF-8",
     );
 }

@@ -220,7 +220,16 @@ pub fn run(cli: Cli) -> Result<()> {
         )));
     }
     let s = driver.finish(&mut source, &mut sink)?;
-    log::info!("{} frame(s) read, {} written", s.read, s.written);
+    if s.source.skipped > 0 {
+        log::info!(
+            "{} frame(s) read, {} written, {} line(s) skipped",
+            s.read,
+            s.written,
+            s.source.skipped
+        );
+    } else {
+        log::info!("{} frame(s) read, {} written", s.read, s.written);
+    }
     Ok(())
 }
 

@@ -15,15 +15,22 @@
 //! `0970` = 0.0970 s). In system mode the time is the wall clock time of day;
 //! with a start date it is placed on that date (a time going back by more than
 //! 12 h starts the next day), without one it counts from midnight. In absolute
-//! mode it is the time since the start of logging, added to the start date and
-//! time when there is one; in relative mode each time is the gap to the previous
-//! message. Like PEAK's start time, the wall clock is taken as UTC.
+//! mode it is the time since the start of the measurement (BUSMASTER's connect),
+//! added to the start date and time of the first logging session when there is
+//! one: a later session in the same file (`[START LOGGING SESSION]` again, with
+//! its own start date) keeps counting from there when its first time is nearer
+//! to its distance from the first session's start than to zero, else (a new
+//! measurement, or BUSMASTER's "reset time stamp" option) counts from its own
+//! start date. A first session that began well after the connect is dated by
+//! its own start (the file does not say when the connect was). In relative mode
+//! each time is the gap to the previous message. Like PEAK's start time, the
+//! wall clock is taken as UTC.
 //!
 //! The channel is `Channel::Number` as written (1-based). The DLC is always
 //! decimal; ids and data follow the number base. J1939 and LIN logs are refused.
 //! A new header block (a second logging session) resets the settings.
 
-use super::civil::days_from_civil;
+use super::civil::{continues_measurement, days_from_civil};
 use super::lines::{split_spans, LineReader};
 use super::trc::parse_dec;
 use super::Input;
@@ -46,6 +53,11 @@ pub struct Reader {
     /// Start date (ns of its midnight) and time of day (ns), when given.
     start_day_ns: Option<i64>,
     start_tod_ns: i64,
+    /// Absolute mode: the start of the measurement the times count from (ns
+    /// since the epoch, `None` without a start date), and whether a session
+    /// began whose first message has not yet said if it continues it.
+    measurement_ns: Option<i64>,
+    new_session: bool,
     /// System mode: the day offset added after midnight roll-overs.
     day_ns: i64,
     last_tod_ns: Option<i64>,
@@ -70,6 +82,8 @@ impl Reader {
             mode: TimeMode::System,
             start_day_ns: None,
             start_tod_ns: 0,
+            measurement_ns: None,
+            new_session: true,
             day_ns: 0,
             last_tod_ns: None,
             running_ns: 0,
@@ -99,6 +113,7 @@ impl Reader {
             "[START LOGGING SESSION]" => {
                 self.start_day_ns = None;
                 self.start_tod_ns = 0;
+                self.new_session = true;
                 self.day_ns = 0;
                 self.last_tod_ns = None;
                 self.running_ns = 0;
@@ -112,33 +127,41 @@ impl Reader {
                 } else if let Some(rest) = up.strip_prefix("START DATE AND TIME") {
                     let rest = rest.trim();
                     if !rest.is_empty() {
-                        let (date, time) = rest.split_once(' ').ok_or("bad start date and time")?;
-                        let d: Vec<&str> = date.split(':').collect();
-                        let (day, mon, year) = match d.as_slice() {
-                            [a, b, c] => (
-                                a.parse::<u32>().ok(),
-                                b.parse::<u32>().ok(),
-                                c.parse::<i64>().ok(),
-                            ),
-                            _ => (None, None, None),
-                        };
-                        let (Some(day @ 1..=31), Some(mon @ 1..=12), Some(year @ 1..=9999)) =
-                            (day, mon, year)
-                        else {
-                            return Err(format!("bad start date '{date}'"));
-                        };
-                        self.start_day_ns = Some(
-                            days_from_civil(year, mon, day)
-                                .checked_mul(DAY_NS)
-                                .filter(|ns| ns.abs() < i64::MAX / 2)
-                                .ok_or_else(|| format!("start date '{date}' is out of range"))?,
-                        );
-                        self.start_tod_ns = parse_time(time.trim().as_bytes())
-                            .ok_or_else(|| format!("bad start time '{time}'"))?;
+                        if let Err(m) = self.start_date(rest) {
+                            // times then count from midnight, as without a date
+                            self.lines.skip(m);
+                        }
                     }
                 }
             }
         }
+        Ok(())
+    }
+
+    /// `dd:mm:yyyy hh:mm:ss:mmm` of a `START DATE AND TIME` line.
+    fn start_date(&mut self, rest: &str) -> std::result::Result<(), String> {
+        let (date, time) = rest.split_once(' ').ok_or("bad start date and time")?;
+        let d: Vec<&str> = date.split(':').collect();
+        let (day, mon, year) = match d.as_slice() {
+            [a, b, c] => (
+                a.parse::<u32>().ok(),
+                b.parse::<u32>().ok(),
+                c.parse::<i64>().ok(),
+            ),
+            _ => (None, None, None),
+        };
+        let (Some(day @ 1..=31), Some(mon @ 1..=12), Some(year @ 1..=9999)) = (day, mon, year)
+        else {
+            return Err(format!("bad start date '{date}'"));
+        };
+        let day_ns = days_from_civil(year, mon, day)
+            .checked_mul(DAY_NS)
+            .filter(|ns| ns.abs() < i64::MAX / 2)
+            .ok_or_else(|| format!("start date '{date}' is out of range"))?;
+        let tod =
+            parse_time(time.trim().as_bytes()).ok_or_else(|| format!("bad start time '{time}'"))?;
+        self.start_day_ns = Some(day_ns);
+        self.start_tod_ns = tod;
         Ok(())
     }
 
@@ -246,7 +269,16 @@ impl Reader {
                 self.last_tod_ns = Some(tod);
                 base.saturating_add(tod).saturating_add(self.day_ns)
             }
-            TimeMode::Absolute => base.saturating_add(self.start_tod_ns + tod),
+            TimeMode::Absolute => {
+                if std::mem::take(&mut self.new_session) {
+                    let start = self.start_day_ns.map(|d| d + self.start_tod_ns);
+                    match (self.measurement_ns, start) {
+                        (Some(m), Some(s)) if continues_measurement(s, m, tod) => {}
+                        _ => self.measurement_ns = start,
+                    }
+                }
+                self.measurement_ns.unwrap_or(0).saturating_add(tod)
+            }
             TimeMode::Relative => {
                 self.running_ns = self.running_ns.saturating_add(tod);
                 base.saturating_add(self.start_tod_ns)
@@ -294,15 +326,23 @@ impl super::RecordReader for Reader {
                 continue;
             }
             match self.message() {
-                Ok(r) => return Ok(Some(r)),
-                Err(m) => self.lines.reject(m)?,
+                Ok(r) => {
+                    self.lines.record_read();
+                    return Ok(Some(r));
+                }
+                Err(m) => self.lines.skip(m),
             }
         }
+        self.lines.end()?;
         Ok(None)
     }
 
     fn take_warnings(&mut self) -> Vec<String> {
         self.lines.take_warnings()
+    }
+
+    fn skipped(&self) -> u64 {
+        self.lines.skipped()
     }
 }
 
@@ -358,6 +398,38 @@ mod tests {
         .unwrap();
         assert_eq!(v[0].frame, parse_frame("100#01FF").unwrap());
         assert_eq!(v[1].timestamp.as_nanos(), 1_750_000_000);
+    }
+
+    #[test]
+    fn later_sessions_of_one_measurement_count_from_its_start() {
+        // absolute mode: times count from the connect; the second session
+        // starts 357 s after the first (its own start date), its times too
+        let session = |date: &str, lines: &str| {
+            format!("***[START LOGGING SESSION]***\r\n***START DATE AND TIME {date}***\r\n***HEX***\r\n***ABSOLUTE MODE***\r\n{lines}***END DATE AND TIME ***\r\n***[STOP LOGGING SESSION]***\r\n")
+        };
+        let head = "***BUSMASTER Ver 3.2.2***\r\n***PROTOCOL CAN***\r\n";
+        let text = format!(
+            "{head}{}{}",
+            session("24:11:2026 10:00:00:000", "00:00:01:500 Rx 1 0x100 s 0\r\n"),
+            session("24:11:2026 10:05:57:000", "00:05:57:250 Rx 1 0x101 s 0\r\n")
+        );
+        let v = read_all(&text).unwrap();
+        let start = days_from_civil(2026, 11, 24) * DAY_NS + 36_000_000_000_000;
+        assert_eq!(v[0].timestamp.as_nanos(), start + 1_500_000_000);
+        assert_eq!(
+            v[1].timestamp.as_nanos(),
+            start + 357_250_000_000,
+            "not 357 s late"
+        );
+        // a session whose times start again near 0 (another measurement, or
+        // 'reset time stamp') counts from its own start date
+        let text = format!(
+            "{head}{}{}",
+            session("24:11:2026 10:00:00:000", "00:00:01:500 Rx 1 0x100 s 0\r\n"),
+            session("25:11:2026 10:00:00:000", "00:00:00:250 Rx 1 0x101 s 0\r\n")
+        );
+        let v = read_all(&text).unwrap();
+        assert_eq!(v[1].timestamp.as_nanos(), start + DAY_NS + 250_000_000);
     }
 
     #[test]

@@ -74,3 +74,38 @@ mod tests {
         }
     }
 }
+
+/// Whether the times of a logging block that started at `block` (ns since the
+/// epoch, the block's own date) count from the start of the measurement at
+/// `measurement` rather than from the block: true when the block's first time,
+/// `first` (ns), is nearer to the block's distance from the measurement start
+/// than to zero. CANoe's trigger blocks and BUSMASTER's logging sessions within
+/// one measurement count from its start (a block starting 37 s in has its first
+/// event at about 37 s); concatenated logs and restarted clocks start near 0.
+pub(crate) fn continues_measurement(block: i64, measurement: i64, first: i64) -> bool {
+    let since = block.saturating_sub(measurement);
+    since > 0 && first > since / 2
+}
+
+#[cfg(test)]
+mod measurement_tests {
+    use super::continues_measurement;
+
+    #[test]
+    fn a_block_continues_the_clock_or_starts_its_own() {
+        const S: i64 = 1_000_000_000;
+        // the second trigger block 37.62 s in, first event at 37.62 s
+        assert!(continues_measurement(
+            1_037_620 * S / 1000,
+            1000 * S,
+            37_620 * S / 1000
+        ));
+        // its events a little before the block date (pre-trigger time)
+        assert!(continues_measurement(1037 * S, 1000 * S, 35 * S));
+        // a block a day later whose times start again near 0
+        assert!(!continues_measurement(87_400 * S, 1000 * S, S / 4));
+        // the same date, or a block dated before the measurement
+        assert!(!continues_measurement(1000 * S, 1000 * S, 5 * S));
+        assert!(!continues_measurement(900 * S, 1000 * S, 5 * S));
+    }
+}

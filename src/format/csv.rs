@@ -44,8 +44,10 @@
 //! direction, and `LEN` bytes are taken from the `D` columns. A `LEN` above 8 is
 //! CAN FD.
 //!
-//! Errors name the file and line; a cut-off last line ends the stream with a
-//! warning.
+//! An unknown header is an error naming the file. A row that does not read is
+//! skipped: counted, the first few named in warnings, and a file of which no row
+//! reads is an error naming its first bad line ([`crate::format::lines`]); a
+//! cut-off last line is skipped the same way and ends the stream.
 
 use std::io::Write;
 
@@ -646,15 +648,23 @@ impl RecordReader for Reader {
             }
             self.split();
             match self.parse_row() {
-                Ok(r) => return Ok(Some(r)),
-                Err(m) => self.lines.reject(m)?,
+                Ok(r) => {
+                    self.lines.record_read();
+                    return Ok(Some(r));
+                }
+                Err(m) => self.lines.skip(m),
             }
         }
+        self.lines.end()?;
         Ok(None)
     }
 
     fn take_warnings(&mut self) -> Vec<String> {
         self.lines.take_warnings()
+    }
+
+    fn skipped(&self) -> u64 {
+        self.lines.skipped()
     }
 }
 
@@ -875,10 +885,29 @@ mod tests {
     #[test]
     fn bad_rows_name_the_line() {
         let h = "timestamp,arbitration_id,extended,remote,error,dlc,data\n";
-        let e = read_all(&format!("{h}1.0,0x1,0,0,0,1,AA==\n1.0,0x1,0,0\n"))
+        let e = read_all(&format!("{h}1.0,0x1,0,0\n"))
             .unwrap_err()
             .to_string();
-        assert!(e.contains("t.csv: line 3") && e.contains("4 fields"), "{e}");
+        assert!(e.contains("t.csv: line 2") && e.contains("4 fields"), "{e}");
+        // a bad row among good ones is skipped, named and counted
+        let mut r = Reader::new(Input {
+            path: "t.csv".into(),
+            reader: Box::new(Cursor::new(
+                format!("{h}1.0,0x1,0,0,0,1,AA==\n1.0,0x1,0,0\n2.0,0x2,0,0,0,0,\n").into_bytes(),
+            )),
+        })
+        .unwrap();
+        let mut ids = Vec::new();
+        while let Some(x) = r.read().unwrap() {
+            ids.push(x.frame.id().raw());
+        }
+        assert_eq!((ids, r.skipped()), (vec![1, 2], 1));
+        let w = r.take_warnings();
+        assert!(
+            w[0].starts_with("t.csv: line 3: ") && w[0].contains("4 fields"),
+            "{w:?}"
+        );
+        assert_eq!(w[1], "t.csv: 1 line(s) skipped");
         let e = read_all(&format!("{h}1.0,0xzz,0,0,0,1,AA==\n"))
             .unwrap_err()
             .to_string();
@@ -906,6 +935,6 @@ mod tests {
         .unwrap();
         assert!(r.read().unwrap().is_some());
         assert!(r.read().unwrap().is_none());
-        assert_eq!(r.take_warnings().len(), 1);
+        assert_eq!(r.take_warnings().len(), 2);
     }
 }

@@ -11,7 +11,8 @@
 //! double). `channel` is the 1-based number for Vector and PEAK formats, the
 //! interface name for candump logs and buses, `null` where there is none. `dlc`
 //! is the code 0-15 as on the wire; `data` lowercase hex (empty for remote frames).
-//! Keys may come in any order on input; unknown keys are ignored.
+//! Keys may come in any order on input; unknown keys are ignored. A line that
+//! does not read is skipped, counted and named ([`crate::format::lines`]).
 
 use std::io::Write;
 
@@ -163,7 +164,8 @@ impl RecordReader for Reader {
     fn read(&mut self) -> Result<Option<Record>> {
         while self.lines.next_line()? {
             let Ok(text) = std::str::from_utf8(self.lines.line()) else {
-                return Err(self.lines.error("not UTF-8 text"));
+                self.lines.skip("not UTF-8 text");
+                continue;
             };
             let text = text.trim();
             if text.is_empty() {
@@ -173,15 +175,23 @@ impl RecordReader for Reader {
                 .map_err(|e| e.to_string())
                 .and_then(to_record);
             match parsed {
-                Ok(r) => return Ok(Some(r)),
-                Err(m) => self.lines.reject(m)?,
+                Ok(r) => {
+                    self.lines.record_read();
+                    return Ok(Some(r));
+                }
+                Err(m) => self.lines.skip(m),
             }
         }
+        self.lines.end()?;
         Ok(None)
     }
 
     fn take_warnings(&mut self) -> Vec<String> {
         self.lines.take_warnings()
+    }
+
+    fn skipped(&self) -> u64 {
+        self.lines.skipped()
     }
 }
 

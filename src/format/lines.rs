@@ -1,8 +1,22 @@
 //! What the text formats share: [`LineReader`], which reads one bounded line at a
-//! time with its number, tells a cut-off last line apart and turns a parse
-//! failure there into a warning; and [`TextSink`], the buffered byte sink their
-//! writers fill. Keeping this in one place keeps every text reader in constant
-//! memory (no line may exceed [`MAX_LINE`]) and every error message alike.
+//! time with its number, tells a cut-off last line apart and keeps the account
+//! of the lines a reader could not read; and [`TextSink`], the buffered byte
+//! sink their writers fill. Keeping this in one place keeps every text reader in
+//! constant memory (no line may exceed [`MAX_LINE`]) and every message alike.
+//!
+//! # Lines that do not read
+//!
+//! One bad line never ends a file. A reader hands a line it cannot read to
+//! [`LineReader::skip`], which counts it and names the first [`NAMED_SKIPS`] in
+//! warnings (`trace.log: line 23: not a candump log line ...; skipped`). At the
+//! end of the input the reader calls [`LineReader::end`]: if lines were skipped
+//! it adds a closing warning (`trace.log: 412 line(s) skipped`), and if no
+//! record was read at all (the reader reports each one with
+//! [`LineReader::record_read`]) the file is refused with an error naming it and
+//! its first bad line, so a file in another format never converts to nothing
+//! without a word. A cut-off last line (no newline) is skipped the same way and
+//! ends the stream. Lines a reader knowingly passes over (comments, headers,
+//! events of other buses) are not skipped lines.
 
 use std::io::{BufRead, Read, Write};
 use std::path::{Path, PathBuf};
@@ -12,6 +26,9 @@ use crate::error::{Error, Position, Result};
 
 /// The longest line a text reader accepts, in bytes.
 pub const MAX_LINE: usize = 1 << 20;
+
+/// How many skipped lines are named one by one in warnings; the rest are counted.
+pub const NAMED_SKIPS: u64 = 5;
 
 /// Buffered bytes a [`TextSink`] collects before writing them out.
 const SINK_CHUNK: usize = 1 << 16;
@@ -25,6 +42,13 @@ pub struct LineReader {
     complete: bool,
     done: bool,
     warnings: Vec<String>,
+    /// Records read from the lines (as the reader reported them).
+    records: u64,
+    /// Lines skipped, and the first of them with why.
+    skipped: u64,
+    first_skip: Option<(u64, String)>,
+    /// [`LineReader::end`] was called.
+    ended: bool,
 }
 
 impl LineReader {
@@ -38,6 +62,10 @@ impl LineReader {
             complete: true,
             done: false,
             warnings: Vec::new(),
+            records: 0,
+            skipped: 0,
+            first_skip: None,
+            ended: false,
         }
     }
 
@@ -97,18 +125,71 @@ impl LineReader {
         Error::format(Position::Line(self.line_no), msg).in_file(&self.path)
     }
 
-    /// Reports that the current line does not parse. On a cut-off last line this
-    /// is a warning that ends the stream (`Ok`); on any other line, the error.
-    pub fn reject(&mut self, msg: impl std::fmt::Display) -> Result<()> {
-        if self.complete {
-            return Err(self.error(msg.to_string()));
+    /// Skips the current line, which does not read: counts it and names it in a
+    /// warning if it is among the first [`NAMED_SKIPS`]. A cut-off last line is
+    /// skipped too, always named, and ends the stream.
+    pub fn skip(&mut self, msg: impl std::fmt::Display) {
+        self.skipped += 1;
+        if self.first_skip.is_none() {
+            self.first_skip = Some((self.line_no, msg.to_string()));
         }
-        self.warnings.push(format!(
-            "{}: line {}: last line is cut off ({msg}); stopped there",
-            self.path.display(),
-            self.line_no
-        ));
+        if !self.complete {
+            self.warnings.push(format!(
+                "{}: line {}: last line is cut off ({msg}); stopped there",
+                self.path.display(),
+                self.line_no
+            ));
+            self.done = true;
+        } else if self.skipped <= NAMED_SKIPS {
+            self.warnings.push(format!(
+                "{}: line {}: {msg}; skipped",
+                self.path.display(),
+                self.line_no
+            ));
+        }
+    }
+
+    /// Counts a record read from the input (for [`LineReader::end`]).
+    #[inline]
+    pub fn record_read(&mut self) {
+        self.records += 1;
+    }
+
+    /// The lines skipped so far.
+    pub fn skipped(&self) -> u64 {
+        self.skipped
+    }
+
+    /// The end of the input (call it where [`LineReader::next_line`] returned
+    /// false). With skipped lines, adds the closing count to the warnings, or,
+    /// if no record was read at all, is the error naming the file and the first
+    /// skipped line. Ends the stream; later calls do nothing.
+    pub fn end(&mut self) -> Result<()> {
+        if std::mem::replace(&mut self.ended, true) {
+            return Ok(());
+        }
         self.done = true;
+        if self.skipped == 0 {
+            return Ok(());
+        }
+        if self.records == 0 {
+            let (line, msg) = self.first_skip.take().unwrap_or_default();
+            return Err(Error::format(
+                Position::Line(line),
+                format!("{msg} (no frame read; {} line(s) skipped)", self.skipped),
+            )
+            .in_file(&self.path));
+        }
+        let more = if self.skipped > NAMED_SKIPS {
+            format!(" (the first {NAMED_SKIPS} named above)")
+        } else {
+            String::new()
+        };
+        self.warnings.push(format!(
+            "{}: {} line(s) skipped{more}",
+            self.path.display(),
+            self.skipped
+        ));
         Ok(())
     }
 
@@ -249,19 +330,59 @@ mod tests {
     }
 
     #[test]
-    fn a_cut_off_last_line_is_a_warning_other_lines_errors() {
-        let mut r = reader(b"good\nbad\ncut");
-        r.next_line().unwrap();
-        r.next_line().unwrap();
-        let e = r.reject("no frame").unwrap_err().to_string();
-        assert_eq!(e, "x.txt: line 2: no frame");
-        r.next_line().unwrap();
-        r.reject("no frame").unwrap();
-        assert!(!r.next_line().unwrap());
+    fn bad_lines_are_skipped_counted_and_the_first_named() {
+        let mut text = String::from("good\n");
+        for i in 0..7 {
+            text.push_str(&format!("bad{i}\n"));
+        }
+        text.push_str("cut");
+        let mut r = reader(text.as_bytes());
+        while r.next_line().unwrap() {
+            if r.line() == b"good" {
+                r.record_read();
+            } else {
+                r.skip("no frame");
+            }
+        }
+        r.end().unwrap();
+        assert_eq!(r.skipped(), 8);
+        let w = r.take_warnings();
+        assert_eq!(w.len(), 7, "{w:?}");
+        assert_eq!(w[0], "x.txt: line 2: no frame; skipped");
+        assert_eq!(w[4], "x.txt: line 6: no frame; skipped");
         assert_eq!(
-            r.take_warnings(),
-            ["x.txt: line 3: last line is cut off (no frame); stopped there"]
+            w[5],
+            "x.txt: line 9: last line is cut off (no frame); stopped there"
         );
+        assert_eq!(w[6], "x.txt: 8 line(s) skipped (the first 5 named above)");
+        // once only
+        r.end().unwrap();
+        assert!(r.take_warnings().is_empty());
+    }
+
+    #[test]
+    fn no_record_and_skipped_lines_is_an_error_naming_the_first() {
+        let mut r = reader(b"# header\nbad\nworse\n");
+        while r.next_line().unwrap() {
+            if r.line_no() > 1 {
+                r.skip(format!(
+                    "not a frame '{}'",
+                    String::from_utf8_lossy(r.line())
+                ));
+            }
+        }
+        let e = r.end().unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "x.txt: line 2: not a frame 'bad' (no frame read; 2 line(s) skipped)"
+        );
+        assert!(!r.next_line().unwrap());
+        r.end().unwrap();
+        // nothing skipped, nothing read: an empty log, no error
+        let mut r = reader(b"# only a comment\n");
+        while r.next_line().unwrap() {}
+        r.end().unwrap();
+        assert!(r.take_warnings().is_empty());
     }
 
     #[test]

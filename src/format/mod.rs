@@ -43,6 +43,12 @@ pub trait RecordReader: Send {
     fn take_warnings(&mut self) -> Vec<String> {
         Vec::new()
     }
+
+    /// Lines (or objects) skipped so far because they did not read, each
+    /// counted and the first few named in the warnings.
+    fn skipped(&self) -> u64 {
+        0
+    }
 }
 
 /// A sink of records.

@@ -29,8 +29,14 @@
 //!   does not;
 //! * extended ids are those written with more than 4 hex digits (PEAK writes 8,
 //!   python-can 7);
-//! * a file that is not a PEAK trace (such as Car Bus Analyzer's `@ TEXT @` `.trc`
-//!   files) is refused with an error naming the file and line.
+//! * a file that is not a PEAK trace is refused with an error naming the file
+//!   and what was found: Car Bus Analyzer's `@ TEXT @` files, and any file whose
+//!   first line is neither a `;` header line nor shaped like a PEAK message
+//!   (a number, then a time offset) when no `;$` directive came before it, as
+//!   CANHacker's and dSPACE's traces, which share the extension;
+//! * a message line that does not read is skipped: counted, the first few named
+//!   in warnings, and a file of which no message reads is an error naming its
+//!   first bad line ([`crate::format::lines`]).
 //!
 //! Writing produces version 2.1 (`;$COLUMNS=N,O,T,B,I,d,R,L,D`) with CRLF line
 //! ends, as PCAN-View and PEAK-Converter read it: numbering from 1, `$STARTTIME`
@@ -207,6 +213,19 @@ pub struct Reader {
     pending: bool,
 }
 
+/// True if `line` starts as a PEAK message line does: a message number
+/// (`17` or `17)`) and a time offset in ms (`1841`, `1059.900`).
+fn peak_message_shape(line: &[u8]) -> bool {
+    let mut toks = line
+        .split(|c| c.is_ascii_whitespace())
+        .filter(|t| !t.is_empty());
+    let (Some(n), Some(off)) = (toks.next(), toks.next()) else {
+        return false;
+    };
+    let n = n.strip_suffix(b")").unwrap_or(n);
+    parse_dec(n).is_some() && parse_fixed(off, 6).is_some()
+}
+
 fn v1_cols(minor: u32) -> &'static [Col] {
     use Col::*;
     match minor {
@@ -233,6 +252,8 @@ impl Reader {
         r.set_cols(v1_cols(0));
         let mut version: Option<(u32, u32)> = None;
         let mut columns: Option<(String, u64)> = None;
+        // a `;$` line seen: PEAK's header, whatever the lines after it hold
+        let mut directives = false;
         while r.lines.next_line()? {
             let t = r.lines.line().trim_ascii();
             if t.is_empty() {
@@ -244,12 +265,19 @@ impl Reader {
                 ));
             }
             if t[0] != b';' {
+                if !directives && !peak_message_shape(t) {
+                    let shown = String::from_utf8_lossy(&t[..t.len().min(60)]).into_owned();
+                    return Err(r.lines.error(format!(
+                        "not a PEAK trace file: found '{shown}' where a PEAK trace has ';$FILEVERSION' or a numbered message ('1) 1841 0001 8 ...'); CANHacker and dSPACE traces share the .trc extension"
+                    )));
+                }
                 r.pending = true;
                 break;
             }
             let Some(d) = t.strip_prefix(b";$") else {
                 continue;
             };
+            directives = true;
             let d = String::from_utf8_lossy(d).into_owned();
             let (key, value) = d.split_once('=').unwrap_or((d.as_str(), ""));
             let value = value.trim();
@@ -678,6 +706,7 @@ impl RecordReader for Reader {
     fn read(&mut self) -> Result<Option<Record>> {
         loop {
             if !std::mem::take(&mut self.pending) && !self.lines.next_line()? {
+                self.lines.end()?;
                 return Ok(None);
             }
             let t = self.lines.line().trim_ascii();
@@ -687,14 +716,21 @@ impl RecordReader for Reader {
             split_spans(self.lines.line(), &mut self.toks);
             match self.parse_line() {
                 Ok(LineKind::Skip) => continue,
-                Ok(LineKind::Frame(r)) => return Ok(Some(r)),
-                Err(m) => self.lines.reject(m)?,
+                Ok(LineKind::Frame(r)) => {
+                    self.lines.record_read();
+                    return Ok(Some(r));
+                }
+                Err(m) => self.lines.skip(m),
             }
         }
     }
 
     fn take_warnings(&mut self) -> Vec<String> {
         self.lines.take_warnings()
+    }
+
+    fn skipped(&self) -> u64 {
+        self.lines.skipped()
     }
 }
 
@@ -1035,13 +1071,39 @@ mod tests {
         let e = read_all(";$FILEVERSION=3.0\n").unwrap_err().to_string();
         assert!(e.contains("unsupported TRC file version"), "{e}");
         let e = read_all("garbage here\n").unwrap_err().to_string();
-        assert!(e.contains("t.trc: line 1"), "{e}");
-        // a cut last line is a warning
+        assert!(
+            e.starts_with("t.trc: line 1: not a PEAK trace file: found 'garbage here'"),
+            "{e}"
+        );
+        // CANHacker's trace: its column header is what is found, not a bad time offset
+        let e = read_all("Time   ID     DLC Data                    Comment\n00.000 0C1    8   00 00 00 00 00 00 00 00\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("t.trc: line 1: not a PEAK trace file: found 'Time   ID     DLC Data"),
+            "{e}"
+        );
+        // a cut last line is skipped with a warning
         let mut r =
             reader(";$FILEVERSION=2.1\n 1 1.0 DT 1 0100 Rx - 2 00 11\n 2 2.0 DT 1 01").unwrap();
         assert!(r.read().unwrap().is_some());
         assert!(r.read().unwrap().is_none());
-        assert_eq!(r.take_warnings().len(), 1);
+        assert_eq!(r.take_warnings().len(), 2);
+        // a bad line among good ones is skipped and counted
+        let mut r = reader(
+            ";$FILEVERSION=2.1\n 1 1.0 DT 1 0100 Rx - 2 00 11\n 2 2.0 QQ 1 0100 Rx - 0\n 3 3.0 DT 1 0101 Rx - 0\n",
+        )
+        .unwrap();
+        let mut n = 0;
+        while r.read().unwrap().is_some() {
+            n += 1;
+        }
+        assert_eq!((n, r.skipped()), (2, 1));
+        let w = r.take_warnings();
+        assert!(
+            w[0].starts_with("t.trc: line 3: unknown message type 'QQ'"),
+            "{w:?}"
+        );
     }
 
     #[test]

@@ -56,7 +56,10 @@ impl Source for LogSource {
         for w in &warnings {
             log::warn!("{w}");
         }
-        Ok(SourceReport::default())
+        Ok(SourceReport {
+            skipped: self.reader.skipped(),
+            ..SourceReport::default()
+        })
     }
 }
 

@@ -42,6 +42,12 @@ impl<'a> Tokens<'a> {
     pub(super) fn peek(&self) -> Option<&'a [u8]> {
         self.clone().next_token()
     }
+
+    /// True at the very end of the line (not even a blank is left).
+    #[inline]
+    pub(super) fn at_end(&self) -> bool {
+        self.i >= self.s.len()
+    }
 }
 
 /// A token for an error message (lossy, shortened).
@@ -100,7 +106,7 @@ pub(super) fn parse_num(tok: &[u8], hex: bool) -> Option<u32> {
 
 /// A data byte in the file's base.
 #[inline]
-fn parse_byte(tok: &[u8], hex: bool) -> Option<u8> {
+pub(super) fn parse_byte(tok: &[u8], hex: bool) -> Option<u8> {
     if hex && tok.len() == 2 {
         // the common case, fast
         return hex::pair(tok[0], tok[1]);

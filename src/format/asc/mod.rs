@@ -13,7 +13,8 @@
 //! * `Begin Triggerblock <date>` (any case), which may repeat, and `End TriggerBlock`;
 //! * classic lines `<t> <ch> <id>[x] Rx|Tx d <dlc> <bytes…> [trailing fields]`,
 //!   remote frames `r` with or without a DLC, a DLC of 9 to 15 with 8 bytes
-//!   (and python-can's `d 40`, read as DLC 15); a symbolic message name in the
+//!   (and python-can's `d 40` with 64 bytes, read as python-can reads it: DLC
+//!   15 and 8 bytes, with a warning that the rest is dropped); a symbolic message name in the
 //!   id column when the line ends with the decimal `ID = <n>[x]` field;
 //! * error frames in every form (`ErrorFrame`, `ErrorFrame ECC: …`,
 //!   `ErrorFrame Flags = …`, `CANFD <ch> <dir> ErrorFrame …`);
@@ -22,21 +23,36 @@
 //!
 //! Every other event line (status, `Statistic:`, J1939TP, LIN, FlexRay, MOST,
 //! Ethernet, `Start of measurement`, `log direct start`, system variables, …)
-//! is skipped and counted ([`Reader::skipped`]); such lines need not be UTF-8.
-//! A line that has the shape of a CAN frame but is malformed (bad id, too few
-//! data bytes, a DLC out of range) is an error naming the file and line. A last
-//! line cut off without a newline ends the stream with a warning instead.
+//! is passed over and counted ([`Reader::other_events`]); such lines need not
+//! be UTF-8. A line that has the shape of a CAN frame but is malformed (bad id,
+//! too few data bytes, a DLC above F, more data bytes than the DLC gives, as
+//! CSS Electronics' converters write FD payloads as `d 9`..`d 15`) and a line
+//! that is neither a header line nor a timestamped event are skipped: counted,
+//! the first few named in warnings, and a file of which no frame reads is an
+//! error naming its first bad line ([`crate::format::lines`]). A last line cut
+//! off without a newline is skipped the same way and ends the stream.
 //!
 //! Choices where ASC files are ambiguous:
 //!
-//! * **Time.** A record's timestamp is the trigger block's date (else the
-//!   header's `date`) plus the line's offset. The date carries no time zone
+//! * **Time.** A record's timestamp is the start of the measurement plus the
+//!   line's offset. CANoe's offsets count from the start of the measurement,
+//!   also in the second and later trigger blocks of a logging with start/stop
+//!   triggers, whose dates are when each block began: a block dated 37.62 s
+//!   after the measurement start has its first event at about 37.62 s. So the
+//!   header's `date` (else the first trigger block's) is the start, and a later
+//!   block (or a first block dated after the header) keeps it when its first
+//!   offset is nearer to the block's distance from the start than to zero;
+//!   otherwise its offsets start
+//!   again and count from its own date (concatenated logs, python-can's files,
+//!   whose first block is dated at the first message, offset 0). A `date` line
+//!   outside a block starts a new measurement. The date carries no time zone
 //!   (it is the recording PC's local time); it is read as **UTC**, so the same
 //!   file gives the same timestamps on every machine. python-can reads it in the
 //!   local zone, and by default gives offsets only. Without any date, timestamps
 //!   are the bare offsets. [`Reader::measurement_start`] gives the base in use.
 //!   Under `timestamps relative` each offset is the delta to the previous event
-//!   line (as asc2log does; python-can 4.6.1 ignores the keyword). A fraction in
+//!   line (as asc2log does; python-can 4.6.1 ignores the keyword), from each
+//!   trigger block's own date. A fraction in
 //!   the date is a decimal fraction (`.19` is 190 ms).
 //! * **Channels** are `Channel::Number` of the file's 1-based number.
 //! * **`TxRq`** (transmit request) lines are skipped: the frame follows as `Tx`

@@ -2,12 +2,13 @@
 
 use super::dates::parse_date;
 use super::lexer::{
-    is_channel_token, is_error_frame, looks_like_id, parse_bit, parse_channel, parse_dir,
-    parse_fd_dlc, parse_flags, parse_id, parse_num, parse_seconds, read_bytes, show, trailing_id,
-    Dir, Tokens,
+    is_channel_token, is_error_frame, looks_like_id, parse_bit, parse_byte, parse_channel,
+    parse_dir, parse_fd_dlc, parse_flags, parse_id, parse_num, parse_seconds, read_bytes, show,
+    trailing_id, Dir, Tokens,
 };
 use super::{FLAG_EDL, FLAG_RTR};
 use crate::error::Result;
+use crate::format::civil::continues_measurement;
 use crate::format::lines::LineReader;
 use crate::format::{Input, RecordReader};
 use crate::frame::{
@@ -40,14 +41,20 @@ struct Parser {
     hex: bool,
     /// `timestamps relative`.
     relative: bool,
-    /// The date of the current trigger block (else of the header), ns since the epoch.
+    /// The date the offsets of the current lines count from, ns since the epoch.
     base: Option<i64>,
+    /// The start of the measurement: the header's date, else the first trigger
+    /// block's (absolute timestamps only).
+    measurement: Option<i64>,
+    /// The date of a trigger block whose offsets may count from the start of
+    /// the measurement or from the block: its first event decides.
+    pending_block: Option<i64>,
     /// The last event's offset from the base (for relative timestamps).
     offset: i64,
     /// Inside `Begin Triggerblock` … `End TriggerBlock`.
     in_block: bool,
-    /// Lines skipped as events that are no CAN frames.
-    skipped: u64,
+    /// Event lines passed over because they hold no CAN frame.
+    events: u64,
     /// True once anything ASC-like was seen (a header line or an event).
     seen: bool,
     /// Warnings about the current line, passed on once it is parsed.
@@ -73,7 +80,9 @@ impl Reader {
                 base: None,
                 offset: 0,
                 in_block: false,
-                skipped: 0,
+                events: 0,
+                measurement: None,
+                pending_block: None,
                 seen: false,
                 notes: Vec::new(),
             },
@@ -90,10 +99,11 @@ impl Reader {
         self.p.base.map(Timestamp::from_nanos)
     }
 
-    /// How many event lines were skipped so far because they hold no CAN frame
-    /// (status, statistics, LIN, `TxRq`, …) or are not understood.
-    pub fn skipped(&self) -> u64 {
-        self.p.skipped
+    /// How many event lines were passed over so far because they hold no CAN
+    /// frame (status, statistics, LIN, `TxRq`, …). Lines that do not read are
+    /// counted apart ([`RecordReader::skipped`]).
+    pub fn other_events(&self) -> u64 {
+        self.p.events
     }
 
     /// Passes on a warning about the current line, or counts it past the cap.
@@ -137,6 +147,8 @@ impl Parser {
                 Some(ns) => {
                     if !self.in_block {
                         self.base = Some(ns);
+                        self.measurement = Some(ns);
+                        self.pending_block = None;
                         self.offset = 0;
                     }
                 }
@@ -188,7 +200,11 @@ impl Parser {
                 self.in_block = true;
                 if t.peek().is_some() {
                     match parse_date(t) {
-                        Some(ns) => self.base = Some(ns),
+                        Some(ns) if self.relative || self.measurement.is_none() => {
+                            self.base = Some(ns);
+                            self.measurement = Some(ns);
+                        }
+                        Some(ns) => self.pending_block = Some(ns),
                         None => self.warn(format!(
                             "cannot read the trigger block date '{}'; the previous date stays",
                             show(line.trim_ascii())
@@ -211,8 +227,10 @@ impl Parser {
                 show(line.trim_ascii())
             ));
         }
-        self.skipped += 1;
-        Ok(Line::Nothing)
+        Err(format!(
+            "'{}' is neither an ASC header line nor an event (no timestamp)",
+            show(line.trim_ascii())
+        ))
     }
 
     fn parse_event(&mut self, time: &[u8], mut t: Tokens<'_>) -> LineResult {
@@ -222,6 +240,15 @@ impl Parser {
                 show(time)
             )
         })?;
+        if let Some(block) = self.pending_block.take() {
+            self.base = Some(match self.measurement {
+                Some(m) if continues_measurement(block, m, off) => m,
+                _ => {
+                    self.measurement = Some(block);
+                    block
+                }
+            });
+        }
         self.offset = if self.relative {
             self.offset
                 .checked_add(off)
@@ -236,7 +263,7 @@ impl Parser {
             .ok_or("timestamp out of range")?;
         let ts = Timestamp::from_nanos(ts);
         let Some(kind) = t.next_token() else {
-            self.skipped += 1;
+            self.events += 1;
             return Ok(Line::Nothing);
         };
         if kind.eq_ignore_ascii_case(b"CANFD") {
@@ -244,7 +271,7 @@ impl Parser {
         }
         if !is_channel_token(kind) {
             // `CAN 1 Status:`, `Start of measurement`, `Li`, `M1`, `CANXL`, …
-            self.skipped += 1;
+            self.events += 1;
             return Ok(Line::Nothing);
         }
         self.parse_classic(ts, kind, t)
@@ -252,7 +279,7 @@ impl Parser {
 
     fn parse_classic(&mut self, ts: Timestamp, ch: &[u8], mut t: Tokens<'_>) -> LineResult {
         let Some(a) = t.next_token() else {
-            self.skipped += 1;
+            self.events += 1;
             return Ok(Line::Nothing);
         };
         if is_error_frame(a) {
@@ -267,11 +294,11 @@ impl Parser {
         }
         // the shape of a CAN line: <id> <dir> d|r; anything else is another event
         let (Some(dir_tok), Some(typ)) = (t.next_token(), t.next_token()) else {
-            self.skipped += 1;
+            self.events += 1;
             return Ok(Line::Nothing);
         };
         let Some(dir) = parse_dir(dir_tok) else {
-            self.skipped += 1;
+            self.events += 1;
             return Ok(Line::Nothing);
         };
         let remote = if typ.eq_ignore_ascii_case(b"r") {
@@ -279,11 +306,11 @@ impl Parser {
         } else if typ.eq_ignore_ascii_case(b"d") {
             false
         } else {
-            self.skipped += 1;
+            self.events += 1;
             return Ok(Line::Nothing);
         };
         if dir == Dir::TxRq {
-            self.skipped += 1;
+            self.events += 1;
             return Ok(Line::Nothing);
         }
         let channel = parse_channel(ch)?;
@@ -306,12 +333,50 @@ impl Parser {
                 0..=15 => v as u8,
                 _ => match len_to_dlc(v as usize) {
                     Some(code) => code,
-                    None => return Err(format!("DLC {v} is out of range (0-15)")),
+                    None => {
+                        return Err(format!(
+                            "DLC '{}' is out of range (0 to {})",
+                            show(dtok),
+                            if hex { "F" } else { "15" }
+                        ))
+                    }
                 },
             };
             let len = (dlc as usize).min(CAN_MAX_LEN);
             let mut data = [0u8; CAN_MAX_LEN];
             read_bytes(&mut t, &mut data[..len], hex)?;
+            // python-can writes all the bytes of a longer classic message (`d 40`)
+            let mut more = if v > 15 { v as usize - len } else { 0 };
+            let dropped = more;
+            while more > 0 && t.peek().is_some_and(|b| parse_byte(b, hex).is_some()) {
+                t.next_token();
+                more -= 1;
+            }
+            if dropped > more {
+                self.warn(format!(
+                    "'d {}' with {} data bytes: kept as python-can reads it, DLC {dlc} and the first {len} bytes",
+                    show(dtok),
+                    len + dropped - more
+                ));
+            }
+            // more data than the DLC gives: an FD payload on a classic line?
+            let mut extra = 0;
+            if !t.at_end() {
+                let mut rest = t.clone();
+                while rest
+                    .next_token()
+                    .is_some_and(|b| parse_byte(b, hex).is_some())
+                {
+                    extra += 1;
+                }
+            }
+            if extra > 0 {
+                return Err(format!(
+                    "DLC {} gives {len} data byte(s) on a classic line, but it has {}",
+                    show(dtok),
+                    len + extra
+                ));
+            }
             // a symbolic name in the id column: the `ID = <dec>[x]` field has the number
             let id = id.or_else(|e| trailing_id(t).ok_or(e))?;
             if dlc as usize > CAN_MAX_LEN {
@@ -357,7 +422,7 @@ impl Parser {
                 .ok_or("CANFD line ends after the direction")?;
             if is_error_frame(idtok) {
                 if dir == Dir::TxRq {
-                    self.skipped += 1;
+                    self.events += 1;
                     return Ok(Line::Nothing);
                 }
                 let frame = Frame::error(0, &[])
@@ -366,11 +431,11 @@ impl Parser {
                 return Ok(record(frame, dir));
             }
             if !looks_like_id(idtok, hex) {
-                self.skipped += 1;
+                self.events += 1;
                 return Ok(Line::Nothing);
             }
             if dir == Dir::TxRq {
-                self.skipped += 1;
+                self.events += 1;
                 return Ok(Line::Nothing);
             }
             let id = parse_id(idtok, hex)?;
@@ -425,16 +490,16 @@ impl Parser {
         }
         // CANoe 7/8.0: <id> <dir> brs esi d|r dlc [len bytes…] [Length = …]
         let Some(dir) = t.peek().and_then(parse_dir) else {
-            self.skipped += 1;
+            self.events += 1;
             return Ok(Line::Nothing);
         };
         if !looks_like_id(tok, hex) {
-            self.skipped += 1;
+            self.events += 1;
             return Ok(Line::Nothing);
         }
         t.next_token();
         if dir == Dir::TxRq {
-            self.skipped += 1;
+            self.events += 1;
             return Ok(Line::Nothing);
         }
         let id = parse_id(tok, hex)?;
@@ -491,28 +556,21 @@ impl RecordReader for Reader {
                 }
             }
             match res {
-                Ok(Line::Record(r)) => return Ok(Some(r)),
-                Ok(Line::Nothing) => {}
-                Err(msg) => {
-                    // a cut-off last line ends the stream with a warning, once
-                    // the file has shown it is ASC; any other bad line is an error
-                    let res = if !self.p.seen || self.lines.complete() {
-                        Err(self.lines.error(msg))
-                    } else if self.warned < MAX_WARNINGS {
-                        self.warned += 1;
-                        self.lines.reject(msg)
-                    } else {
-                        self.suppressed += 1;
-                        Ok(())
-                    };
-                    self.lines.stop();
-                    self.done = true;
-                    res?;
+                Ok(Line::Record(r)) => {
+                    self.lines.record_read();
+                    return Ok(Some(r));
                 }
+                Ok(Line::Nothing) => {}
+                Err(msg) => self.lines.skip(msg),
             }
         }
         self.done = true;
+        self.lines.end()?;
         Ok(None)
+    }
+
+    fn skipped(&self) -> u64 {
+        self.lines.skipped()
     }
 
     fn take_warnings(&mut self) -> Vec<String> {
@@ -661,7 +719,7 @@ mod tests {
         assert_eq!(c.timestamp.as_nanos() - t0, 4_000_000_000);
         assert_eq!(c.frame.id(), Id::Standard(0x1F));
         assert!(r.read().unwrap().is_none());
-        assert_eq!(r.skipped(), 1);
+        assert_eq!((r.other_events(), r.skipped()), (1, 0));
     }
 
     #[test]
@@ -676,6 +734,40 @@ mod tests {
             v[1].timestamp.as_nanos(),
             utc(2017, 10, 1, 10, 0, 0, 0) + 250_000_000
         );
+    }
+
+    #[test]
+    fn trigger_blocks_of_one_measurement_count_from_its_start() {
+        // CANoe 15, start/stop triggers: the second block is dated 37.62 s after
+        // the first, and its offsets count from the start of the measurement
+        let text = "date Tue Feb 8 12:35:03.548 pm 2022\nbase hex  timestamps absolute\ninternal events logged\n// version 15.3.0\nBegin TriggerBlock Tue Feb 8 12:35:03.548 pm 2022\n   0.000000 Start of measurement\n   1.000000 1  1               Tx   d 2 0A 0B\n  29.150000 TriggerEvent: TriggerBlock[Logging] Stop DirectLogging\nEnd TriggerBlock\nBegin TriggerBlock Tue Feb 8 12:35:41.168 pm 2022\n  37.620000 TriggerEvent: TriggerBlock[Logging] Start DirectLogging\n  38.000000 1  1               Tx   d 2 0A 0B\nEnd TriggerBlock\n";
+        let mut r = reader(text.as_bytes());
+        let t0 = utc(2022, 2, 8, 12, 35, 3, 548);
+        let a = r.read().unwrap().unwrap();
+        let b = r.read().unwrap().unwrap();
+        assert_eq!(a.timestamp.as_nanos(), t0 + 1_000_000_000);
+        assert_eq!(b.timestamp.as_nanos(), t0 + 38_000_000_000);
+        assert_eq!(r.measurement_start(), Some(Timestamp(t0)));
+        // no header date: the first block's date is the start
+        let v = read_all(
+            text.replacen("date Tue Feb 8 12:35:03.548 pm 2022\n", "", 1)
+                .as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(
+            v[1].timestamp.as_nanos() - v[0].timestamp.as_nanos(),
+            37_000_000_000
+        );
+        // a first block starting late (a start trigger at 20 s): its offsets
+        // count from the header's date too
+        let late = "date Tue Feb 8 12:35:03.548 pm 2022\nbase hex  timestamps absolute\nBegin TriggerBlock Tue Feb 8 12:35:23.548 pm 2022\n  20.000000 log trigger event\n  20.5 1 1 Rx d 0\nEnd TriggerBlock\n";
+        let v = read_all(late.as_bytes()).unwrap();
+        assert_eq!(v[0].timestamp.as_nanos(), t0 + 20_500_000_000);
+        // python-can's files: the block is dated at the first message, offset 0
+        let pc = "date Tue Feb 8 12:35:03.548 pm 2022\nbase hex  timestamps absolute\nBegin Triggerblock Tue Feb 8 12:36:03.548 pm 2022\n 0.000000 Start of measurement\n 0.000000 1  B6              Rx   d 0\n 0.5 1  B6              Rx   d 0\nEnd TriggerBlock\n";
+        let v = read_all(pc.as_bytes()).unwrap();
+        assert_eq!(v[0].timestamp.as_nanos(), t0 + 60_000_000_000);
+        assert_eq!(v[1].timestamp.as_nanos(), t0 + 60_500_000_000);
     }
 
     #[test]
@@ -699,7 +791,8 @@ mod tests {
         let a = r.read().unwrap().unwrap();
         assert_eq!(a.frame.data_bytes(), &[0x42]);
         assert!(r.read().unwrap().is_none());
-        assert_eq!(r.skipped(), 9);
+        assert_eq!((r.other_events(), r.skipped()), (9, 0));
+        assert!(r.take_warnings().is_empty());
         assert_eq!(r.measurement_start(), None);
         assert_eq!(a.timestamp.as_nanos(), 7_000_000_000);
     }
@@ -743,10 +836,54 @@ mod tests {
             assert!(e.starts_with("t.asc: line 2: "), "{body}: {e}");
             assert!(e.contains(what), "{body}: {e} lacks {what}");
         }
-        let e = err("\u{1}\u{2}garbage\n   1.0 1 1 Rx d 0\n");
+        let e = err("\u{1}\u{2}garbage\n\u{3}more\n");
         assert!(e.contains("line 1") && e.contains("Vector ASC"), "{e}");
+        assert!(e.ends_with("(no frame read; 2 line(s) skipped)"), "{e}");
         let e = err("LOGG\u{0}\u{0}\u{0}");
         assert!(e.contains("line 1"), "{e}");
+    }
+
+    #[test]
+    fn bad_lines_are_skipped_and_counted() {
+        // a DLC above F, too few bytes, an FD payload on a classic line
+        // (CSS Electronics' `d 9`..`d 15`), a line without a timestamp
+        let text = "\u{1}junk before the header\ndate Fri Feb 14 08:51:20 am 2020\nbase hex  timestamps absolute\n   1.0 1 123 Rx d 8 12 34 56 78 90 AB CD EF\n   1.1 1 123 Rx d 11 12 34 56 78 90 AB CD EF 12 34 56 78 90 AB CD EF 12 34 56 78\n   1.2 1 123 Rx d 8 01 02\n   1.3 1 123 Rx d 9 00 01 02 03 04 05 06 07 08 09 0A 0B\nnot an ASC line\n   1.4 1 12345678x Rx d 2 12 34\n   1.5 1 1 Rx d 1 01 Length = 2 BitCount = 3 ID = 1\n";
+        let mut r = reader(text.as_bytes());
+        let mut ids = Vec::new();
+        while let Some(x) = r.read().unwrap() {
+            ids.push(x.frame.id().raw());
+        }
+        assert_eq!(ids, [0x123, 0x1234_5678, 1]);
+        assert_eq!(r.skipped(), 5);
+        let w = r.take_warnings();
+        assert_eq!(w.len(), 6, "{w:?}");
+        for (w, (line, what)) in w.iter().zip([
+            (1, "is this a Vector ASC log?"),
+            (5, "DLC '11' is out of range (0 to F)"),
+            (6, "expected 8 data bytes, found 2"),
+            (
+                7,
+                "DLC 9 gives 8 data byte(s) on a classic line, but it has 12",
+            ),
+            (
+                8,
+                "'not an ASC line' is neither an ASC header line nor an event",
+            ),
+        ]) {
+            assert!(w.starts_with(&format!("t.asc: line {line}: ")), "{w}");
+            assert!(w.contains(what) && w.ends_with("; skipped"), "{w}");
+        }
+        assert_eq!(w[5], "t.asc: 5 line(s) skipped");
+        // python-can's 64-byte classic message, `d 40` and all its bytes, is no mismatch
+        // (read as python-can reads it, the bytes past 8 dropped with a warning)
+        let mut r = reader(format!("   1.0 1 1 Rx d 40{}\n", " 5A".repeat(64)).as_bytes());
+        let a = r.read().unwrap().unwrap();
+        assert_eq!((a.frame.dlc(), a.frame.len()), (15, 8));
+        assert!(r.read().unwrap().is_none());
+        assert_eq!(
+            r.take_warnings(),
+            ["t.asc: line 1: 'd 40' with 64 data bytes: kept as python-can reads it, DLC 15 and the first 8 bytes"]
+        );
     }
 
     #[test]
@@ -774,8 +911,10 @@ mod tests {
         assert!(r.read().unwrap().is_some());
         assert!(r.read().unwrap().is_none());
         let w = r.take_warnings();
-        assert_eq!(w.len(), 1);
+        assert_eq!(w.len(), 2, "{w:?}");
         assert!(w[0].contains("line 2") && w[0].contains("cut off"), "{w:?}");
+        assert_eq!(w[1], "t.asc: 1 line(s) skipped");
+        assert_eq!(r.skipped(), 1);
     }
 
     #[test]
