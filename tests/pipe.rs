@@ -440,3 +440,28 @@ fn can_player_interactive_sends_a_frame_per_enter() {
     assert!(err.contains("next 100#01"), "{err}");
     assert_eq!(stop_and_read(rec), ["100#01", "101#02"]);
 }
+
+#[test]
+fn can_logger_l_names_the_file_as_candump_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let chan = channel("dashl");
+    let o = tool("can-logger")
+        .args(["-c", &chan, "-l", "-d", "200ms"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    ok(&o);
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 1, "{names:?}");
+    let n = &names[0];
+    // candump-2026-12-04_150000.log
+    assert!(
+        n.starts_with("candump-")
+            && n.ends_with(".log")
+            && n.len() == "candump-2026-12-04_150000.log".len(),
+        "{n}"
+    );
+}

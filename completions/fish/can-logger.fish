@@ -24,6 +24,7 @@ complete -c can-logger -l bus-opt -d 'Backend option (repeatable): virtual: send
 complete -c can-logger -l config -d 'Config file [default: $XDG_CONFIG_HOME/cankit/config.toml, /etc/cankit/config.toml]' -r -F
 complete -c can-logger -l profile -d 'Use this profile of the config file' -r
 complete -c can-logger -l filter -d 'Only frames matching ID:MASK, none matching ID~MASK, error classes #MASK (comma lists, repeatable; 3 hex digits = 11-bit id, 8 = 29-bit)' -r
+complete -c can-logger -s l -l candump-name -d 'As candump -l: log to candump-YYYY-MM-DD_HHMMSS.log (local time) in the current folder'
 complete -c can-logger -l force -d 'Overwrite an existing file'
 complete -c can-logger -s a -l append -d 'Append to an existing file'
 complete -c can-logger -l fd -d 'Configure the interface for CAN FD'
