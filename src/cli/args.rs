@@ -265,6 +265,28 @@ impl Limits {
     }
 }
 
+/// A progress bar over `total` bytes with this indicatif template, ticking
+/// on its own.
+pub fn byte_bar(total: u64, template: &str) -> indicatif::ProgressBar {
+    let b = indicatif::ProgressBar::new(total);
+    b.set_style(
+        indicatif::ProgressStyle::with_template(template)
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    b.enable_steady_tick(Duration::from_millis(200));
+    b
+}
+
+/// `--rate 5000` or `5000/s`: frames per second.
+pub fn parse_rate(s: &str) -> Result<f64, String> {
+    match s.trim_end_matches("/s").parse::<f64>() {
+        Ok(r) if r.is_finite() && r > 0.0 => Ok(r),
+        _ => Err(format!(
+            "'{s}' is not a rate in frames per second (e.g. 5000 or 5000/s)"
+        )),
+    }
+}
+
 /// Parses a humantime duration (`100ms`, `1s`, `2m`, `1h 30m`).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("'{s}': {e} (examples: 250us, 100ms, 2s, 1m)"))

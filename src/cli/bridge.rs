@@ -8,23 +8,13 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Result};
 use clap::Parser;
 
-use super::args::{open_bus, parse_duration, BusArgs, Limits, Verbosity};
+use super::args::{open_bus, parse_duration, parse_rate, BusArgs, Limits, Verbosity};
 use super::UsageError;
 use crate::filter::FilterSet;
 use crate::frame::Record;
 use crate::pipe::{
     BusSink, BusSource, BusSourceOptions, Driver, Forward, IdMap, RateLimit, Sink, Stages, Stop,
 };
-
-/// `--rate-limit 1000` or `1000/s`.
-fn parse_rate(s: &str) -> Result<f64, String> {
-    match s.trim_end_matches("/s").parse::<f64>() {
-        Ok(r) if r.is_finite() && r > 0.0 => Ok(r),
-        _ => Err(format!(
-            "'{s}' is not a rate in frames per second (e.g. 1000 or 1000/s)"
-        )),
-    }
-}
 
 /// The rules of one direction from its options.
 fn rules(filters: &[String], maps: &[String], rate: Option<f64>) -> Result<Forward> {

@@ -11,7 +11,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use anyhow::{bail, Result};
 use clap::Parser;
 
-use super::args::{format_arg, format_parser, Verbosity};
+use super::args::{byte_bar, format_arg, format_parser, Verbosity};
 use super::logger::writer_options;
 use super::UsageError;
 use crate::filter::FilterSet;
@@ -178,17 +178,7 @@ pub fn run(cli: Cli) -> Result<()> {
         && cli.verbosity.chatty()
         && std::io::stderr().is_terminal()
         && total > 4 << 20)
-        .then(|| {
-            let b = indicatif::ProgressBar::new(total);
-            b.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{bar:40} {bytes}/{total_bytes} {msg} ({eta} left)",
-                )
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-            );
-            b.enable_steady_tick(Duration::from_millis(200));
-            b
-        });
+        .then(|| byte_bar(total, "{bar:40} {bytes}/{total_bytes} {msg} ({eta} left)"));
     let mut sink = Progress {
         inner: WriterSink::new(writer, &cli.output),
         bar,

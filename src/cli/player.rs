@@ -13,7 +13,7 @@ use anyhow::{bail, Result};
 use clap::Parser;
 
 use super::args::{
-    format_arg, format_parser, open_bus, parse_duration, BusArgs, Limits, Verbosity,
+    byte_bar, format_arg, format_parser, open_bus, parse_duration, BusArgs, Limits, Verbosity,
 };
 use super::UsageError;
 use crate::format;
@@ -279,15 +279,10 @@ pub fn run(cli: Cli) -> Result<()> {
         && std::io::stderr().is_terminal()
         && total > 0)
         .then(|| {
-            let b = indicatif::ProgressBar::new(total);
-            b.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{bar:40} {bytes}/{total_bytes} {msg} ({elapsed} played)",
-                )
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-            );
-            b.enable_steady_tick(Duration::from_millis(200));
-            b
+            byte_bar(
+                total,
+                "{bar:40} {bytes}/{total_bytes} {msg} ({elapsed} played)",
+            )
         });
     let mut sink = Progress {
         inner: buses_sink,

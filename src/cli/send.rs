@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 
-use super::args::{open_bus, parse_duration, BusArgs, Limits, Verbosity};
+use super::args::{open_bus, parse_duration, parse_rate, BusArgs, Limits, Verbosity};
 use super::UsageError;
 use crate::bus::PeriodicTask;
 use crate::frame::text::parse_frame;
@@ -146,16 +146,6 @@ fn parse_gap(s: &str) -> Result<Duration, String> {
         Ok(ms) if ms.is_finite() && ms >= 0.0 => Ok(Duration::from_secs_f64(ms / 1000.0)),
         Ok(_) => Err(format!("'{s}': the gap must be 0 or more")),
         Err(_) => parse_duration(s),
-    }
-}
-
-/// `--rate 5000` or `5000/s`.
-fn parse_rate(s: &str) -> Result<f64, String> {
-    match s.trim_end_matches("/s").parse::<f64>() {
-        Ok(r) if r.is_finite() && r > 0.0 => Ok(r),
-        _ => Err(format!(
-            "'{s}' is not a rate in frames per second (e.g. 5000 or 5000/s)"
-        )),
     }
 }
 

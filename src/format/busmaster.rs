@@ -337,13 +337,7 @@ impl super::RecordReader for Reader {
         Ok(None)
     }
 
-    fn take_warnings(&mut self) -> Vec<String> {
-        self.lines.take_warnings()
-    }
-
-    fn skipped(&self) -> u64 {
-        self.lines.skipped()
-    }
+    crate::line_reader_methods!();
 }
 
 #[cfg(test)]
@@ -357,11 +351,7 @@ mod tests {
         std::fs::write(&path, text).unwrap();
         // through open_reader: a .log file, recognised by its content
         let mut r = crate::format::open_reader(&path, None)?;
-        let mut v = Vec::new();
-        while let Some(x) = r.read()? {
-            v.push(x);
-        }
-        Ok(v)
+        crate::format::records(&mut *r).collect()
     }
 
     const HEAD: &str = "***BUSMASTER Ver 3.2.2***\r\n***PROTOCOL CAN***\r\n***NOTE: PLEASE DO NOT EDIT THIS DOCUMENT***\r\n***[START LOGGING SESSION]***\r\n";

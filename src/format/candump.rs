@@ -407,13 +407,7 @@ impl RecordReader for Reader {
         Ok(Some(rec))
     }
 
-    fn take_warnings(&mut self) -> Vec<String> {
-        self.lines.take_warnings()
-    }
-
-    fn skipped(&self) -> u64 {
-        self.lines.skipped()
-    }
+    crate::line_reader_methods!();
 }
 
 /// Lines a candump log may hold besides frames, passed over: candump's
@@ -520,17 +514,7 @@ impl RecordWriter for Writer {
         self.sink.commit()
     }
 
-    fn flush(&mut self) -> Result<()> {
-        self.sink.flush()
-    }
-
-    fn finish(&mut self) -> Result<()> {
-        self.sink.flush()
-    }
-
-    fn size_bound(&self) -> Option<u64> {
-        Some(self.sink.size_bound())
-    }
+    crate::text_writer_methods!();
 }
 
 #[cfg(test)]

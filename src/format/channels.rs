@@ -96,7 +96,7 @@ impl ChannelNumbers {
 }
 
 /// K for `canK` / `vcanK`.
-fn interface_index(name: &str) -> Option<u32> {
+pub(crate) fn interface_index(name: &str) -> Option<u32> {
     let digits = name
         .strip_prefix("vcan")
         .or_else(|| name.strip_prefix("can"))?;

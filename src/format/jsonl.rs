@@ -186,13 +186,7 @@ impl RecordReader for Reader {
         Ok(None)
     }
 
-    fn take_warnings(&mut self) -> Vec<String> {
-        self.lines.take_warnings()
-    }
-
-    fn skipped(&self) -> u64 {
-        self.lines.skipped()
-    }
+    crate::line_reader_methods!();
 }
 
 /// Writes JSON Lines.
@@ -257,17 +251,7 @@ impl RecordWriter for Writer {
         self.sink.commit()
     }
 
-    fn flush(&mut self) -> Result<()> {
-        self.sink.flush()
-    }
-
-    fn finish(&mut self) -> Result<()> {
-        self.sink.flush()
-    }
-
-    fn size_bound(&self) -> Option<u64> {
-        Some(self.sink.size_bound())
-    }
+    crate::text_writer_methods!();
 }
 
 #[cfg(test)]
@@ -281,11 +265,7 @@ mod tests {
             path: "t.jsonl".into(),
             reader: Box::new(Cursor::new(text.as_bytes().to_vec())),
         });
-        let mut v = Vec::new();
-        while let Some(x) = r.read()? {
-            v.push(x);
-        }
-        Ok(v)
+        crate::format::records(&mut r).collect()
     }
 
     #[test]

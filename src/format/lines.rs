@@ -299,6 +299,43 @@ impl TextSink {
     }
 }
 
+/// The `flush`, `finish` and `size_bound` of a [`super::RecordWriter`] whose
+/// whole state is a [`TextSink`] in a field named `sink` (the text formats
+/// that need no trailer).
+#[macro_export]
+#[doc(hidden)]
+macro_rules! text_writer_methods {
+    () => {
+        fn flush(&mut self) -> $crate::Result<()> {
+            self.sink.flush()
+        }
+
+        fn finish(&mut self) -> $crate::Result<()> {
+            self.sink.flush()
+        }
+
+        fn size_bound(&self) -> Option<u64> {
+            Some(self.sink.size_bound())
+        }
+    };
+}
+
+/// The `take_warnings` and `skipped` of a [`super::RecordReader`] that counts
+/// its skipped lines in a `LineReader` field named `lines`.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! line_reader_methods {
+    () => {
+        fn take_warnings(&mut self) -> Vec<String> {
+            self.lines.take_warnings()
+        }
+
+        fn skipped(&self) -> u64 {
+            self.lines.skipped()
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -725,13 +725,7 @@ impl RecordReader for Reader {
         }
     }
 
-    fn take_warnings(&mut self) -> Vec<String> {
-        self.lines.take_warnings()
-    }
-
-    fn skipped(&self) -> u64 {
-        self.lines.skipped()
-    }
+    crate::line_reader_methods!();
 }
 
 // ---------------------------------------------------------------------------
@@ -964,11 +958,7 @@ mod tests {
 
     fn read_all(text: &str) -> Result<Vec<Record>> {
         let mut r = reader(text)?;
-        let mut v = Vec::new();
-        while let Some(x) = r.read()? {
-            v.push(x);
-        }
-        Ok(v)
+        crate::format::records(&mut r).collect()
     }
 
     #[test]

@@ -19,7 +19,6 @@ use std::time::{Duration, Instant};
 use super::{Next, Source, Stop, Until};
 use crate::error::Result;
 use crate::frame::{FdFlags, Frame, Id, Record, Timestamp};
-use crate::replay::sleep_until;
 
 /// How one part of the frame is made.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -229,13 +228,7 @@ impl Source for GeneratorSource {
     fn next(&mut self, until: Until) -> Result<Next<'_>> {
         if let Some(gap) = self.gap {
             let start = *self.start.get_or_insert_with(Instant::now);
-            let until = until.instant();
-            let due = start + gap.saturating_mul(self.n.min(u32::MAX as u64) as u32);
-            if due >= until {
-                sleep_until(until, &self.stop);
-                return Ok(Next::Idle);
-            }
-            if !sleep_until(due, &self.stop) {
+            if !super::sources::wait_nth(start, gap, self.n, until, &self.stop) {
                 return Ok(Next::Idle);
             }
         }

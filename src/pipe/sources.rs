@@ -204,6 +204,25 @@ impl Source for ReplaySource {
     }
 }
 
+/// Waits until the `n`th tick of `period` counted from `start` (so ticks do
+/// not drift), but not past `until`: true when the tick came, false when the
+/// wait ended first (or a stop came).
+pub(crate) fn wait_nth(
+    start: Instant,
+    period: Duration,
+    n: u64,
+    until: Until,
+    stop: &Stop,
+) -> bool {
+    let until = until.instant();
+    let due = start + period.saturating_mul(n.min(u32::MAX as u64) as u32);
+    if due >= until {
+        sleep_until(until, stop);
+        return false;
+    }
+    sleep_until(due, stop)
+}
+
 /// Frames given as arguments: each once, or cycling through the list (with a
 /// period, one every period: python-can's `send_periodic` with a list; or as
 /// fast as the sink takes them, until a `--count`). Every due time counts
@@ -249,13 +268,7 @@ impl Source for FramesSource {
         }
         if let Some(p) = self.period {
             let start = *self.start.get_or_insert_with(Instant::now);
-            let until = until.instant();
-            let due = start + p.saturating_mul(self.next.min(u32::MAX as u64) as u32);
-            if due >= until {
-                sleep_until(until, &self.stop);
-                return Ok(Next::Idle);
-            }
-            if !sleep_until(due, &self.stop) {
+            if !wait_nth(start, p, self.next, until, &self.stop) {
                 return Ok(Next::Idle);
             }
         }

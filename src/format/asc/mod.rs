@@ -133,7 +133,7 @@ mod test_util {
     use super::Reader;
     use crate::error::Result;
     use crate::format::civil::days_from_civil;
-    use crate::format::{Input, RecordReader};
+    use crate::format::Input;
     use crate::frame::Record;
     use std::io::Cursor;
 
@@ -149,11 +149,7 @@ mod test_util {
     /// Every record of `text`.
     pub(super) fn read_all(text: &[u8]) -> Result<Vec<Record>> {
         let mut r = reader(text);
-        let mut v = Vec::new();
-        while let Some(x) = r.read()? {
-            v.push(x);
-        }
-        Ok(v)
+        crate::format::records(&mut r).collect()
     }
 
     /// Nanoseconds since the epoch of a UTC date and time.

@@ -3,7 +3,7 @@
 //! fills in lengths, links and cycle counts and marks the file finalized.
 
 use std::collections::HashMap;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -272,26 +272,13 @@ impl Writer {
                 path.display()
             )));
         }
-        let mut o = OpenOptions::new();
-        o.read(true).write(true);
-        if opts.force {
-            o.create(true).truncate(true);
-        } else {
-            o.create_new(true);
-        }
-        let file = o.open(path).map_err(|e| {
-            if e.kind() == io::ErrorKind::AlreadyExists {
-                Error::io(
-                    format!(
-                        "{} already exists (use --force to overwrite)",
-                        path.display()
-                    ),
-                    e,
-                )
-            } else {
-                Error::io(format!("creating {}", path.display()), e)
-            }
-        })?;
+        // append was refused above, so this creates (or with --force truncates)
+        let file = crate::format::output::create_output_file(
+            path,
+            opts,
+            crate::format::output::FileAccess::Random,
+        )?
+        .file;
         Ok(Writer {
             path: path.to_path_buf(),
             out: BufWriter::with_capacity(1 << 16, file),
@@ -410,7 +397,7 @@ impl Writer {
         let n = match ch {
             Channel::None => 1,
             Channel::Number(n) => *n,
-            Channel::Name(name) => match interface_index(name) {
+            Channel::Name(name) => match crate::format::channels::interface_index(name) {
                 Some(k) => k.saturating_add(1),
                 None => match self.names.get(name) {
                     Some(&n) => n,
@@ -517,17 +504,6 @@ fn dl_bytes(blocks: &[(u64, u64)], links: usize, next: u64) -> Vec<u8> {
 
 fn dl_len(links: usize) -> u64 {
     (HEADER + 8 * (links + 1) + 8 + 8 * links) as u64
-}
-
-/// K for `canK` / `vcanK`.
-fn interface_index(name: &str) -> Option<u32> {
-    let digits = name
-        .strip_prefix("vcan")
-        .or_else(|| name.strip_prefix("can"))?;
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse().ok()
 }
 
 /// Encodes one record (id byte first) into `out`; returns the group index and length.
