@@ -18,6 +18,7 @@ use crate::frame::Record;
 pub mod asc;
 pub mod blf;
 pub mod busmaster;
+pub(crate) mod bytes;
 pub mod candump;
 pub(crate) mod channels;
 pub(crate) mod civil;

@@ -144,19 +144,7 @@ const MAX_NAME_BYTES: usize = 1 << 20;
 /// Warnings kept before only counting them.
 const MAX_WARNINGS: usize = 50;
 
-/// Reads until `buf` is full or the input ends; returns the count read.
-fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
-}
+use crate::format::bytes::read_full;
 
 /// A section's byte order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

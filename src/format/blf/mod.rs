@@ -87,19 +87,7 @@ pub(crate) const MAX_CONTAINER: u64 = 4 << 20;
 /// Earliest time the writer stores as an absolute start (1990-01-01, as python-can).
 pub(crate) const ABSOLUTE_MIN_SECS: i64 = 631_152_000;
 
-pub(crate) fn u16_at(b: &[u8], at: usize) -> u16 {
-    u16::from_le_bytes([b[at], b[at + 1]])
-}
-
-pub(crate) fn u32_at(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
-}
-
-pub(crate) fn u64_at(b: &[u8], at: usize) -> u64 {
-    let mut a = [0u8; 8];
-    a.copy_from_slice(&b[at..at + 8]);
-    u64::from_le_bytes(a)
-}
+pub(crate) use crate::format::bytes::{u16_at, u32_at, u64_at};
 
 /// The file header fields we use.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -122,19 +122,7 @@ pub struct Reader {
     done: bool,
 }
 
-/// Reads until `buf` is full or the input ends; returns the count read.
-fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
-}
+use crate::format::bytes::read_full;
 
 impl Reader {
     /// A reader over an opened input: reads the header, then starts the

@@ -165,19 +165,7 @@ pub(crate) const DATA_FRAME: &str = "CAN_DataFrame";
 pub(crate) const REMOTE_FRAME: &str = "CAN_RemoteFrame";
 pub(crate) const ERROR_FRAME: &str = "CAN_ErrorFrame";
 
-pub(crate) fn u16_at(b: &[u8], at: usize) -> u16 {
-    u16::from_le_bytes([b[at], b[at + 1]])
-}
-
-pub(crate) fn u32_at(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
-}
-
-pub(crate) fn u64_at(b: &[u8], at: usize) -> u64 {
-    let mut a = [0u8; 8];
-    a.copy_from_slice(&b[at..at + 8]);
-    u64::from_le_bytes(a)
-}
+pub(crate) use crate::format::bytes::{u16_at, u32_at, u64_at};
 
 pub(crate) fn f64_at(b: &[u8], at: usize) -> f64 {
     f64::from_bits(u64_at(b, at))

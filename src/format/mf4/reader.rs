@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io::{self, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -41,16 +41,7 @@ const MAX_WARNINGS: usize = 50;
 /// Reads `buf.len()` bytes at `at`, or fewer at the end of the file.
 fn read_at(file: &mut File, at: u64, buf: &mut [u8]) -> io::Result<usize> {
     file.seek(SeekFrom::Start(at))?;
-    let mut n = 0;
-    while n < buf.len() {
-        match file.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
+    crate::format::bytes::read_full(file, buf)
 }
 
 fn bad(at: u64, msg: impl Into<String>) -> Error {
