@@ -1,7 +1,9 @@
 //! Little helpers the binary formats (BLF, MF4, pcapng) share: reading a
-//! buffer full, and little-endian fields at an offset.
+//! buffer full, little-endian fields at an offset, and warnings kept to a
+//! bounded number.
 
 use std::io::{self, Read};
+use std::path::Path;
 
 /// Reads until `buf` is full or the input ends; returns the count read.
 pub(crate) fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
@@ -32,4 +34,47 @@ pub(crate) fn u64_at(b: &[u8], at: usize) -> u64 {
     let mut a = [0u8; 8];
     a.copy_from_slice(&b[at..at + 8]);
     u64::from_le_bytes(a)
+}
+
+/// A reader's warnings: the first [`Warnings::MAX`] kept, each naming the
+/// file, the rest only counted (a damaged file of a million objects makes
+/// fifty lines and a count, not a million).
+#[derive(Debug, Default)]
+pub(crate) struct Warnings {
+    list: Vec<String>,
+    suppressed: usize,
+}
+
+impl Warnings {
+    /// Warnings kept before only counting them.
+    pub(crate) const MAX: usize = 50;
+
+    /// Notes `msg` about `path`.
+    pub(crate) fn push(&mut self, path: &Path, msg: impl std::fmt::Display) {
+        if self.list.len() < Self::MAX {
+            self.list.push(format!("{}: {msg}", path.display()));
+        } else {
+            self.suppressed += 1;
+        }
+    }
+
+    /// Moves what was noted to `out`, with a line counting those not shown.
+    pub(crate) fn take_into(&mut self, path: &Path, out: &mut Vec<String>) {
+        out.append(&mut self.list);
+        if self.suppressed > 0 {
+            out.push(format!(
+                "{}: {} more warnings not shown",
+                path.display(),
+                self.suppressed
+            ));
+            self.suppressed = 0;
+        }
+    }
+
+    /// What was noted, taken once.
+    pub(crate) fn take(&mut self, path: &Path) -> Vec<String> {
+        let mut out = Vec::new();
+        self.take_into(path, &mut out);
+        out
+    }
 }

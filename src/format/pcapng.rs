@@ -141,9 +141,6 @@ const MAX_BLOCK: u32 = 1 << 20;
 const MAX_INTERFACES: usize = 1 << 16;
 /// Bytes of interface names kept per section.
 const MAX_NAME_BYTES: usize = 1 << 20;
-/// Warnings kept before only counting them.
-const MAX_WARNINGS: usize = 50;
-
 use crate::format::bytes::read_full;
 
 /// A section's byte order.
@@ -241,8 +238,7 @@ pub struct Reader {
     spb_warned: bool,
     /// `new` has read the first block's type (a Section Header Block).
     pending_shb: bool,
-    warnings: Vec<String>,
-    suppressed: usize,
+    warnings: crate::format::bytes::Warnings,
     done: bool,
 }
 
@@ -382,8 +378,7 @@ impl Reader {
             last_ns: 0,
             spb_warned: false,
             pending_shb: false,
-            warnings: Vec::new(),
-            suppressed: 0,
+            warnings: Default::default(),
             done: false,
         };
         let mut magic = [0u8; 4];
@@ -438,12 +433,7 @@ impl Reader {
     }
 
     fn warn(&mut self, msg: String) {
-        if self.warnings.len() < MAX_WARNINGS {
-            self.warnings
-                .push(format!("{}: {msg}", self.path.display()));
-        } else {
-            self.suppressed += 1;
-        }
+        self.warnings.push(&self.path, msg);
     }
 
     /// Reads `n` bytes into `self.buf` (replacing it); false when the input
@@ -941,16 +931,7 @@ impl RecordReader for Reader {
     }
 
     fn take_warnings(&mut self) -> Vec<String> {
-        let mut w = std::mem::take(&mut self.warnings);
-        if self.suppressed > 0 {
-            w.push(format!(
-                "{}: {} more warnings not shown",
-                self.path.display(),
-                self.suppressed
-            ));
-            self.suppressed = 0;
-        }
-        w
+        self.warnings.take(&self.path)
     }
 }
 

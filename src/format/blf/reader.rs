@@ -28,8 +28,6 @@ use crate::frame::{
 /// Bytes of a CAN object the decoder looks at (every fixed part and 64 data bytes
 /// fit); the rest of a larger object is skipped.
 const DECODE_LIMIT: usize = 512;
-/// Warnings kept before only counting them.
-const MAX_WARNINGS: usize = 50;
 /// Free bytes before each container's payload, where the parser puts the tail
 /// of an object that started in the previous container (never more than
 /// DECODE_LIMIT bytes), so that no container is copied whole.
@@ -111,8 +109,7 @@ pub struct Reader {
     seg_offset: u64,
     seg_stored: bool,
     pending_error: Option<Error>,
-    warnings: Vec<String>,
-    suppressed: usize,
+    warnings: crate::format::bytes::Warnings,
     bad_versions: u32,
     /// Objects whose headerSize field is smaller than their header version's
     /// header (warned about once).
@@ -148,14 +145,16 @@ impl Reader {
         }
         let header = FileHeader::parse(&head)
             .ok_or_else(|| Error::format(Position::Byte(0), "not a BLF file").in_file(&path))?;
-        let mut warnings = Vec::new();
+        let mut warnings = crate::format::bytes::Warnings::default();
         let mut offset = HEADER_SIZE as u64;
         if (header.header_size as usize) < HEADER_SIZE {
-            warnings.push(format!(
-                "{}: header size {} is below {HEADER_SIZE}; reading objects from byte {HEADER_SIZE}",
-                path.display(),
-                header.header_size
-            ));
+            warnings.push(
+                &path,
+                format!(
+                    "header size {} is below {HEADER_SIZE}; reading objects from byte {HEADER_SIZE}",
+                    header.header_size
+                ),
+            );
         } else if header.header_size as usize > HEADER_SIZE {
             let extra = header.header_size as u64 - HEADER_SIZE as u64;
             let got = io::copy(&mut (&mut src).take(extra), &mut io::sink())
@@ -208,7 +207,6 @@ impl Reader {
             seg_stored: true,
             pending_error: None,
             warnings,
-            suppressed: 0,
             bad_versions: 0,
             bad_header_sizes: 0,
             unknown_types: 0,
@@ -224,12 +222,7 @@ impl Reader {
     }
 
     fn warn(&mut self, msg: String) {
-        if self.warnings.len() < MAX_WARNINGS {
-            self.warnings
-                .push(format!("{}: {msg}", self.path.display()));
-        } else {
-            self.suppressed += 1;
-        }
+        self.warnings.push(&self.path, msg);
     }
 
     /// Where `pos` is, for messages: an exact byte offset inside stored
@@ -511,16 +504,7 @@ impl RecordReader for Reader {
     }
 
     fn take_warnings(&mut self) -> Vec<String> {
-        let mut w = std::mem::take(&mut self.warnings);
-        if self.suppressed > 0 {
-            w.push(format!(
-                "{}: {} more warnings not shown",
-                self.path.display(),
-                self.suppressed
-            ));
-            self.suppressed = 0;
-        }
-        w
+        self.warnings.take(&self.path)
     }
 }
 

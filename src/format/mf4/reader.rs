@@ -35,9 +35,6 @@ const MAX_GROUPS: usize = 65_536;
 const MAX_CAN_GROUPS: usize = 256;
 /// Largest fixed record (cg data bytes + invalidation bytes).
 const MAX_RECORD: u64 = 16 << 20;
-/// Warnings kept before only counting them.
-const MAX_WARNINGS: usize = 50;
-
 /// Reads `buf.len()` bytes at `at`, or fewer at the end of the file.
 fn read_at(file: &mut File, at: u64, buf: &mut [u8]) -> io::Result<usize> {
     file.seek(SeekFrom::Start(at))?;
@@ -652,8 +649,7 @@ impl Reader {
                 blk_addr: 0,
                 blk_raw: false,
                 blk_stream: 0,
-                warnings: Vec::new(),
-                suppressed: 0,
+                warnings: Default::default(),
                 bad_frames: 0,
                 done: false,
             });
@@ -718,15 +714,7 @@ impl RecordReader for Reader {
     fn take_warnings(&mut self) -> Vec<String> {
         let mut w = Vec::new();
         for c in &mut self.cursors {
-            w.append(&mut c.warnings);
-            if c.suppressed > 0 {
-                w.push(format!(
-                    "{}: {} more warnings not shown",
-                    self.path.display(),
-                    c.suppressed
-                ));
-                c.suppressed = 0;
-            }
+            c.warnings.take_into(&self.path, &mut w);
         }
         w
     }
@@ -781,20 +769,14 @@ struct Cursor {
     blk_addr: u64,
     blk_raw: bool,
     blk_stream: u64,
-    warnings: Vec<String>,
-    suppressed: usize,
+    warnings: crate::format::bytes::Warnings,
     bad_frames: u64,
     done: bool,
 }
 
 impl Cursor {
     fn warn(&mut self, msg: String) {
-        if self.warnings.len() < MAX_WARNINGS {
-            self.warnings
-                .push(format!("{}: {msg}", self.path.display()));
-        } else {
-            self.suppressed += 1;
-        }
+        self.warnings.push(&self.path, msg);
     }
 
     fn rerr(&self, e: io::Error) -> Error {
