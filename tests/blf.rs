@@ -13,34 +13,14 @@ use proptest::prelude::*;
 use serde_json::Value;
 
 fn read_all(path: &Path) -> (Result<Vec<Record>, Error>, Vec<String>) {
-    let mut r = match format::open_reader(path, Some(Format::Blf)) {
-        Ok(r) => r,
-        Err(e) => return (Err(e), Vec::new()),
-    };
-    let mut out = Vec::new();
-    loop {
-        match r.read() {
-            Ok(Some(rec)) => out.push(rec),
-            Ok(None) => return (Ok(out), r.take_warnings()),
-            Err(e) => return (Err(e), r.take_warnings()),
-        }
-    }
+    common::read_with_warnings(path, Format::Blf)
 }
 
 fn read_ok(path: &Path) -> Vec<Record> {
-    match read_all(path).0 {
-        Ok(v) => v,
-        Err(e) => panic!("{}: {e}", path.display()),
-    }
+    common::read_ok_as(path, Format::Blf)
 }
 
-/// Asserts two record streams are equal, naming the first difference.
-fn same(got: &[Record], want: &[Record], what: &str) {
-    for (i, (a, b)) in got.iter().zip(want).enumerate() {
-        assert_eq!(a, b, "{what}: record {i}");
-    }
-    assert_eq!(got.len(), want.len(), "{what}: record count");
-}
+use common::assert_same_records as same;
 
 fn blf_files(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(rd) = std::fs::read_dir(dir) else {

@@ -31,35 +31,15 @@ fn opts(pairs: &[(&str, &str)]) -> WriterOptions {
     }
 }
 
-/// Records and warnings cankit reads from `path`, or the error.
 fn read_all(path: &Path) -> (Result<Vec<Record>, Error>, Vec<String>) {
-    let mut r = match format::open_reader(path, Some(Format::Mf4)) {
-        Ok(r) => r,
-        Err(e) => return (Err(e), Vec::new()),
-    };
-    let mut out = Vec::new();
-    loop {
-        match r.read() {
-            Ok(Some(rec)) => out.push(rec),
-            Ok(None) => return (Ok(out), r.take_warnings()),
-            Err(e) => return (Err(e), r.take_warnings()),
-        }
-    }
+    common::read_with_warnings(path, Format::Mf4)
 }
 
 fn read_ok(path: &Path) -> Vec<Record> {
-    match read_all(path).0 {
-        Ok(v) => v,
-        Err(e) => panic!("{}: {e}", path.display()),
-    }
+    common::read_ok_as(path, Format::Mf4)
 }
 
-fn same(got: &[Record], want: &[Record], what: &str) {
-    for (i, (a, b)) in got.iter().zip(want).enumerate() {
-        assert_eq!(a, b, "{what}: record {i}");
-    }
-    assert_eq!(got.len(), want.len(), "{what}: record count");
-}
+use common::assert_same_records as same;
 
 /// What the real `can-convert` reads from `mf4`: converted to JSON Lines by
 /// the binary, then parsed.

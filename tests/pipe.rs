@@ -28,16 +28,35 @@ fn stop_and_read(c: Child) -> Vec<String> {
     unsafe { libc::kill(c.id() as i32, libc::SIGINT) };
     let o = c.wait_with_output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8(o.stdout)
-        .unwrap()
-        .lines()
-        .filter_map(|l| l.split(' ').nth(2).map(str::to_string))
-        .collect()
+    frames_of(&String::from_utf8(o.stdout).unwrap())
 }
 
 fn ok(o: &std::process::Output) -> String {
     let err = String::from_utf8_lossy(&o.stderr).to_string();
     assert!(o.status.success(), "{err}");
+    err
+}
+
+/// A candump log holding `text`, in a folder of its own (kept with it).
+fn log_file(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("in.log");
+    std::fs::write(&log, text).unwrap();
+    (dir, log)
+}
+
+/// The frames of candump log lines, in order.
+fn frames_of(text: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|l| l.split(' ').nth(2).map(str::to_string))
+        .collect()
+}
+
+/// Asserts the tool exited with `code` saying `needle`; its stderr.
+fn fails(o: &std::process::Output, code: i32, needle: &str) -> String {
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert_eq!(o.status.code(), Some(code), "{err}");
+    assert!(err.contains(needle), "{err}");
     err
 }
 
@@ -81,13 +100,9 @@ fn can_send_honours_filter_count_and_duration() {
 
 #[test]
 fn can_player_honours_filter() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("in.log");
-    std::fs::write(
-        &log,
+    let (_dir, log) = log_file(
         "(1.000) can0 100#01\n(1.001) can0 123#02\n(1.002) can0 200#03\n(1.003) can0 123#04\n",
-    )
-    .unwrap();
+    );
     let chan = channel("playf");
     let rec = logger(&chan, &[]);
     ok(&run(tool("can-player")
@@ -116,11 +131,7 @@ fn can_logger_and_viewer_honour_filter_count_and_duration() {
     ])));
     let o = rec.wait_with_output().unwrap();
     ok(&o);
-    let got: Vec<String> = String::from_utf8(o.stdout)
-        .unwrap()
-        .lines()
-        .filter_map(|l| l.split(' ').nth(2).map(str::to_string))
-        .collect();
+    let got: Vec<String> = frames_of(&String::from_utf8(o.stdout).unwrap());
     assert_eq!(got, ["123#02", "123#04"]);
     let o = viewer.wait_with_output().unwrap();
     ok(&o);
@@ -173,24 +184,18 @@ fn can_bridge_honours_filter_and_count_and_refuses_the_same_bus() {
 
     let x = format!("virtual:{a}");
     let o = run(tool("can-bridge").args(["--from", &x, "--to", &x]));
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(err.contains("the same bus"), "{err}");
+    fails(&o, 2, "the same bus");
 }
 
 #[test]
 fn can_convert_refuses_an_empty_window_and_warns_about_one_past_the_end() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("in.log");
-    std::fs::write(&log, "(1.0) can0 100#01\n(2.0) can0 101#02\n").unwrap();
+    let (dir, log) = log_file("(1.0) can0 100#01\n(2.0) can0 101#02\n");
     let out = dir.path().join("out.log");
     let o = run(tool("can-convert")
         .args(["--start", "5", "--end", "2"])
         .arg(&log)
         .arg(&out));
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(err.contains("--start must be before --end"), "{err}");
+    fails(&o, 2, "--start must be before --end");
     assert!(!out.exists(), "nothing written for a refused window");
 
     let o = run(tool("can-convert")
@@ -206,9 +211,7 @@ fn can_convert_refuses_an_empty_window_and_warns_about_one_past_the_end() {
 
 #[test]
 fn unknown_format_options_are_refused_naming_the_known_ones() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("in.log");
-    std::fs::write(&log, "(1.0) can0 100#01\n").unwrap();
+    let (dir, log) = log_file("(1.0) can0 100#01\n");
     let o = run(tool("can-convert")
         .args(["--format-opt", "compresion=9"])
         .arg(&log)
@@ -223,16 +226,12 @@ fn unknown_format_options_are_refused_naming_the_known_ones() {
 #[test]
 fn candump_filters_after_the_channel_must_parse() {
     let o = run(tool("can-logger").args(["-c", "x,zz", "-d", "10ms"]));
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(err.contains("--filter"), "{err}");
+    fails(&o, 2, "--filter");
 }
 
 #[test]
 fn a_map_naming_a_channel_the_log_lacks_is_warned_about() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("in.log");
-    std::fs::write(&log, "(1.0) can0 100#01\n").unwrap();
+    let (_dir, log) = log_file("(1.0) can0 100#01\n");
     let chan = channel("mapw");
     let o = run(tool("can-player")
         .args([
@@ -251,23 +250,13 @@ fn a_map_naming_a_channel_the_log_lacks_is_warned_about() {
 fn error_class_filters_leave_data_frames_alone() {
     // `#MASK` selects error classes only, as candump's `#` does; data frames
     // still go through the id filters (none here).
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("in.log");
-    std::fs::write(
-        &log,
-        "(1.0) can0 100#01\n(1.1) can0 20000040#0000000000000000\n(1.2) can0 20000004#0000000000000000\n",
-    )
-    .unwrap();
+    let (dir, log) = log_file("(1.0) can0 100#01\n(1.1) can0 20000040#0000000000000000\n(1.2) can0 20000004#0000000000000000\n");
     let out = dir.path().join("out.log");
     ok(&run(tool("can-convert")
         .args(["--filter", "#40"])
         .arg(&log)
         .arg(&out)));
-    let frames: Vec<String> = std::fs::read_to_string(&out)
-        .unwrap()
-        .lines()
-        .filter_map(|l| l.split(' ').nth(2).map(str::to_string))
-        .collect();
+    let frames: Vec<String> = frames_of(&std::fs::read_to_string(&out).unwrap());
     assert_eq!(frames, ["100#01", "20000040#0000000000000000"]);
 }
 
@@ -326,11 +315,7 @@ fn python_can_spellings_are_accepted() {
         tool("can-send").args(["-c", &chan, "100#01", "300#03", "200#02"])
     ));
     ok(&rec.wait_with_output().unwrap());
-    let frames: Vec<String> = std::fs::read_to_string(&out)
-        .unwrap()
-        .lines()
-        .filter_map(|l| l.split(' ').nth(2).map(str::to_string))
-        .collect();
+    let frames: Vec<String> = frames_of(&std::fs::read_to_string(&out).unwrap());
     assert_eq!(frames, ["100#01", "200#02"]);
     // the player's -g in seconds
     let t = Instant::now();
@@ -418,13 +403,7 @@ fn can_bridge_rewrites_ids_filters_per_direction_and_limits_the_rate() {
 #[test]
 fn can_player_interactive_sends_a_frame_per_enter() {
     use std::io::Write;
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("in.log");
-    std::fs::write(
-        &log,
-        "(1.0) can0 100#01\n(100.0) can0 101#02\n(200.0) can0 102#03\n",
-    )
-    .unwrap();
+    let (_dir, log) = log_file("(1.0) can0 100#01\n(100.0) can0 101#02\n(200.0) can0 102#03\n");
     let chan = channel("interactive");
     let rec = logger(&chan, &[]);
     let mut player = tool("can-player")

@@ -254,6 +254,19 @@ pub struct Caps {
     pub bitrate: bool,
 }
 
+impl Caps {
+    /// Nothing beyond the trait's defaults; entries name what they add
+    /// (`Caps { fd: true, ..Caps::NONE }`).
+    pub const NONE: Caps = Caps {
+        kernel_filters: false,
+        kernel_periodic: false,
+        reconnect: false,
+        fd: false,
+        any_channel: false,
+        bitrate: false,
+    };
+}
+
 /// One backend: its name, help, options, capabilities and how to open it.
 /// [`BACKENDS`] lists them all; help texts, completions, [`open`] and the
 /// error listing the known names derive from it. Adding a backend is one

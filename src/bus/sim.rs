@@ -129,12 +129,8 @@ pub const BACKEND: super::Backend = super::Backend {
         "how long a send waits for a slow receiver, e.g. 1s",
     )],
     caps: super::Caps {
-        kernel_filters: false,
-        kernel_periodic: false,
-        reconnect: false,
         fd: true,
-        any_channel: false,
-        bitrate: false,
+        ..super::Caps::NONE
     },
     open: |s| Ok(Box::new(SimBus::open(s)?)),
 };

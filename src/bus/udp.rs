@@ -456,12 +456,8 @@ pub const BACKEND: super::Backend = super::Backend {
         ("hop_limit", "multicast TTL / hop limit, default 1"),
     ],
     caps: super::Caps {
-        kernel_filters: false,
-        kernel_periodic: false,
-        reconnect: false,
         fd: true,
-        any_channel: false,
-        bitrate: false,
+        ..super::Caps::NONE
     },
     open: |s| Ok(Box::new(UdpMulticastBus::open(s)?)),
 };

@@ -158,3 +158,39 @@ pub fn python_can_reads(py: &Path, file: &Path, args: &[&str]) -> String {
     );
     String::from_utf8(o.stdout).expect("pycan_dump.py prints UTF-8")
 }
+
+/// Records and warnings cankit reads from `path` as `format`, or the error
+/// (with the warnings gathered before it).
+pub fn read_with_warnings(
+    path: &Path,
+    format: cankit::format::Format,
+) -> (Result<Vec<cankit::Record>, cankit::Error>, Vec<String>) {
+    let mut r = match cankit::format::open_reader(path, Some(format)) {
+        Ok(r) => r,
+        Err(e) => return (Err(e), Vec::new()),
+    };
+    let mut out = Vec::new();
+    loop {
+        match r.read() {
+            Ok(Some(rec)) => out.push(rec),
+            Ok(None) => return (Ok(out), r.take_warnings()),
+            Err(e) => return (Err(e), r.take_warnings()),
+        }
+    }
+}
+
+/// The records cankit reads from `path` as `format`; panics on an error.
+pub fn read_ok_as(path: &Path, format: cankit::format::Format) -> Vec<cankit::Record> {
+    match read_with_warnings(path, format).0 {
+        Ok(v) => v,
+        Err(e) => panic!("{}: {e}", path.display()),
+    }
+}
+
+/// Asserts two record streams are equal, naming the first difference.
+pub fn assert_same_records(got: &[cankit::Record], want: &[cankit::Record], what: &str) {
+    for (i, (a, b)) in got.iter().zip(want).enumerate() {
+        assert_eq!(a, b, "{what}: record {i}");
+    }
+    assert_eq!(got.len(), want.len(), "{what}: record count");
+}
