@@ -9,7 +9,8 @@
 //! (`clock_nanosleep` with `TIMER_ABSTIME`, the thread's timer slack cut to
 //! 1 ns), so a late wake-up never shifts later frames. On an idle machine the
 //! kernel wakes a sleeper some microseconds late (under emulation, a
-//! millisecond or more); the waiter learns how late (a moving average) and
+//! millisecond or more); the waiter learns how late (a moving average that
+//! rises fast and falls slowly) and
 //! sleeps that much less, spinning the last stretch (at most 10 ms). When a
 //! spin still ends more than [`SPIN_PAYS_BELOW`] late, another process had
 //! the core: spinning only takes CPU from it, so the next 64 waits sleep to
@@ -124,7 +125,14 @@ pub fn sleep_until(due: Instant, stop: &StopFlag) -> bool {
             let target = due - spin;
             sleep_abs(target);
             let late = Instant::now().saturating_duration_since(target).as_nanos() as f64;
-            OVERSLEEP_NS.with(|c| c.set(c.get() * 0.9 + late.min(5e6) * 0.1));
+            // Learn a longer wake-up latency at once (the first frames of a
+            // run should not pay for it), a shorter one slowly.
+            let late = late.min(5e6);
+            OVERSLEEP_NS.with(|c| {
+                let avg = c.get();
+                let k = if late > avg { 0.5 } else { 0.1 };
+                c.set(avg + (late - avg) * k)
+            });
         }
         let spun = Instant::now() < due;
         while Instant::now() < due {
