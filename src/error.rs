@@ -234,6 +234,11 @@ impl Error {
         }
     }
 
+    /// A record handed to a writer of `file` after it was finished.
+    pub(crate) fn write_after_finish(file: &std::path::Path) -> Error {
+        Error::Unsupported(format!("{}: write after finish", file.display()))
+    }
+
     /// Attaches a file name to a format error (other errors pass through).
     pub fn in_file(self, file: &std::path::Path) -> Error {
         match self {

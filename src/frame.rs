@@ -239,6 +239,18 @@ impl Frame {
         Ok(f)
     }
 
+    /// A classic data frame as binary logs store it: a raw DLC (clamped to 15)
+    /// beside the bytes kept (up to 8). The DLC is kept when it agrees with
+    /// them (equal, or 9 to 15 over 8 bytes); otherwise the length wins.
+    pub fn data_stored(id: Id, data: &[u8], dlc: u8) -> Result<Frame, FrameError> {
+        let dlc = dlc.min(15);
+        if dlc as usize == data.len() || (dlc > 8 && data.len() == 8) {
+            Frame::data_with_dlc(id, data, dlc)
+        } else {
+            Frame::data(id, data)
+        }
+    }
+
     /// A CAN FD data frame; the length must be one CAN FD can encode.
     pub fn fd(id: Id, data: &[u8], flags: FdFlags) -> Result<Frame, FrameError> {
         let dlc = len_to_dlc(data.len()).ok_or(FrameError::BadFdLength(data.len()))?;

@@ -302,32 +302,26 @@ mod tests {
     #[test]
     fn speed_gap_and_skip() {
         let t0 = Instant::now();
-        let mut s = Scheduler::new(
-            Timing {
-                speed: 2.0,
-                ..Timing::default()
-            },
-            t0,
-        );
-        s.due(Timestamp(0));
+        // A scheduler that has just placed its first record (stamped 0) at t0.
+        let started = |timing: Timing| {
+            let mut s = Scheduler::new(timing, t0);
+            s.due(Timestamp(0));
+            s
+        };
+        let mut s = started(Timing {
+            speed: 2.0,
+            ..Timing::default()
+        });
         assert_eq!(s.due(Timestamp::from_micros(20_000)), t0 + ms(10));
-        let mut s = Scheduler::new(
-            Timing {
-                fixed_gap: Some(ms(5)),
-                ..Timing::default()
-            },
-            t0,
-        );
-        s.due(Timestamp(0));
+        let mut s = started(Timing {
+            fixed_gap: Some(ms(5)),
+            ..Timing::default()
+        });
         assert_eq!(s.due(Timestamp::from_micros(900_000)), t0 + ms(5));
-        let mut s = Scheduler::new(
-            Timing {
-                max_gap: Some(ms(100)),
-                ..Timing::default()
-            },
-            t0,
-        );
-        s.due(Timestamp(0));
+        let mut s = started(Timing {
+            max_gap: Some(ms(100)),
+            ..Timing::default()
+        });
         assert_eq!(s.due(Timestamp::from_micros(5_000_000)), t0 + ms(100));
         assert_eq!(s.due(Timestamp::from_micros(5_050_000)), t0 + ms(150));
     }

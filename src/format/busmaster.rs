@@ -325,16 +325,12 @@ impl super::RecordReader for Reader {
                 }
                 continue;
             }
-            match self.message() {
-                Ok(r) => {
-                    self.lines.record_read();
-                    return Ok(Some(r));
-                }
-                Err(m) => self.lines.skip(m),
+            let parsed = self.message();
+            if let Some(r) = self.lines.keep(parsed) {
+                return Ok(Some(r));
             }
         }
-        self.lines.end()?;
-        Ok(None)
+        self.lines.finish()
     }
 
     crate::line_reader_methods!();

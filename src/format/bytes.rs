@@ -1,6 +1,6 @@
 //! Little helpers the binary formats (BLF, MF4, pcapng) share: reading a
-//! buffer full, little-endian fields at an offset, and warnings kept to a
-//! bounded number.
+//! buffer full, little-endian fields at an offset, warnings kept to a
+//! bounded number, and a reader that ends at its first error.
 
 use std::io::{self, Read};
 use std::path::Path;
@@ -75,6 +75,28 @@ impl Warnings {
     pub(crate) fn take(&mut self, path: &Path) -> Vec<String> {
         let mut out = Vec::new();
         self.take_into(path, &mut out);
+        out
+    }
+}
+
+/// A reader that ends at its first error or at its end: the error is
+/// returned once, and every later call ends (`Ok(None)`) instead of reading
+/// on from a place that was not understood.
+pub(crate) trait Fused {
+    type Item;
+    /// The flag that says the reader has ended.
+    fn ended(&mut self) -> &mut bool;
+    /// The next item; only called while the reader has not ended.
+    fn next_unfused(&mut self) -> crate::error::Result<Option<Self::Item>>;
+    /// The next item, or the end once an error or the end was met.
+    fn next_fused(&mut self) -> crate::error::Result<Option<Self::Item>> {
+        if *self.ended() {
+            return Ok(None);
+        }
+        let out = self.next_unfused();
+        if !matches!(out, Ok(Some(_))) {
+            *self.ended() = true;
+        }
         out
     }
 }

@@ -104,13 +104,8 @@ impl Reader {
             return Ok(Some(r));
         }
         while std::mem::take(&mut have_line) || self.lines.next_line()? {
-            if let Some((timestamp, iface, frame, direction)) = parse_fast(self.lines.line()) {
-                let rec = Record {
-                    timestamp,
-                    channel: Channel::Name(shared_iface(&mut self.ifaces, iface)),
-                    direction: direction.unwrap_or(Direction::Rx),
-                    frame,
-                };
+            if let Some(fast) = parse_fast(self.lines.line()) {
+                let rec = fast_record(&mut self.ifaces, fast);
                 self.lines.record_read();
                 self.after_error = false;
                 self.push(rec, false);
@@ -289,6 +284,20 @@ fn shared_iface(cache: &mut Vec<Arc<str>>, name: &str) -> Arc<str> {
 /// frames, raw DLC suffixes, `.` separators, tabs, extra tokens, anything
 /// malformed) gives `None`, and [`parse_log_line`] decides: it accepts the same
 /// lines with the same result, only slower.
+/// The record of a line [`parse_fast`] read, its interface name shared.
+#[inline]
+fn fast_record(
+    ifaces: &mut Vec<Arc<str>>,
+    (timestamp, iface, frame, direction): (Timestamp, &str, Frame, Option<Direction>),
+) -> Record {
+    Record {
+        timestamp,
+        channel: Channel::Name(shared_iface(ifaces, iface)),
+        direction: direction.unwrap_or(Direction::Rx),
+        frame,
+    }
+}
+
 fn parse_fast(line: &[u8]) -> Option<(Timestamp, &str, Frame, Option<Direction>)> {
     let mut end = line.len();
     while end > 0 && matches!(line[end - 1], b'\n' | b'\r') {
@@ -393,15 +402,10 @@ impl RecordReader for Reader {
             return self.read_general(false);
         }
         // the usual line, straight through; anything else takes the long way
-        let Some((timestamp, iface, frame, direction)) = parse_fast(self.lines.line()) else {
+        let Some(fast) = parse_fast(self.lines.line()) else {
             return self.read_general(true);
         };
-        let rec = Record {
-            timestamp,
-            channel: Channel::Name(shared_iface(&mut self.ifaces, iface)),
-            direction: direction.unwrap_or(Direction::Rx),
-            frame,
-        };
+        let rec = fast_record(&mut self.ifaces, fast);
         self.lines.record_read();
         self.after_error = false;
         Ok(Some(rec))
@@ -492,8 +496,8 @@ fn numbered(names: &mut Vec<String>, n: usize) -> &str {
     &names[n]
 }
 
-impl RecordWriter for Writer {
-    fn write(&mut self, r: &Record) -> Result<()> {
+impl Writer {
+    fn row(&mut self, r: &Record) {
         let dir = self.direction.then_some(r.direction);
         let name: &str = match &r.channel {
             Channel::Name(name) => name,
@@ -511,9 +515,10 @@ impl RecordWriter for Writer {
         } else {
             write_log_line(&mut self.sink.buf, ts, name, &r.frame, dir, self.digits);
         }
-        self.sink.commit()
     }
+}
 
+impl RecordWriter for Writer {
     crate::text_writer_methods!();
 }
 
@@ -584,13 +589,7 @@ mod tests {
             assert!(!agree(other.as_bytes()), "{other}");
         }
         // every line the writer makes, and every one-byte change of it
-        let mut rng = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            rng
-        };
+        let mut next = crate::format::test_rng(0x2545_f491_4f6c_dd1du64);
         let mut fast = 0;
         for _ in 0..4000 {
             let r = next();
@@ -804,13 +803,7 @@ mod tests {
     #[test]
     fn mangled_mixed_logs_never_panic_and_fail_cleanly() {
         let base = " (000.000000)  can0  001   [0] \n(1.000000) can0 002#11\n (000.020000)  can0  003   [1]  01\n  can0  20000080   [8]  00 00 00 00 00 00 00 00   ERRORFRAME\n\tbus-error\n (000.010000)  can0  TX B -  004  [12]  00 01 02 03 04 05 06 07 08 09 0A 0B\nDROPCOUNT: dropped 1\n";
-        let mut rng = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            rng
-        };
+        let mut next = crate::format::test_rng(0x2545_f491_4f6c_dd1du64);
         for _ in 0..2000 {
             let mut m = base.as_bytes().to_vec();
             for _ in 0..1 + next() % 4 {

@@ -647,16 +647,12 @@ impl RecordReader for Reader {
                 continue;
             }
             self.split();
-            match self.parse_row() {
-                Ok(r) => {
-                    self.lines.record_read();
-                    return Ok(Some(r));
-                }
-                Err(m) => self.lines.skip(m),
+            let parsed = self.parse_row();
+            if let Some(r) = self.lines.keep(parsed) {
+                return Ok(Some(r));
             }
         }
-        self.lines.end()?;
-        Ok(None)
+        self.lines.finish()
     }
 
     crate::line_reader_methods!();
@@ -752,16 +748,17 @@ pub fn write_rich_row(buf: &mut Vec<u8>, r: &Record) {
     buf.push(b'\n');
 }
 
-impl RecordWriter for Writer {
-    fn write(&mut self, r: &Record) -> Result<()> {
+impl Writer {
+    fn row(&mut self, r: &Record) {
         if self.rich {
             write_rich_row(&mut self.sink.buf, r);
         } else {
             write_python_row(&mut self.sink.buf, r);
         }
-        self.sink.commit()
     }
+}
 
+impl RecordWriter for Writer {
     crate::text_writer_methods!();
 }
 
@@ -772,11 +769,7 @@ mod tests {
     use std::io::Cursor;
 
     fn read_all(text: &str) -> Result<Vec<Record>> {
-        let mut r = Reader::new(Input {
-            path: "t.csv".into(),
-            reader: Box::new(Cursor::new(text.as_bytes().to_vec())),
-        })?;
-        crate::format::records(&mut r).collect()
+        crate::format::read_in_memory("t.csv", text.as_bytes())
     }
 
     fn py(v: f64) -> String {

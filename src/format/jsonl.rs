@@ -174,16 +174,11 @@ impl RecordReader for Reader {
             let parsed = serde_json::from_str::<Line<'_>>(text)
                 .map_err(|e| e.to_string())
                 .and_then(to_record);
-            match parsed {
-                Ok(r) => {
-                    self.lines.record_read();
-                    return Ok(Some(r));
-                }
-                Err(m) => self.lines.skip(m),
+            if let Some(r) = self.lines.keep(parsed) {
+                return Ok(Some(r));
             }
         }
-        self.lines.end()?;
-        Ok(None)
+        self.lines.finish()
     }
 
     crate::line_reader_methods!();
@@ -245,12 +240,13 @@ pub fn write_json(buf: &mut Vec<u8>, r: &Record) {
     });
 }
 
-impl RecordWriter for Writer {
-    fn write(&mut self, r: &Record) -> Result<()> {
+impl Writer {
+    fn row(&mut self, r: &Record) {
         write_json(&mut self.sink.buf, r);
-        self.sink.commit()
     }
+}
 
+impl RecordWriter for Writer {
     crate::text_writer_methods!();
 }
 
@@ -258,14 +254,9 @@ impl RecordWriter for Writer {
 mod tests {
     use super::*;
     use crate::frame::text::parse_frame;
-    use std::io::Cursor;
 
     fn read_all(text: &str) -> Result<Vec<Record>> {
-        let mut r = Reader::new(Input {
-            path: "t.jsonl".into(),
-            reader: Box::new(Cursor::new(text.as_bytes().to_vec())),
-        });
-        crate::format::records(&mut r).collect()
+        crate::format::read_in_memory("t.jsonl", text.as_bytes())
     }
 
     #[test]

@@ -149,6 +149,32 @@ impl LineReader {
         }
     }
 
+    /// Counts a parsed line: its record read, or the line skipped for the
+    /// reason given.
+    #[inline]
+    pub fn keep<T, E: std::fmt::Display>(
+        &mut self,
+        parsed: std::result::Result<T, E>,
+    ) -> Option<T> {
+        match parsed {
+            Ok(r) => {
+                self.records += 1;
+                Some(r)
+            }
+            Err(m) => {
+                self.skip(m);
+                None
+            }
+        }
+    }
+
+    /// [`LineReader::end`] as a reader's last result: `Ok(None)`, or the
+    /// error when nothing was read.
+    pub fn finish<T>(&mut self) -> Result<Option<T>> {
+        self.end()?;
+        Ok(None)
+    }
+
     /// Counts a record read from the input (for [`LineReader::end`]).
     #[inline]
     pub fn record_read(&mut self) {
@@ -299,13 +325,19 @@ impl TextSink {
     }
 }
 
-/// The `flush`, `finish` and `size_bound` of a [`super::RecordWriter`] whose
+/// The `write` (its `row` method, then a commit), `flush`, `finish` and
+/// `size_bound` of a [`super::RecordWriter`] whose
 /// whole state is a [`TextSink`] in a field named `sink` (the text formats
 /// that need no trailer).
 #[macro_export]
 #[doc(hidden)]
 macro_rules! text_writer_methods {
     () => {
+        fn write(&mut self, r: &$crate::frame::Record) -> $crate::Result<()> {
+            self.row(r);
+            self.sink.commit()
+        }
+
         fn flush(&mut self) -> $crate::Result<()> {
             self.sink.flush()
         }

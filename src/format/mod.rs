@@ -598,3 +598,66 @@ pub(crate) fn write_err(path: &Path, e: io::Error) -> Error {
 pub(crate) fn read_err(path: &Path, e: io::Error) -> Error {
     Error::io(format!("reading {}", path.display()), e)
 }
+
+/// What a writer makes of `records`, written into memory (for tests).
+#[cfg(test)]
+pub(crate) fn written<W: RecordWriter>(
+    path: &str,
+    new: impl FnOnce(Output, &WriterOptions) -> Result<W>,
+    records: &[Record],
+) -> Vec<u8> {
+    use std::sync::{Arc, Mutex};
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+    impl Write for Shared {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mem = Arc::new(Mutex::new(Vec::new()));
+    let out = Output {
+        path: path.into(),
+        appending: false,
+        writer: Box::new(Shared(mem.clone())),
+    };
+    let mut w = new(out, &WriterOptions::default()).unwrap();
+    for r in records {
+        w.write(r).unwrap();
+    }
+    w.finish().unwrap();
+    let v = mem.lock().unwrap().clone();
+    v
+}
+
+/// A small seeded random number generator for tests (xorshift64).
+#[cfg(test)]
+pub(crate) fn test_rng(seed: u64) -> impl FnMut() -> u64 {
+    let mut x = seed;
+    move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    }
+}
+
+/// `bytes` as an input named `path` (for tests).
+#[cfg(test)]
+pub(crate) fn in_memory(path: &str, bytes: &[u8]) -> Input {
+    Input {
+        path: path.into(),
+        reader: Box::new(std::io::Cursor::new(bytes.to_vec())),
+    }
+}
+
+/// Every record of `bytes`, read as the format `path`'s extension names (for
+/// tests).
+#[cfg(test)]
+pub(crate) fn read_in_memory(path: &str, bytes: &[u8]) -> Result<Vec<Record>> {
+    let (format, _) = Format::from_path(Path::new(path)).unwrap();
+    let mut r = read_stream(format, in_memory(path, bytes))?;
+    records(&mut *r).collect()
+}

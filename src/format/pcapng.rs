@@ -141,7 +141,7 @@ const MAX_BLOCK: u32 = 1 << 20;
 const MAX_INTERFACES: usize = 1 << 16;
 /// Bytes of interface names kept per section.
 const MAX_NAME_BYTES: usize = 1 << 20;
-use crate::format::bytes::read_full;
+use crate::format::bytes::{read_full, Fused};
 
 /// A section's byte order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -916,18 +916,19 @@ impl Reader {
     }
 }
 
+impl Fused for Reader {
+    type Item = Record;
+    fn ended(&mut self) -> &mut bool {
+        &mut self.done
+    }
+    fn next_unfused(&mut self) -> Result<Option<Record>> {
+        self.read_inner()
+    }
+}
+
 impl RecordReader for Reader {
     fn read(&mut self) -> Result<Option<Record>> {
-        if self.done {
-            return Ok(None);
-        }
-        match self.read_inner() {
-            Ok(r) => Ok(r),
-            Err(e) => {
-                self.done = true;
-                Err(e)
-            }
-        }
+        self.next_fused()
     }
 
     fn take_warnings(&mut self) -> Vec<String> {
@@ -1155,37 +1156,9 @@ impl RecordWriter for Writer {
 mod tests {
     use super::*;
     use std::io::Cursor;
-    use std::sync::Mutex;
-
-    struct Shared(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Shared {
-        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
 
     fn write_all(records: &[Record]) -> Vec<u8> {
-        let mem = Arc::new(Mutex::new(Vec::new()));
-        let mut w = Writer::new(
-            Output {
-                path: "o.pcapng".into(),
-                appending: false,
-                writer: Box::new(Shared(mem.clone())),
-            },
-            &WriterOptions::default(),
-        )
-        .unwrap();
-        for r in records {
-            w.write(r).unwrap();
-        }
-        w.finish().unwrap();
-        let v = mem.lock().unwrap().clone();
-        v
+        crate::format::written("o.pcapng", Writer::new, records)
     }
 
     fn read_all(bytes: &[u8]) -> (Result<Vec<Record>>, Vec<String>) {
@@ -1388,33 +1361,30 @@ mod tests {
         assert_eq!(b.len(), p + 60);
     }
 
+    /// `v` in the byte order a test file uses.
+    fn w32(big: bool, v: u32) -> [u8; 4] {
+        if big {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        }
+    }
+
     /// A block of `btype` in either byte order around `body` (padded here).
     fn blk(big: bool, btype: u32, body: &[u8]) -> Vec<u8> {
         let mut body = body.to_vec();
         body.resize((body.len() + 3) & !3, 0);
         let total = (body.len() + 12) as u32;
-        let w = |v: u32| {
-            if big {
-                v.to_be_bytes()
-            } else {
-                v.to_le_bytes()
-            }
-        };
         let mut b = Vec::new();
-        b.extend_from_slice(&w(btype));
-        b.extend_from_slice(&w(total));
+        b.extend_from_slice(&w32(big, btype));
+        b.extend_from_slice(&w32(big, total));
         b.extend_from_slice(&body);
-        b.extend_from_slice(&w(total));
+        b.extend_from_slice(&w32(big, total));
         b
     }
 
     fn shb(big: bool) -> Vec<u8> {
-        let mut body = Vec::new();
-        body.extend_from_slice(&if big {
-            BYTE_ORDER_MAGIC.to_be_bytes()
-        } else {
-            BYTE_ORDER_MAGIC.to_le_bytes()
-        });
+        let mut body = w32(big, BYTE_ORDER_MAGIC).to_vec();
         body.extend_from_slice(&if big { [0, 1, 0, 0] } else { [1, 0, 0, 0] });
         body.extend_from_slice(&[0xFF; 8]);
         blk(big, SHB, &body)
@@ -1422,31 +1392,26 @@ mod tests {
 
     /// An interface block with raw option bytes.
     fn idb(big: bool, linktype: u16, opts: &[u8]) -> Vec<u8> {
-        let mut body = Vec::new();
-        body.extend_from_slice(&if big {
-            linktype.to_be_bytes()
-        } else {
-            linktype.to_le_bytes()
-        });
+        // the 16-bit link type: the first two bytes of a word holding it
+        // where the file's byte order puts them first
+        let word = w32(big, (linktype as u32) << if big { 16 } else { 0 });
+        let mut body = word[..2].to_vec();
         body.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
         body.extend_from_slice(opts);
         blk(big, IDB, &body)
     }
 
     fn epb(big: bool, iface: u32, ts: u64, pkt: &[u8], opts: &[u8]) -> Vec<u8> {
-        let w = |v: u32| {
-            if big {
-                v.to_be_bytes()
-            } else {
-                v.to_le_bytes()
-            }
-        };
         let mut body = Vec::new();
-        body.extend_from_slice(&w(iface));
-        body.extend_from_slice(&w((ts >> 32) as u32));
-        body.extend_from_slice(&w(ts as u32));
-        body.extend_from_slice(&w(pkt.len() as u32));
-        body.extend_from_slice(&w(pkt.len() as u32));
+        for v in [
+            iface,
+            (ts >> 32) as u32,
+            ts as u32,
+            pkt.len() as u32,
+            pkt.len() as u32,
+        ] {
+            body.extend_from_slice(&w32(big, v));
+        }
         body.extend_from_slice(pkt);
         body.resize((body.len() + 3) & !3, 0);
         body.extend_from_slice(opts);
@@ -1833,12 +1798,11 @@ mod tests {
 
     #[test]
     fn times_before_1970_are_refused() {
-        let mem = Arc::new(Mutex::new(Vec::new()));
         let mut w = Writer::new(
             Output {
                 path: "o.pcapng".into(),
                 appending: false,
-                writer: Box::new(Shared(mem)),
+                writer: Box::new(io::sink()),
             },
             &WriterOptions::default(),
         )

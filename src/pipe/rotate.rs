@@ -814,23 +814,29 @@ mod tests {
         }
     }
 
+    /// Writes `sent` through a rotating sink of `rotation` (the format from
+    /// the path's extension); the files' statistics.
+    fn rotate(path: &Path, rotation: Rotation, start: Timestamp, sent: &[Record]) -> FileStats {
+        let (fmt, _) = format::resolve_format(path, None).unwrap();
+        let mut sink =
+            RotatingSink::new(path, fmt, WriterOptions::default(), rotation, start).unwrap();
+        for r in sent {
+            assert!(sink.write(0, r).unwrap());
+        }
+        sink.finish().unwrap();
+        sink.stats()
+    }
+
     fn rotate_by_size(name: &str, limit: u64, n: usize) -> (Vec<PathBuf>, FileStats) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(name);
-        let (fmt, _) = format::resolve_format(&path, None).unwrap();
         let start = t("0");
         let rotation = Rotation {
             size: Some(limit),
             ..Rotation::default()
         };
-        let mut sink =
-            RotatingSink::new(&path, fmt, WriterOptions::default(), rotation, start).unwrap();
         let sent = records(n, start, false);
-        for r in &sent {
-            assert!(sink.write(0, r).unwrap());
-        }
-        sink.finish().unwrap();
-        let stats = sink.stats();
+        let stats = rotate(&path, rotation, start, &sent);
         let all = files(dir.path());
         let want: Vec<(u32, Vec<u8>)> = sent
             .iter()
@@ -890,25 +896,13 @@ mod tests {
             keep: Some(2),
             ..Rotation::default()
         };
-        let mut sink = RotatingSink::new(
-            &path,
-            Format::Candump,
-            WriterOptions::default(),
-            rotation,
-            start,
-        )
-        .unwrap();
         // 0.5 s apart from 15:00:00.5 to 15:00:04.0, then one at 15:00:07.2
         let mut sent: Vec<Record> = records(9, t("0"), false);
         for (i, r) in sent.iter_mut().enumerate() {
             r.timestamp = Timestamp(t("0").0 + 500_000_000 * (i as i64 + 1));
         }
         sent[8].timestamp = Timestamp(t("7").0 + 200_000_000);
-        for r in &sent {
-            sink.write(0, r).unwrap();
-        }
-        sink.finish().unwrap();
-        let stats = sink.stats();
+        let stats = rotate(&path, rotation, start, &sent);
         assert_eq!((stats.files, stats.deleted), (6, 4));
         let names: Vec<String> = files(dir.path())
             .iter()
@@ -934,19 +928,8 @@ mod tests {
             every: Some(Duration::from_secs(1)),
             keep: None,
         };
-        let mut sink = RotatingSink::new(
-            &path,
-            Format::Candump,
-            WriterOptions::default(),
-            rotation,
-            start,
-        )
-        .unwrap();
         let sent = records(3000, start, false);
-        for r in &sent {
-            sink.write(0, r).unwrap();
-        }
-        sink.finish().unwrap();
+        rotate(&path, rotation, start, &sent);
         let all = files(dir.path());
         assert_eq!(read_all(&all).len(), sent.len());
         let mut per_second = [0usize; 3];

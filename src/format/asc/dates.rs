@@ -1,6 +1,6 @@
 //! The dates of `date` and `Begin Triggerblock` lines, read and written.
 
-use super::lexer::{parse_num, Tokens};
+use super::lexer::{fraction_ns, parse_num, Tokens};
 use super::{NS_PER_SEC, SECS_PER_DAY};
 use crate::format::civil::{civil_from_days, days_from_civil, days_in_month};
 
@@ -57,18 +57,7 @@ fn parse_clock(tok: &[u8]) -> Option<(u32, u32, u32, i64)> {
         None => (rest, &rest[rest.len()..]),
     };
     let s = parse_num(s, false)?;
-    let mut ns: i64 = 0;
-    for (i, &c) in frac.iter().enumerate() {
-        if !c.is_ascii_digit() {
-            return None;
-        }
-        if i < 9 {
-            ns = ns * 10 + (c - b'0') as i64;
-        }
-    }
-    for _ in frac.len()..9 {
-        ns *= 10;
-    }
+    let ns = fraction_ns(frac)?;
     (m < 60 && s <= 60).then_some((h, m, s, ns))
 }
 
@@ -174,50 +163,36 @@ mod tests {
         assert_eq!(date("Sam Sep 30 15:06:13.191 2017"), Some(want));
         assert_eq!(date("Sat Sep 30 03:06:13.191 PM 2017"), Some(want));
         assert_eq!(date("Sat Sep 30 03:06:13.191 pm 2017"), Some(want));
-        assert_eq!(
-            date("Thu Apr 28 10:44:52.480 am 2022"),
-            Some(utc(2022, 4, 28, 10, 44, 52, 480))
-        );
-        assert_eq!(
-            date("Tue May 27 12:09:35.000 am 2014"),
-            Some(utc(2014, 5, 27, 0, 9, 35, 0))
-        );
-        assert_eq!(
-            date("Mon Mar 7 01:21:51 pm 2005"),
-            Some(utc(2005, 3, 7, 13, 21, 51, 0))
-        );
-        assert_eq!(
-            date("Don Nov 24 15:30:43 2005"),
-            Some(utc(2005, 11, 24, 15, 30, 43, 0))
-        );
-        assert_eq!(
-            date("Fre Okt 12 11:21:07 2007"),
-            Some(utc(2007, 10, 12, 11, 21, 7, 0))
-        );
-        assert_eq!(
-            date("Die Dez 21 11:29:01 2004"),
-            Some(utc(2004, 12, 21, 11, 29, 1, 0))
-        );
-        // python-can's unpadded milliseconds read as a decimal fraction
-        assert_eq!(
-            date("Tue Nov 14 22:13:20.1 2023"),
-            Some(utc(2023, 11, 14, 22, 13, 20, 100))
-        );
-        // Mär in UTF-8 and cp1252, Mai
         let m = utc(2021, 3, 2, 8, 0, 0, 0);
-        assert_eq!(date("Die Mär 2 08:00:00 2021"), Some(m));
+        for (text, want) in [
+            (
+                "Thu Apr 28 10:44:52.480 am 2022",
+                utc(2022, 4, 28, 10, 44, 52, 480),
+            ),
+            (
+                "Tue May 27 12:09:35.000 am 2014",
+                utc(2014, 5, 27, 0, 9, 35, 0),
+            ),
+            ("Mon Mar 7 01:21:51 pm 2005", utc(2005, 3, 7, 13, 21, 51, 0)),
+            ("Don Nov 24 15:30:43 2005", utc(2005, 11, 24, 15, 30, 43, 0)),
+            ("Fre Okt 12 11:21:07 2007", utc(2007, 10, 12, 11, 21, 7, 0)),
+            ("Die Dez 21 11:29:01 2004", utc(2004, 12, 21, 11, 29, 1, 0)),
+            // python-can's unpadded milliseconds read as a decimal fraction
+            (
+                "Tue Nov 14 22:13:20.1 2023",
+                utc(2023, 11, 14, 22, 13, 20, 100),
+            ),
+            // Mär in UTF-8 (cp1252 below), Mai
+            ("Die Mär 2 08:00:00 2021", m),
+            ("Mit Mai 5 08:00:00 2021", utc(2021, 5, 5, 8, 0, 0, 0)),
+            // no weekday
+            ("Nov 14 22:13:20 2023", utc(2023, 11, 14, 22, 13, 20, 0)),
+        ] {
+            assert_eq!(date(text), Some(want), "{text}");
+        }
         assert_eq!(
             parse_date(Tokens::new(b"Die M\xe4r 2 08:00:00 2021")),
             Some(m)
-        );
-        assert_eq!(
-            date("Mit Mai 5 08:00:00 2021"),
-            Some(utc(2021, 5, 5, 8, 0, 0, 0))
-        );
-        // no weekday
-        assert_eq!(
-            date("Nov 14 22:13:20 2023"),
-            Some(utc(2023, 11, 14, 22, 13, 20, 0))
         );
         for bad in [
             "",

@@ -1,7 +1,7 @@
 //! Tokens, numbers and fields of ASC lines, read straight from the bytes.
 
 use super::NS_PER_SEC;
-use crate::frame::{hex, Id};
+use crate::frame::{hex, Id, CANFD_MAX_LEN};
 
 #[inline]
 fn is_space(b: u8) -> bool {
@@ -185,6 +185,24 @@ pub(super) fn is_error_frame(tok: &[u8]) -> bool {
     tok.len() >= 10 && tok[..10].eq_ignore_ascii_case(b"ErrorFrame")
 }
 
+/// The digits after a decimal point (`501`, `5010000001`) as nanoseconds;
+/// digits beyond the ninth are dropped. `None` when one is not a digit.
+pub(super) fn fraction_ns(frac: &[u8]) -> Option<i64> {
+    let mut ns: i64 = 0;
+    for (i, &c) in frac.iter().enumerate() {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        if i < 9 {
+            ns = ns * 10 + (c - b'0') as i64;
+        }
+    }
+    for _ in frac.len()..9 {
+        ns *= 10;
+    }
+    Some(ns)
+}
+
 /// Decimal seconds (`2.501000`, `2.5010`, `13`) to nanoseconds; any number of
 /// fraction digits (beyond 9 they are dropped). `None` when malformed or too large.
 pub(super) fn parse_seconds(tok: &[u8]) -> Option<i64> {
@@ -202,19 +220,8 @@ pub(super) fn parse_seconds(tok: &[u8]) -> Option<i64> {
         }
         secs = secs * 10 + (c - b'0') as i64;
     }
-    let mut ns: i64 = 0;
-    for (i, &c) in frac.iter().enumerate() {
-        if !c.is_ascii_digit() {
-            return None;
-        }
-        if i < 9 {
-            ns = ns * 10 + (c - b'0') as i64;
-        }
-    }
-    for _ in frac.len()..9 {
-        ns *= 10;
-    }
-    secs.checked_mul(NS_PER_SEC)?.checked_add(ns)
+    secs.checked_mul(NS_PER_SEC)?
+        .checked_add(fraction_ns(frac)?)
 }
 
 /// The `ID = <dec>[x]` trailing field of a classic line, if present and valid.
@@ -246,6 +253,22 @@ pub(super) fn parse_fd_dlc(tok: Option<&[u8]>, hex: bool) -> std::result::Result
         .filter(|&d| d <= 15)
         .map(|d| d as u8)
         .ok_or_else(|| format!("DLC '{}' is not 0-15", show(tok)))
+}
+
+/// A CAN FD line's data length field and that many data bytes after it.
+pub(super) fn read_fd_data(
+    t: &mut Tokens<'_>,
+    hex: bool,
+) -> std::result::Result<([u8; CANFD_MAX_LEN], usize), String> {
+    let ltok = t
+        .next_token()
+        .ok_or("CANFD line ends before the data length")?;
+    let len = parse_num(ltok, false)
+        .filter(|&l| l as usize <= CANFD_MAX_LEN)
+        .ok_or_else(|| format!("data length '{}' is not 0-64", show(ltok)))? as usize;
+    let mut data = [0u8; CANFD_MAX_LEN];
+    read_bytes(t, &mut data[..len], hex)?;
+    Ok((data, len))
 }
 
 pub(super) fn read_bytes(

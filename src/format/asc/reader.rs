@@ -3,8 +3,8 @@
 use super::dates::parse_date;
 use super::lexer::{
     is_channel_token, is_error_frame, looks_like_id, parse_bit, parse_byte, parse_channel,
-    parse_dir, parse_fd_dlc, parse_flags, parse_id, parse_num, parse_seconds, read_bytes, show,
-    trailing_id, Dir, Tokens,
+    parse_dir, parse_fd_dlc, parse_flags, parse_id, parse_num, parse_seconds, read_bytes,
+    read_fd_data, show, trailing_id, Dir, Tokens,
 };
 use super::{FLAG_EDL, FLAG_RTR};
 use crate::error::Result;
@@ -12,8 +12,7 @@ use crate::format::civil::continues_measurement;
 use crate::format::lines::LineReader;
 use crate::format::{Input, RecordReader};
 use crate::frame::{
-    dlc_to_len, len_to_dlc, Channel, Direction, FdFlags, Frame, Record, Timestamp, CANFD_MAX_LEN,
-    CAN_MAX_LEN,
+    dlc_to_len, len_to_dlc, Channel, Direction, FdFlags, Frame, Record, Timestamp, CAN_MAX_LEN,
 };
 
 /// Warnings kept per file; later ones are counted in one closing line.
@@ -68,6 +67,20 @@ enum Line {
 }
 
 type LineResult = std::result::Result<Line, String>;
+
+/// A frame line's record.
+fn line_record(timestamp: Timestamp, channel: u32, dir: Dir, frame: Frame) -> Line {
+    Line::Record(Record {
+        timestamp,
+        channel: Channel::Number(channel),
+        direction: if dir == Dir::Rx {
+            Direction::Rx
+        } else {
+            Direction::Tx
+        },
+        frame,
+    })
+}
 
 impl Reader {
     /// A reader over an opened input. Nothing is read until [`RecordReader::read`].
@@ -285,12 +298,7 @@ impl Parser {
         if is_error_frame(a) {
             let channel = parse_channel(ch)?;
             let frame = Frame::error(0, &[]).map_err(|e| e.to_string())?;
-            return Ok(Line::Record(Record {
-                timestamp: ts,
-                channel: Channel::Number(channel),
-                direction: Direction::Rx,
-                frame,
-            }));
+            return Ok(line_record(ts, channel, Dir::Rx, frame));
         }
         // the shape of a CAN line: <id> <dir> d|r; anything else is another event
         let (Some(dir_tok), Some(typ)) = (t.next_token(), t.next_token()) else {
@@ -386,16 +394,7 @@ impl Parser {
             }
         }
         .map_err(|e| e.to_string())?;
-        Ok(Line::Record(Record {
-            timestamp: ts,
-            channel: Channel::Number(channel),
-            direction: if dir == Dir::Rx {
-                Direction::Rx
-            } else {
-                Direction::Tx
-            },
-            frame,
-        }))
+        Ok(line_record(ts, channel, dir, frame))
     }
 
     fn parse_canfd(&mut self, ts: Timestamp, mut t: Tokens<'_>) -> LineResult {
@@ -403,18 +402,7 @@ impl Parser {
         let ch = t.next_token().ok_or("CANFD line without a channel")?;
         let channel = parse_channel(ch)?;
         let tok = t.next_token().ok_or("CANFD line ends after the channel")?;
-        let record = |frame: Frame, dir: Dir| {
-            Line::Record(Record {
-                timestamp: ts,
-                channel: Channel::Number(channel),
-                direction: if dir == Dir::Rx {
-                    Direction::Rx
-                } else {
-                    Direction::Tx
-                },
-                frame,
-            })
-        };
+        let record = |frame: Frame, dir: Dir| line_record(ts, channel, dir, frame);
         if let Some(dir) = parse_dir(tok) {
             // CANalyzer 8.1+: <dir> <id> [name] brs esi dlc len bytes… duration bits flags …
             let idtok = t
@@ -447,15 +435,7 @@ impl Parser {
             let brs = parse_bit(x, "BRS")?;
             let esi = parse_bit(t.next_token().unwrap_or_default(), "ESI")?;
             let dlc = parse_fd_dlc(t.next_token(), hex)?;
-            let ltok = t
-                .next_token()
-                .ok_or("CANFD line ends before the data length")?;
-            let len = parse_num(ltok, false)
-                .filter(|&l| l as usize <= CANFD_MAX_LEN)
-                .ok_or_else(|| format!("data length '{}' is not 0-64", show(ltok)))?
-                as usize;
-            let mut data = [0u8; CANFD_MAX_LEN];
-            read_bytes(&mut t, &mut data[..len], hex)?;
+            let (data, len) = read_fd_data(&mut t, hex)?;
             // message duration, bit count, then the flags
             let flags = match (t.next_token(), t.next_token(), t.next_token()) {
                 (Some(_), Some(_), Some(f)) => parse_flags(f),
@@ -521,15 +501,7 @@ impl Parser {
         let frame = if remote {
             Frame::remote(id, dlc).map(|r| r.with_fd_flags(fd))
         } else {
-            let ltok = t
-                .next_token()
-                .ok_or("CANFD line ends before the data length")?;
-            let len = parse_num(ltok, false)
-                .filter(|&l| l as usize <= CANFD_MAX_LEN)
-                .ok_or_else(|| format!("data length '{}' is not 0-64", show(ltok)))?
-                as usize;
-            let mut data = [0u8; CANFD_MAX_LEN];
-            read_bytes(&mut t, &mut data[..len], hex)?;
+            let (data, len) = read_fd_data(&mut t, hex)?;
             Frame::fd(id, &data[..len], fd)
         }
         .map_err(|e| e.to_string())?;

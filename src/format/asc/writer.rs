@@ -305,37 +305,9 @@ mod tests {
     use super::super::test_util::{read_all, utc};
     use super::*;
     use crate::frame::{Channel, FdFlags, Frame, Id};
-    use std::io::Write;
-
-    struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-    impl Write for Shared {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
 
     fn write_all(records: &[Record]) -> String {
-        let mem = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let mut w = Writer::new(
-            Output {
-                path: "o.asc".into(),
-                appending: false,
-                writer: Box::new(Shared(mem.clone())),
-            },
-            &WriterOptions::default(),
-        )
-        .unwrap();
-        for r in records {
-            w.write(r).unwrap();
-        }
-        w.finish().unwrap();
-        let v = mem.lock().unwrap().clone();
-        String::from_utf8(v).unwrap()
+        String::from_utf8(crate::format::written("o.asc", Writer::new, records)).unwrap()
     }
 
     #[test]

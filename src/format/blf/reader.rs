@@ -119,7 +119,7 @@ pub struct Reader {
     done: bool,
 }
 
-use crate::format::bytes::read_full;
+use crate::format::bytes::{read_full, Fused};
 
 impl Reader {
     /// A reader over an opened input: reads the header, then starts the
@@ -488,19 +488,21 @@ impl Reader {
     }
 }
 
+impl Fused for Reader {
+    type Item = Record;
+    fn ended(&mut self) -> &mut bool {
+        &mut self.done
+    }
+    fn next_unfused(&mut self) -> Result<Option<Record>> {
+        self.read_inner()
+            .inspect_err(|_| self.items = None)
+            .map_err(|e| e.in_file(&self.path))
+    }
+}
+
 impl RecordReader for Reader {
     fn read(&mut self) -> Result<Option<Record>> {
-        if self.done {
-            return Ok(None);
-        }
-        match self.read_inner() {
-            Ok(r) => Ok(r),
-            Err(e) => {
-                self.done = true;
-                self.items = None;
-                Err(e.in_file(&self.path))
-            }
-        }
+        self.next_fused()
     }
 
     fn take_warnings(&mut self) -> Vec<String> {
@@ -527,16 +529,6 @@ fn make_id(raw: u32) -> Id {
         Id::Extended(v)
     } else {
         Id::Standard(v as u16)
-    }
-}
-
-/// A classic data frame with a raw DLC (clamped to 15); `data` holds min(dlc, 8) bytes.
-fn classic(id: Id, data: &[u8], dlc: u8) -> Result<Frame, FrameError> {
-    let dlc = dlc.min(15);
-    if dlc as usize == data.len() || (dlc > 8 && data.len() == 8) {
-        Frame::data_with_dlc(id, data, dlc)
-    } else {
-        Frame::data(id, data)
     }
 }
 
@@ -570,7 +562,7 @@ fn fd_like(
     }
     let valid = data.len();
     if !edl {
-        return classic(id, &data[..valid.min(8)], dlc);
+        return Frame::data_stored(id, &data[..valid.min(8)], dlc);
     }
     if len_to_dlc(valid).is_some() {
         return Frame::fd(id, data, flags);
@@ -704,7 +696,7 @@ fn decode(otype: u32, obj: &[u8], hsize: usize, osize: usize, start_ns: i64) -> 
                     "DLC {dlc} needs {n} data bytes, the object holds {stored}"
                 ));
             } else {
-                classic(id, &body[8..8 + n], dlc)
+                Frame::data_stored(id, &body[8..8 + n], dlc)
             };
             (u16_at(body, 0) as u32, tx(flags & 1 != 0), f)
         }

@@ -404,10 +404,7 @@ fn encode(out: &mut [u8; MAX_OBJECT], f: &Frame, channel: u32, tx: bool, ts: u64
 impl RecordWriter for Writer {
     fn write(&mut self, r: &Record) -> Result<()> {
         if self.finished {
-            return Err(Error::Unsupported(format!(
-                "{}: write after finish",
-                self.path.display()
-            )));
+            return Err(Error::write_after_finish(&self.path));
         }
         let ts = r.timestamp.as_nanos();
         let start = match self.start_ns {

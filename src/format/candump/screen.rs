@@ -536,13 +536,7 @@ mod tests {
             b"  vcan0       7FF   [4]  remote request",
             b"  can0  123  {D}  01 02 03 04 05 06 07 08",
         ];
-        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            rng
-        };
+        let mut next = crate::format::test_rng(0x9e37_79b9_7f4a_7c15u64);
         let mut read = 0;
         for _ in 0..20_000 {
             let line = lines[next() as usize % lines.len()];

@@ -15,6 +15,7 @@ use super::{
     ZIP_DEFLATE, ZIP_TRANSPOSED,
 };
 use crate::error::{Error, Position, Result};
+use crate::format::bytes::Fused;
 use crate::format::{read_err, RecordReader};
 use crate::frame::{
     dlc_to_len, fd_padded_len, len_to_dlc, Channel, Direction, FdFlags, Frame, FrameError, Id,
@@ -672,12 +673,12 @@ impl Reader {
 
     fn read_inner(&mut self) -> Result<Option<Record>> {
         if self.cursors.len() == 1 {
-            return self.cursors[0].next();
+            return self.cursors[0].next_fused();
         }
         let mut best: Option<usize> = None;
         for i in 0..self.cursors.len() {
             if self.heads[i].is_none() {
-                self.heads[i] = self.cursors[i].next()?;
+                self.heads[i] = self.cursors[i].next_fused()?;
             }
             if let Some(r) = &self.heads[i] {
                 let better = match best.and_then(|b| self.heads[b].as_ref()) {
@@ -693,22 +694,19 @@ impl Reader {
     }
 }
 
+impl Fused for Reader {
+    type Item = Record;
+    fn ended(&mut self) -> &mut bool {
+        &mut self.done
+    }
+    fn next_unfused(&mut self) -> Result<Option<Record>> {
+        self.read_inner().map_err(|e| e.in_file(&self.path))
+    }
+}
+
 impl RecordReader for Reader {
     fn read(&mut self) -> Result<Option<Record>> {
-        if self.done {
-            return Ok(None);
-        }
-        match self.read_inner() {
-            Ok(Some(r)) => Ok(Some(r)),
-            Ok(None) => {
-                self.done = true;
-                Ok(None)
-            }
-            Err(e) => {
-                self.done = true;
-                Err(e.in_file(&self.path))
-            }
-        }
+        self.next_fused()
     }
 
     fn take_warnings(&mut self) -> Vec<String> {
@@ -772,6 +770,16 @@ struct Cursor {
     warnings: crate::format::bytes::Warnings,
     bad_frames: u64,
     done: bool,
+}
+
+impl Fused for Cursor {
+    type Item = Record;
+    fn ended(&mut self) -> &mut bool {
+        &mut self.done
+    }
+    fn next_unfused(&mut self) -> Result<Option<Record>> {
+        self.next_inner()
+    }
 }
 
 impl Cursor {
@@ -1200,19 +1208,6 @@ impl Cursor {
         Ok(None)
     }
 
-    fn next(&mut self) -> Result<Option<Record>> {
-        if self.done {
-            return Ok(None);
-        }
-        match self.next_inner() {
-            Ok(r) => Ok(r),
-            Err(e) => {
-                self.done = true;
-                Err(e)
-            }
-        }
-    }
-
     fn next_inner(&mut self) -> Result<Option<Record>> {
         loop {
             if !self.unfinished && self.seen_records >= self.expected {
@@ -1316,16 +1311,6 @@ fn untranspose(src: &[u8], dst: &mut [u8], rows: usize, cols: usize) {
     dst[m..].copy_from_slice(&src[m..]);
 }
 
-/// A classic data frame with a raw DLC; `data` holds up to 8 bytes.
-fn classic(id: Id, data: &[u8], dlc: u8) -> Result<Frame, FrameError> {
-    let dlc = dlc.min(15);
-    if dlc as usize == data.len() || (dlc > 8 && data.len() == 8) {
-        Frame::data_with_dlc(id, data, dlc)
-    } else {
-        Frame::data(id, data)
-    }
-}
-
 /// Decodes one record of a CAN channel group.
 fn decode(l: &CanLayout, rec: &[u8], start_ns: i64) -> Result<Record, FrameError> {
     let secs = match &l.time {
@@ -1386,7 +1371,7 @@ fn decode(l: &CanLayout, rec: &[u8], start_ns: i64) -> Result<Record, FrameError
                 Frame::fd(id, &payload[..fd_padded_len(len).unwrap_or(64)], fd)?
             }
         }
-        FrameKind::Data => classic(id, &payload[..len.min(8)], dlc)?,
+        FrameKind::Data => Frame::data_stored(id, &payload[..len.min(8)], dlc)?,
     };
     let channel = match &l.channel {
         Some(f) => Channel::Number(f.int(rec).min(u32::MAX as u64) as u32),

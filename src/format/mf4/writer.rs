@@ -541,19 +541,13 @@ fn encode(out: &mut [u8; 81], f: &Frame, secs: f64, channel: u8, tx: bool) -> (u
 impl RecordWriter for Writer {
     fn write(&mut self, r: &Record) -> Result<()> {
         if self.finished {
-            return Err(Error::Unsupported(format!(
-                "{}: write after finish",
-                self.path.display()
-            )));
+            return Err(Error::write_after_finish(&self.path));
         }
         let ts = r.timestamp.as_nanos();
-        let start = match self.start_ns {
-            Some(s) => s,
-            None => {
-                self.begin(ts)?;
-                self.start_ns.unwrap_or(0)
-            }
-        };
+        if self.start_ns.is_none() {
+            self.begin(ts)?;
+        }
+        let start = self.start_ns.unwrap_or(0);
         let secs = ts.saturating_sub(start) as f64 / 1e9;
         let channel = self.channel_number(&r.channel)?;
         let mut rec = [0u8; 81];
