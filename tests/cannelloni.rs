@@ -10,6 +10,7 @@
 #![cfg(target_os = "linux")]
 
 mod common;
+#[allow(unused_macros)]
 #[path = "vm/harness.rs"]
 mod vm;
 
@@ -448,4 +449,99 @@ fn udp_binds_loopback_by_default() {
         bus.local_addr(),
         Some("127.0.0.1:20000".parse::<SocketAddr>().unwrap())
     );
+}
+
+const PY_PLUGIN: &str = r#"
+import sys, time, can
+bus = can.Bus(interface="cannelloni", channel="127.0.0.1:20020")
+want = int(sys.argv[1])
+got = []
+deadline = time.time() + 20
+while len(got) < want and time.time() < deadline:
+    m = bus.recv(0.5)
+    if m is not None:
+        got.append(m)
+for m in got:
+    print("RX", m.arbitration_id, int(m.is_extended_id), int(m.is_remote_frame), int(m.is_fd),
+          int(m.bitrate_switch), int(m.error_state_indicator), m.dlc, bytes(m.data).hex(), flush=True)
+for m in got:
+    bus.send(m)
+time.sleep(1)
+bus.shutdown()
+"#;
+
+/// python-can's `can-cannelloni` plugin (a TCP client) against our TCP server:
+/// what we send it receives exactly, and what it sends back we receive.
+#[test]
+fn python_can_cannelloni_plugin_against_our_server() {
+    if !in_netns("python_can_cannelloni_plugin_against_our_server") {
+        return;
+    }
+    let Some(py) = common::python() else {
+        common::missing("python-can (tests/setup.sh)");
+        return;
+    };
+    let has_plugin = Command::new(&py)
+        .args(["-c", "import can_cannelloni"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_plugin {
+        common::missing("python-can's can-cannelloni plugin (tests/setup.sh installs it)");
+        return;
+    }
+    let mut server = open(
+        "127.0.0.1:1",
+        &[("transport", "tcp"), ("listen", "127.0.0.1:20020")],
+    );
+    // can-cannelloni 0.1.0 is classic CAN only (it neither sends FD nor skips
+    // the FD flags byte) and reads a remote frame's length as data bytes, so a
+    // remote frame requesting N > 0 bytes puts it out of step: classic data
+    // frames and remote frames of DLC 0 are what it can carry.
+    let sent: Vec<Frame> = frames()
+        .into_iter()
+        .filter(|f| !f.is_fd() && !f.is_error() && !(f.is_remote() && f.dlc() > 0))
+        .chain([
+            Frame::data(Id::Extended(0x18DA_F110), &[1, 2, 3]).unwrap(),
+            Frame::remote(Id::Standard(0x7FF), 0).unwrap(),
+            Frame::data(Id::Standard(0x7FF), &[0xFF; 8]).unwrap(),
+        ])
+        .collect();
+    assert_eq!(sent.len(), 7);
+    let child = Command::new(&py)
+        .args(["-c", PY_PLUGIN, &sent.len().to_string()])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run python");
+    // Wait for the plugin's connection, then send.
+    let until = Instant::now() + Duration::from_secs(20);
+    while !server.connected() && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(server.connected(), "the plugin did not connect");
+    for f in &sent {
+        server.send(f).unwrap();
+    }
+    let back = recv_n(&mut server, sent.len());
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let rx: Vec<String> = text.lines().filter(|l| l.starts_with("RX ")).map(String::from).collect();
+    let want: Vec<String> = sent
+        .iter()
+        .map(|f| {
+            let dlc = if f.is_remote() { f.requested_len() } else { f.len() };
+            format!(
+                "RX {} {} {} {} {} {} {} {}",
+                f.id().raw(),
+                f.id().is_extended() as u8,
+                f.is_remote() as u8,
+                f.is_fd() as u8,
+                f.brs() as u8,
+                f.esi() as u8,
+                dlc,
+                f.data_bytes().iter().map(|b| format!("{b:02x}")).collect::<String>()
+            )
+        })
+        .collect();
+    assert_eq!(rx, want, "what the plugin received:\n{text}");
+    assert_eq!(back, sent, "what the plugin sent back");
 }

@@ -46,6 +46,10 @@ fi
 # the reference cannelloni, built once (tests/cannelloni.rs)
 "$here/peers/cannelloni.sh" >/dev/null
 
+# python-can's cannelloni plugin (a TCP client), for tests/cannelloni.rs
+"$venv/bin/python" -c 'import can_cannelloni' 2>/dev/null ||
+  "$venv/bin/pip" install -q --disable-pip-version-check can-cannelloni==0.1.0
+
 if [ -x "$here/vm/setup.sh" ]; then
   "$here/vm/setup.sh"
 fi

@@ -702,6 +702,14 @@ impl CannelloniBus {
         self.shared.tx.dropped.load(Ordering::Relaxed)
     }
 
+    /// TCP: a peer is connected now. UDP: always true (no connection).
+    pub fn connected(&self) -> bool {
+        self.shared
+            .tcp
+            .as_ref()
+            .is_none_or(|t| lock(&t.conn).is_some())
+    }
+
     /// The local address of the UDP socket (UDP only).
     pub fn local_addr(&self) -> Option<SocketAddr> {
         self.shared.udp.as_ref().and_then(|s| s.local_addr().ok())
