@@ -1299,3 +1299,72 @@ impl Bus for CannelloniBus {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::{FdFlags, Id};
+
+    #[test]
+    fn allow_lists_match_address_and_port() {
+        let s = BusSettings::new("cannelloni", "127.0.0.1:20000");
+        let a = parse_allow(&s, "127.0.0.1:20000, ::1,10.1.2.3").unwrap();
+        let at = |t: &str| t.parse::<SocketAddr>().unwrap();
+        assert!(a.permits(at("127.0.0.1:20000")));
+        assert!(!a.permits(at("127.0.0.1:20001")));
+        assert!(a.permits(at("[::1]:5")));
+        assert!(a.permits(at("10.1.2.3:9")));
+        assert!(a.permits(at("[::ffff:10.1.2.3]:9")), "IPv4-mapped");
+        assert!(!a.permits(at("10.1.2.4:9")));
+        assert!(parse_allow(&s, "any").unwrap().permits(at("192.0.2.1:1")));
+        assert!(parse_allow(&s, "localhost").is_err());
+    }
+
+    #[test]
+    fn encoding_matches_the_documented_layout() {
+        let mut out = Vec::new();
+        let fd = FdFlags {
+            brs: true,
+            esi: false,
+        };
+        wire::encode_frame(&Frame::fd(Id::Extended(0x123), &[7; 12], fd).unwrap(), &mut out).unwrap();
+        assert_eq!(&out[..6], &[0x80, 0, 0x01, 0x23, 0x8C, 0x05]);
+        out.clear();
+        wire::encode_frame(&Frame::remote(Id::Standard(0x7FF), 5).unwrap(), &mut out).unwrap();
+        assert_eq!(out, [0x40, 0, 0x07, 0xFF, 5]);
+        out.clear();
+        // A raw DLC of 12 on a classic frame goes as length 8.
+        let raw = Frame::data_with_dlc(Id::Standard(1), &[1; 8], 12).unwrap();
+        wire::encode_frame(&raw, &mut out).unwrap();
+        assert_eq!(out[4], 8);
+        let fd_remote = Frame::remote(Id::Standard(1), 0)
+            .unwrap()
+            .with_fd_flags(FdFlags::default());
+        assert!(wire::encode_frame(&fd_remote, &mut out).is_err());
+        assert_eq!(wire::header(7, 258), [2, 0, 7, 1, 2]);
+    }
+
+    #[test]
+    fn batches_fill_datagrams_up_to_the_limit() {
+        let mut st = TxState {
+            queue: VecDeque::new(),
+            bytes: 0,
+            first: Some(Instant::now()),
+            busy: false,
+            stop: false,
+            error: None,
+        };
+        let f = Frame::data(Id::Standard(1), &[0; 8]).unwrap();
+        for _ in 0..100 {
+            st.bytes += wire::encoded_len(&f);
+            st.queue.push_back(f);
+        }
+        let mut out = wire::header(0, 0).to_vec();
+        // A 100-byte datagram: the header and 7 frames of 13 bytes.
+        assert_eq!(take_frames(&mut st, &mut out, 100, usize::MAX), 7);
+        assert_eq!(out.len(), 5 + 7 * 13);
+        assert_eq!(st.queue.len(), 93);
+        assert_eq!(st.bytes, 93 * 13);
+        assert!(st.first.is_some());
+    }
+}
