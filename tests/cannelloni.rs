@@ -120,10 +120,7 @@ fn ours_to_ours_over_udp_both_ways_batched() {
     if !in_netns("ours_to_ours_over_udp_both_ways_batched") {
         return;
     }
-    for opts in [
-        vec![],
-        vec![("batch_us", "20000"), ("max_datagram", "100")],
-    ] {
+    for opts in [vec![], vec![("batch_us", "20000"), ("max_datagram", "100")]] {
         let (mut a, mut b) = udp_pair(&opts);
         for f in frames() {
             a.send(&f).unwrap();
@@ -207,7 +204,10 @@ fn hostile_datagrams_are_counted_and_dropped() {
     peer.send(&datagram(3, &[good])).unwrap();
     peer.send(&datagram(7, &[good])).unwrap();
     assert_eq!(recv_n(&mut bus, 3), vec![good; 3]);
-    assert!(bus.recv(Some(Duration::from_millis(200))).unwrap().is_none());
+    assert!(bus
+        .recv(Some(Duration::from_millis(200)))
+        .unwrap()
+        .is_none());
     assert_eq!(bus.malformed(), 5);
     assert_eq!(bus.rejected(), 1);
     assert_eq!(bus.take_dropped(), 3);
@@ -347,10 +347,7 @@ fn the_reference_cannelloni_on_vcan0_both_ways() {
         .iter()
         .map(|f| format!("cansend vcan0 '{f}'\n"))
         .collect();
-    let ours: String = SENT
-        .iter()
-        .map(|f| format!("'{f}' "))
-        .collect::<String>();
+    let ours: String = SENT.iter().map(|f| format!("'{f}' ")).collect::<String>();
     let script = format!(
         r#"set -e
 ip link set lo up
@@ -413,10 +410,7 @@ kill $C4
 echo ALL-DONE
 "#
     );
-    let out = match vm::run(
-        &["sh", "-c", &script],
-        &["--add", &cnl, "--timeout", "240"],
-    ) {
+    let out = match vm::run(&["sh", "-c", &script], &["--add", &cnl, "--timeout", "240"]) {
         Ok(o) => o,
         Err(e) => {
             common::missing(&format!("the CAN VM (tests/vm/run-in-vm.sh): {e}"));
@@ -499,7 +493,7 @@ fn python_can_cannelloni_plugin_against_our_server() {
     // frames and remote frames of DLC 0 are what it can carry.
     let sent: Vec<Frame> = frames()
         .into_iter()
-        .filter(|f| !f.is_fd() && !f.is_error() && !(f.is_remote() && f.dlc() > 0))
+        .filter(|f| !(f.is_fd() || f.is_error() || (f.is_remote() && f.dlc() > 0)))
         .chain([
             Frame::data(Id::Extended(0x18DA_F110), &[1, 2, 3]).unwrap(),
             Frame::remote(Id::Standard(0x7FF), 0).unwrap(),
@@ -524,11 +518,19 @@ fn python_can_cannelloni_plugin_against_our_server() {
     let back = recv_n(&mut server, sent.len());
     let out = child.wait_with_output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    let rx: Vec<String> = text.lines().filter(|l| l.starts_with("RX ")).map(String::from).collect();
+    let rx: Vec<String> = text
+        .lines()
+        .filter(|l| l.starts_with("RX "))
+        .map(String::from)
+        .collect();
     let want: Vec<String> = sent
         .iter()
         .map(|f| {
-            let dlc = if f.is_remote() { f.requested_len() } else { f.len() };
+            let dlc = if f.is_remote() {
+                f.requested_len()
+            } else {
+                f.len()
+            };
             format!(
                 "RX {} {} {} {} {} {} {} {}",
                 f.id().raw(),
@@ -538,7 +540,10 @@ fn python_can_cannelloni_plugin_against_our_server() {
                 f.brs() as u8,
                 f.esi() as u8,
                 dlc,
-                f.data_bytes().iter().map(|b| format!("{b:02x}")).collect::<String>()
+                f.data_bytes()
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<String>()
             )
         })
         .collect();

@@ -184,7 +184,10 @@ mod cannelloni {
         let (frames, r) = decode(&datagram(1, &body));
         assert!(frames.is_empty());
         let e = r.unwrap_err();
-        assert!(e.contains("at byte 5") && e.contains("CAN FD length 127"), "{e}");
+        assert!(
+            e.contains("at byte 5") && e.contains("CAN FD length 127"),
+            "{e}"
+        );
         // The same bytes on a TCP stream: malformed at once, not "wait for more".
         assert!(matches!(decode_frame(&body[..6]), Step::Malformed(_)));
     }
@@ -195,9 +198,15 @@ mod cannelloni {
         let mut body = vec![0, 0, 0, 0x10, 1, 0xAA];
         body.extend([0, 0, 0, 0x11, 8, 1, 2, 3]);
         let (frames, r) = decode(&datagram(2, &body));
-        assert_eq!(frames, vec![Frame::data(Id::Standard(0x10), &[0xAA]).unwrap()]);
+        assert_eq!(
+            frames,
+            vec![Frame::data(Id::Standard(0x10), &[0xAA]).unwrap()]
+        );
         let e = r.unwrap_err();
-        assert!(e.contains("at byte 11") && e.contains("runs past the end"), "{e}");
+        assert!(
+            e.contains("at byte 11") && e.contains("runs past the end"),
+            "{e}"
+        );
         // An FD frame whose flags byte is missing.
         assert!(decode(&datagram(1, &[0, 0, 0, 1, 0x80])).1.is_err());
         assert_eq!(decode_frame(&[0, 0, 0, 1, 0x80]), Step::Incomplete);
@@ -206,13 +215,13 @@ mod cannelloni {
     #[test]
     fn lengths_the_frame_cannot_have_are_refused() {
         for body in [
-            &[0, 0, 0, 1, 9][..],         // classic 9
-            &[0, 0, 0, 1, 0x8D, 0],       // FD 13: not an FD length
-            &[0, 0, 0, 1, 0xC1, 0],       // FD 65
-            &[0x40, 0, 0, 1, 9],          // remote DLC 9
-            &[0, 0, 0x08, 0, 0],          // 11-bit id 0x800
-            &[0x60, 0, 0, 1, 0],          // remote and error
-            &[0x40, 0, 0, 1, 0x88, 0],    // FD remote
+            &[0, 0, 0, 1, 9][..],      // classic 9
+            &[0, 0, 0, 1, 0x8D, 0],    // FD 13: not an FD length
+            &[0, 0, 0, 1, 0xC1, 0],    // FD 65
+            &[0x40, 0, 0, 1, 9],       // remote DLC 9
+            &[0, 0, 0x08, 0, 0],       // 11-bit id 0x800
+            &[0x60, 0, 0, 1, 0],       // remote and error
+            &[0x40, 0, 0, 1, 0x88, 0], // FD remote
         ] {
             let (frames, r) = decode(&datagram(1, body));
             assert!(frames.is_empty() && r.is_err(), "{body:?} accepted");
@@ -238,17 +247,20 @@ mod cannelloni {
     #[test]
     fn every_kind_of_frame_decodes() {
         let body = [
-            &[0x80, 0, 0, 0x05, 2, 1, 2][..],           // 29-bit
-            &[0x40, 0, 0, 0x06, 3],                     // remote, DLC 3, no data
+            &[0x80, 0, 0, 0x05, 2, 1, 2][..],               // 29-bit
+            &[0x40, 0, 0, 0x06, 3],                         // remote, DLC 3, no data
             &[0x20, 0, 0, 0x04, 8, 0, 4, 0, 0, 0, 0, 0, 0], // error
-            &[0, 0, 0, 0x07, 0x8C, 0x07],               // FD 12, BRS ESI FDF
+            &[0, 0, 0, 0x07, 0x8C, 0x07],                   // FD 12, BRS ESI FDF
         ]
         .concat();
         let mut body = body;
         body.extend([0x5A; 12]);
         let (frames, r) = decode(&datagram(4, &body));
         assert_eq!(r, Ok(9));
-        let fd = FdFlags { brs: true, esi: true };
+        let fd = FdFlags {
+            brs: true,
+            esi: true,
+        };
         assert_eq!(
             frames,
             vec![

@@ -262,13 +262,25 @@ pub mod wire {
     pub fn decode_datagram(d: &[u8], out: &mut Vec<Frame>) -> Result<u8, BadDatagram> {
         let bad = |seq, at, why: String| BadDatagram { seq, at, why };
         if d.len() < HEADER_LEN {
-            return Err(bad(None, 0, format!("{} bytes, shorter than the header", d.len())));
+            return Err(bad(
+                None,
+                0,
+                format!("{} bytes, shorter than the header", d.len()),
+            ));
         }
         if d[0] != VERSION {
-            return Err(bad(None, 0, format!("version {} (expected {VERSION})", d[0])));
+            return Err(bad(
+                None,
+                0,
+                format!("version {} (expected {VERSION})", d[0]),
+            ));
         }
         if d[1] != OP_DATA {
-            return Err(bad(None, 1, format!("opcode {} (only DATA, 0, is used)", d[1])));
+            return Err(bad(
+                None,
+                1,
+                format!("opcode {} (only DATA, 0, is used)", d[1]),
+            ));
         }
         let seq = d[2];
         let count = u16::from_be_bytes([d[3], d[4]]) as usize;
@@ -291,7 +303,11 @@ pub mod wire {
                     ))
                 }
                 Step::Malformed(why) => {
-                    return Err(bad(Some(seq), at, format!("frame {} of {count}: {why}", i + 1)))
+                    return Err(bad(
+                        Some(seq),
+                        at,
+                        format!("frame {} of {count}: {why}", i + 1),
+                    ))
                 }
             }
         }
@@ -497,12 +513,9 @@ pub struct CannelloniBus {
 
 /// Resolves `HOST:PORT` to one address.
 fn resolve(s: &str) -> io::Result<SocketAddr> {
-    s.to_socket_addrs()?.next().ok_or_else(|| {
-        io::Error::new(
-            io::ErrorKind::NotFound,
-            "the name resolves to no address",
-        )
-    })
+    s.to_socket_addrs()?
+        .next()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "the name resolves to no address"))
 }
 
 fn parse_allow(settings: &BusSettings, text: &str) -> Result<Allow> {
@@ -998,7 +1011,10 @@ fn handshake(s: &TcpStream) -> io::Result<()> {
     (&*s).write_all(wire::HANDSHAKE)?;
     let mut got = [0u8; 12];
     (&*s).read_exact(&mut got).map_err(|e| {
-        if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) {
+        if matches!(
+            e.kind(),
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+        ) {
             io::Error::new(
                 io::ErrorKind::TimedOut,
                 format!("no handshake within {HANDSHAKE_TIMEOUT:?}"),
@@ -1327,7 +1343,11 @@ mod tests {
             brs: true,
             esi: false,
         };
-        wire::encode_frame(&Frame::fd(Id::Extended(0x123), &[7; 12], fd).unwrap(), &mut out).unwrap();
+        wire::encode_frame(
+            &Frame::fd(Id::Extended(0x123), &[7; 12], fd).unwrap(),
+            &mut out,
+        )
+        .unwrap();
         assert_eq!(&out[..6], &[0x80, 0, 0x01, 0x23, 0x8C, 0x05]);
         out.clear();
         wire::encode_frame(&Frame::remote(Id::Standard(0x7FF), 5).unwrap(), &mut out).unwrap();
