@@ -122,6 +122,23 @@ for i, d in enumerate([
     sim(0, 0, 0x100, 12, bytes(8)),
 ]):
     open(os.path.join(s, f"synthetic-{i}"), "wb").write(d)
+# cannelloni datagrams (version 2, DATA, seq, count; id, len|0x80 FD + flags, data)
+def cnl(id, data, fd=None, rtr_len=None):
+    if rtr_len is not None:
+        return struct.pack(">IB", id | 0x40000000, rtr_len)
+    if fd is not None:
+        return struct.pack(">IBB", id, 0x80 | len(data), fd) + data
+    return struct.pack(">IB", id, len(data)) + data
+
+c = os.path.join(corpus, "decode_cannelloni"); os.makedirs(c, exist_ok=True)
+for i, fr in enumerate([
+    [cnl(0x123, b"\x11\x22\x33")],
+    [cnl(0x80000000 | 0x1ABCDEF0, bytes(range(8))), cnl(0x7FF, b"", rtr_len=4)],
+    [cnl(0x20000004, bytes(8)), cnl(0x456, bytes(range(64)), fd=0x05)],
+    [cnl(0x10, bytes(12), fd=0x06), cnl(0x11, b"", fd=0x04), cnl(0x12, b"\x01")],
+    [cnl(0x123, bytes(127), fd=0x04)],  # CVE-2026-37539's shape
+]):
+    open(os.path.join(c, f"synthetic-{i}"), "wb").write(struct.pack(">BBBH", 2, 0, i, len(fr)) + b"".join(fr))
 # pcapng and classic pcap of SocketCAN frames (no fixture holds one)
 def can(word, data, fd_flags=0, pad=16):
     p = struct.pack(">IBBBB", word, len(data), fd_flags, 0, 0) + data
@@ -154,5 +171,5 @@ for name, e in [("le", "<"), ("be", ">")]:
     for i, pk in enumerate(packets):
         pcap += struct.pack(e + "IIII", 1700000000, i, len(pk), len(pk)) + pk
     open(os.path.join(p, f"synthetic-{name}.pcap"), "wb").write(pcap)
-print("decode_udp: 6 seeds\ndecode_sim: 6 seeds\nread_pcapng: 4 seeds")
+print("decode_udp: 6 seeds\ndecode_sim: 6 seeds\ndecode_cannelloni: 5 seeds\nread_pcapng: 4 seeds")
 PY

@@ -156,3 +156,119 @@ fn sqlite_damaged_page_mid_read_is_a_format_error_at_a_row() {
         other => panic!("expected a format error at a row, got {other:?}"),
     }
 }
+
+/// The cannelloni decoders (`fuzz/fuzz_targets/decode_cannelloni.rs`): every
+/// length is checked against the frame kind and the input before it is used.
+mod cannelloni {
+    use cankit::bus::cannelloni::wire::{decode_datagram, decode_frame, header, Step};
+    use cankit::{FdFlags, Frame, Id};
+
+    fn datagram(count: u16, body: &[u8]) -> Vec<u8> {
+        let mut d = header(9, count).to_vec();
+        d.extend_from_slice(body);
+        d
+    }
+
+    fn decode(d: &[u8]) -> (Vec<Frame>, Result<u8, String>) {
+        let mut out = Vec::new();
+        let r = decode_datagram(d, &mut out).map_err(|e| e.to_string());
+        (out, r)
+    }
+
+    /// CVE-2026-37539: a 7-bit length of 127 on an FD frame whose bytes are
+    /// all present; the reference (before 2.1.2) copied 127 bytes into 64.
+    #[test]
+    fn the_cve_shape_is_refused() {
+        let mut body = vec![0, 0, 1, 0x23, 0xFF, 0x04];
+        body.extend([0x41; 127]);
+        let (frames, r) = decode(&datagram(1, &body));
+        assert!(frames.is_empty());
+        let e = r.unwrap_err();
+        assert!(
+            e.contains("at byte 5") && e.contains("CAN FD length 127"),
+            "{e}"
+        );
+        // The same bytes on a TCP stream: malformed at once, not "wait for more".
+        assert!(matches!(decode_frame(&body[..6]), Step::Malformed(_)));
+    }
+
+    #[test]
+    fn a_length_past_the_end_of_the_datagram_is_refused() {
+        // A good frame, then an 8-byte classic frame with 3 bytes present.
+        let mut body = vec![0, 0, 0, 0x10, 1, 0xAA];
+        body.extend([0, 0, 0, 0x11, 8, 1, 2, 3]);
+        let (frames, r) = decode(&datagram(2, &body));
+        assert_eq!(
+            frames,
+            vec![Frame::data(Id::Standard(0x10), &[0xAA]).unwrap()]
+        );
+        let e = r.unwrap_err();
+        assert!(
+            e.contains("at byte 11") && e.contains("runs past the end"),
+            "{e}"
+        );
+        // An FD frame whose flags byte is missing.
+        assert!(decode(&datagram(1, &[0, 0, 0, 1, 0x80])).1.is_err());
+        assert_eq!(decode_frame(&[0, 0, 0, 1, 0x80]), Step::Incomplete);
+    }
+
+    #[test]
+    fn lengths_the_frame_cannot_have_are_refused() {
+        for body in [
+            &[0, 0, 0, 1, 9][..],      // classic 9
+            &[0, 0, 0, 1, 0x8D, 0],    // FD 13: not an FD length
+            &[0, 0, 0, 1, 0xC1, 0],    // FD 65
+            &[0x40, 0, 0, 1, 9],       // remote DLC 9
+            &[0, 0, 0x08, 0, 0],       // 11-bit id 0x800
+            &[0x60, 0, 0, 1, 0],       // remote and error
+            &[0x40, 0, 0, 1, 0x88, 0], // FD remote
+        ] {
+            let (frames, r) = decode(&datagram(1, body));
+            assert!(frames.is_empty() && r.is_err(), "{body:?} accepted");
+            assert!(matches!(decode_frame(body), Step::Malformed(_)), "{body:?}");
+        }
+    }
+
+    #[test]
+    fn counts_and_headers_that_lie_are_refused_without_allocating() {
+        // A count of 65535 with one frame present.
+        let (frames, r) = decode(&datagram(u16::MAX, &[0, 0, 0, 1, 0]));
+        assert_eq!(frames.len(), 1);
+        assert!(r.unwrap_err().contains("frame 2 of 65535"));
+        // Bytes after the counted frames.
+        assert!(decode(&datagram(1, &[0, 0, 0, 1, 0, 7])).1.is_err());
+        // Wrong version, opcode, a short header; an empty datagram is fine.
+        for d in [&[3, 0, 0, 0, 0][..], &[2, 1, 0, 0, 0], &[2, 0, 0], &[]] {
+            assert!(decode(d).1.is_err(), "{d:?}");
+        }
+        assert_eq!(decode(&datagram(0, &[])), (vec![], Ok(9)));
+    }
+
+    #[test]
+    fn every_kind_of_frame_decodes() {
+        let body = [
+            &[0x80, 0, 0, 0x05, 2, 1, 2][..],               // 29-bit
+            &[0x40, 0, 0, 0x06, 3],                         // remote, DLC 3, no data
+            &[0x20, 0, 0, 0x04, 8, 0, 4, 0, 0, 0, 0, 0, 0], // error
+            &[0, 0, 0, 0x07, 0x8C, 0x07],                   // FD 12, BRS ESI FDF
+        ]
+        .concat();
+        let mut body = body;
+        body.extend([0x5A; 12]);
+        let (frames, r) = decode(&datagram(4, &body));
+        assert_eq!(r, Ok(9));
+        let fd = FdFlags {
+            brs: true,
+            esi: true,
+        };
+        assert_eq!(
+            frames,
+            vec![
+                Frame::data(Id::Extended(5), &[1, 2]).unwrap(),
+                Frame::remote(Id::Standard(6), 3).unwrap(),
+                Frame::error(4, &[0, 4, 0, 0, 0, 0, 0, 0]).unwrap(),
+                Frame::fd(Id::Standard(7), &[0x5A; 12], fd).unwrap(),
+            ]
+        );
+    }
+}

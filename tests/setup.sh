@@ -8,6 +8,9 @@
 #     reader and writer), msgpack and cantools at
 #     ${CANKIT_VENV:-/tmp/cankit-venv}
 #   - the QEMU VM for the SocketCAN tests (tests/vm/setup.sh, when present)
+#   - cmake + g++, and the reference cannelloni built from
+#     tests/fixtures/peers/ into ${CANKIT_PEERS_DIR:-/tmp/cankit-peers}
+#     (tests/peers/cannelloni.sh)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 sudo=""
@@ -20,6 +23,10 @@ command -v ip >/dev/null || need+=(iproute2)
 command -v tmux >/dev/null || need+=(tmux)
 # tshark, editcap, text2pcap: the pcapng tests (tests/pcapng.rs)
 command -v tshark >/dev/null && command -v text2pcap >/dev/null || need+=(tshark)
+# cmake, g++: the reference cannelloni (tests/peers/cannelloni.sh)
+command -v cmake >/dev/null || need+=(cmake)
+command -v g++ >/dev/null || need+=(g++)
+command -v make >/dev/null || need+=(make)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
@@ -35,6 +42,13 @@ if ! "$venv/bin/python" -c 'import can, msgpack, cantools, asammdf; assert can._
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q --disable-pip-version-check python-can==4.6.1 'asammdf>=8.8,<8.9' msgpack cantools
 fi
+
+# the reference cannelloni, built once (tests/cannelloni.rs)
+"$here/peers/cannelloni.sh" >/dev/null
+
+# python-can's cannelloni plugin (a TCP client), for tests/cannelloni.rs
+"$venv/bin/python" -c 'import can_cannelloni' 2>/dev/null ||
+  "$venv/bin/pip" install -q --disable-pip-version-check can-cannelloni==0.1.0
 
 if [ -x "$here/vm/setup.sh" ]; then
   "$here/vm/setup.sh"

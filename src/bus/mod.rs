@@ -14,6 +14,8 @@ use crate::error::{Error, Result};
 use crate::filter::FilterSet;
 use crate::frame::{Frame, Record};
 
+#[cfg(target_os = "linux")]
+pub mod cannelloni;
 pub mod sim;
 #[cfg(target_os = "linux")]
 pub mod socketcan;
@@ -289,7 +291,12 @@ pub struct Backend {
 
 /// Every backend, in the order help texts list them.
 #[cfg(target_os = "linux")]
-pub static BACKENDS: &[Backend] = &[sim::BACKEND, udp::BACKEND, socketcan::BACKEND];
+pub static BACKENDS: &[Backend] = &[
+    sim::BACKEND,
+    udp::BACKEND,
+    socketcan::BACKEND,
+    cannelloni::BACKEND,
+];
 /// Every backend, in the order help texts list them.
 #[cfg(not(target_os = "linux"))]
 pub static BACKENDS: &[Backend] = &[sim::BACKEND, udp::BACKEND];
