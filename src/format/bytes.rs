@@ -100,3 +100,21 @@ pub(crate) trait Fused {
         out
     }
 }
+
+/// Implements [`Fused`] for a record reader `$ty` whose end flag is the field
+/// `$flag` and whose next record is `$next` (with `$s` the reader).
+macro_rules! impl_fused {
+    ($ty:ty, $flag:ident, |$s:ident| $next:expr) => {
+        impl $crate::format::bytes::Fused for $ty {
+            type Item = $crate::frame::Record;
+            fn ended(&mut self) -> &mut bool {
+                &mut self.$flag
+            }
+            fn next_unfused(&mut self) -> $crate::Result<Option<$crate::frame::Record>> {
+                let $s = self;
+                $next
+            }
+        }
+    };
+}
+pub(crate) use impl_fused;

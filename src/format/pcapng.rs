@@ -141,7 +141,7 @@ const MAX_BLOCK: u32 = 1 << 20;
 const MAX_INTERFACES: usize = 1 << 16;
 /// Bytes of interface names kept per section.
 const MAX_NAME_BYTES: usize = 1 << 20;
-use crate::format::bytes::{read_full, Fused};
+use crate::format::bytes::{impl_fused, read_full, Fused};
 
 /// A section's byte order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -916,15 +916,7 @@ impl Reader {
     }
 }
 
-impl Fused for Reader {
-    type Item = Record;
-    fn ended(&mut self) -> &mut bool {
-        &mut self.done
-    }
-    fn next_unfused(&mut self) -> Result<Option<Record>> {
-        self.read_inner()
-    }
-}
+impl_fused!(Reader, done, |r| r.read_inner());
 
 impl RecordReader for Reader {
     fn read(&mut self) -> Result<Option<Record>> {

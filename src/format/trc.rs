@@ -407,21 +407,10 @@ impl Reader {
         let t = if self.v2 {
             match ty {
                 b"DT" => Ty::Data(None),
-                b"FD" => Ty::Data(Some(FdFlags {
-                    brs: false,
-                    esi: false,
-                })),
-                b"FB" => Ty::Data(Some(FdFlags {
-                    brs: true,
-                    esi: false,
-                })),
-                b"FE" => Ty::Data(Some(FdFlags {
-                    brs: false,
-                    esi: true,
-                })),
-                b"BI" => Ty::Data(Some(FdFlags {
-                    brs: true,
-                    esi: true,
+                // FD, with BRS, with ESI, with both
+                b"FD" | b"FB" | b"FE" | b"BI" => Ty::Data(Some(FdFlags {
+                    brs: matches!(ty, b"FB" | b"BI"),
+                    esi: matches!(ty, b"FE" | b"BI"),
                 })),
                 b"RR" => Ty::Remote,
                 b"ER" => return self.parse_v2_error(timestamp).map(LineKind::Frame),

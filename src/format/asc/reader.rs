@@ -68,6 +68,29 @@ enum Line {
 
 type LineResult = std::result::Result<Line, String>;
 
+/// True for the keyword `yes`, false for `no` (any case); otherwise the
+/// error naming the `what` of the header line.
+fn one_of(
+    tok: Option<&[u8]>,
+    yes: &[u8],
+    no: &[u8],
+    what: &str,
+) -> std::result::Result<bool, String> {
+    let tok = tok.unwrap_or_default();
+    if tok.eq_ignore_ascii_case(yes) {
+        Ok(true)
+    } else if tok.eq_ignore_ascii_case(no) {
+        Ok(false)
+    } else {
+        Err(format!(
+            "{what} must be {} or {}, not '{}'",
+            show(yes),
+            show(no),
+            show(tok)
+        ))
+    }
+}
+
 /// A frame line's record.
 fn line_record(timestamp: Timestamp, channel: u32, dir: Dir, frame: Frame) -> Line {
     Line::Record(Record {
@@ -174,27 +197,10 @@ impl Parser {
         }
         if first.eq_ignore_ascii_case(b"base") {
             self.seen = true;
-            let radix = t.next_token().unwrap_or_default();
-            if radix.eq_ignore_ascii_case(b"hex") {
-                self.hex = true;
-            } else if radix.eq_ignore_ascii_case(b"dec") {
-                self.hex = false;
-            } else {
-                return Err(format!("base must be hex or dec, not '{}'", show(radix)));
-            }
+            self.hex = one_of(t.next_token(), b"hex", b"dec", "base")?;
             if let Some(kw) = t.next_token() {
                 if kw.eq_ignore_ascii_case(b"timestamps") {
-                    let mode = t.next_token().unwrap_or_default();
-                    if mode.eq_ignore_ascii_case(b"absolute") {
-                        self.relative = false;
-                    } else if mode.eq_ignore_ascii_case(b"relative") {
-                        self.relative = true;
-                    } else {
-                        return Err(format!(
-                            "timestamps must be absolute or relative, not '{}'",
-                            show(mode)
-                        ));
-                    }
+                    self.relative = one_of(t.next_token(), b"relative", b"absolute", "timestamps")?;
                 }
             }
             return Ok(Line::Nothing);

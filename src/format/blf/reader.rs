@@ -119,7 +119,7 @@ pub struct Reader {
     done: bool,
 }
 
-use crate::format::bytes::{read_full, Fused};
+use crate::format::bytes::{impl_fused, read_full, Fused};
 
 impl Reader {
     /// A reader over an opened input: reads the header, then starts the
@@ -488,17 +488,10 @@ impl Reader {
     }
 }
 
-impl Fused for Reader {
-    type Item = Record;
-    fn ended(&mut self) -> &mut bool {
-        &mut self.done
-    }
-    fn next_unfused(&mut self) -> Result<Option<Record>> {
-        self.read_inner()
-            .inspect_err(|_| self.items = None)
-            .map_err(|e| e.in_file(&self.path))
-    }
-}
+impl_fused!(Reader, done, |r| r
+    .read_inner()
+    .inspect_err(|_| r.items = None)
+    .map_err(|e| e.in_file(&r.path)));
 
 impl RecordReader for Reader {
     fn read(&mut self) -> Result<Option<Record>> {

@@ -15,7 +15,7 @@ use super::{
     ZIP_DEFLATE, ZIP_TRANSPOSED,
 };
 use crate::error::{Error, Position, Result};
-use crate::format::bytes::Fused;
+use crate::format::bytes::{impl_fused, Fused};
 use crate::format::{read_err, RecordReader};
 use crate::frame::{
     dlc_to_len, fd_padded_len, len_to_dlc, Channel, Direction, FdFlags, Frame, FrameError, Id,
@@ -694,15 +694,9 @@ impl Reader {
     }
 }
 
-impl Fused for Reader {
-    type Item = Record;
-    fn ended(&mut self) -> &mut bool {
-        &mut self.done
-    }
-    fn next_unfused(&mut self) -> Result<Option<Record>> {
-        self.read_inner().map_err(|e| e.in_file(&self.path))
-    }
-}
+impl_fused!(Reader, done, |r| r
+    .read_inner()
+    .map_err(|e| e.in_file(&r.path)));
 
 impl RecordReader for Reader {
     fn read(&mut self) -> Result<Option<Record>> {
@@ -772,15 +766,7 @@ struct Cursor {
     done: bool,
 }
 
-impl Fused for Cursor {
-    type Item = Record;
-    fn ended(&mut self) -> &mut bool {
-        &mut self.done
-    }
-    fn next_unfused(&mut self) -> Result<Option<Record>> {
-        self.next_inner()
-    }
-}
+impl_fused!(Cursor, done, |r| r.next_inner());
 
 impl Cursor {
     fn warn(&mut self, msg: String) {
