@@ -15,6 +15,7 @@ use crate::filter::FilterSet;
 use crate::frame::{Frame, Record};
 
 pub mod sim;
+pub mod slcan;
 #[cfg(target_os = "linux")]
 pub mod socketcan;
 pub mod udp;
@@ -289,10 +290,15 @@ pub struct Backend {
 
 /// Every backend, in the order help texts list them.
 #[cfg(target_os = "linux")]
-pub static BACKENDS: &[Backend] = &[sim::BACKEND, udp::BACKEND, socketcan::BACKEND];
+pub static BACKENDS: &[Backend] = &[
+    sim::BACKEND,
+    udp::BACKEND,
+    socketcan::BACKEND,
+    slcan::BACKEND,
+];
 /// Every backend, in the order help texts list them.
 #[cfg(not(target_os = "linux"))]
-pub static BACKENDS: &[Backend] = &[sim::BACKEND, udp::BACKEND];
+pub static BACKENDS: &[Backend] = &[sim::BACKEND, udp::BACKEND, slcan::BACKEND];
 
 /// The backend named `name`.
 pub fn backend(name: &str) -> Result<&'static Backend> {
