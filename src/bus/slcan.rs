@@ -209,8 +209,9 @@ pub mod wire {
         /// `\a`: a refusal. Bytes before it on the same line come first as a
         /// [`Piece::Garbage`].
         Nack,
-        /// Bytes that are not a line: a line longer than [`MAX_LINE`] (cut
-        /// at its end), or text before a `\a`.
+        /// A line longer than [`MAX_LINE`]: its length (it is dropped whole).
+        Overlong(usize),
+        /// Text before a `\a`: its length.
         Garbage(usize),
     }
 
@@ -240,17 +241,12 @@ pub mod wire {
             for &c in bytes {
                 match c {
                     b'\r' | b'\x07' => {
-                        let garbage = if self.overlong > 0 {
-                            Some(self.overlong)
+                        if self.overlong > 0 {
+                            each(Piece::Overlong(self.overlong));
                         } else if c == b'\x07' && self.len > 0 {
-                            Some(self.len)
-                        } else {
-                            None
-                        };
-                        match garbage {
-                            Some(n) => each(Piece::Garbage(n)),
-                            None if c == b'\r' => each(Piece::Line(&self.buf[..self.len])),
-                            None => {}
+                            each(Piece::Garbage(self.len));
+                        } else if c == b'\r' {
+                            each(Piece::Line(&self.buf[..self.len]));
                         }
                         if c == b'\x07' {
                             each(Piece::Nack);
@@ -411,26 +407,29 @@ pub struct SlcanBus {
     closed: bool,
 }
 
-/// The SJA1000 register pair (8 MHz clock, sample point near 87.5 %) for
-/// `bitrate`, if one gives it exactly.
+/// The SJA1000 register pair (8 MHz clock) for `bitrate`, if one gives it
+/// exactly: the sample point nearest 87.5 % (then the most time quanta).
 pub fn btr_for(bitrate: u32) -> Option<(u8, u8)> {
-    if bitrate == 0 {
-        return None;
-    }
-    for brp in 1..=64u32 {
-        for nbt in (8..=25u32).rev() {
-            if 8_000_000 != bitrate as u64 * brp as u64 * nbt as u64 {
+    let mut best: Option<(u32, u32, (u8, u8))> = None;
+    for brp in 1..=64u64 {
+        for nbt in 8..=25u64 {
+            if bitrate == 0 || 8_000_000 != bitrate as u64 * brp * nbt {
                 continue;
             }
-            let tseg2 = (nbt - (nbt * 7 + 4) / 8).clamp(1, 8);
+            let tseg2 = (nbt - (nbt * 7 + 4) / 8).max(nbt.saturating_sub(17)).max(1);
             let tseg1 = nbt - 1 - tseg2;
-            if !(1..=16).contains(&tseg1) {
+            if tseg2 > 8 || !(1..=16).contains(&tseg1) {
                 continue;
             }
-            return Some(((brp - 1) as u8, ((tseg2 - 1) << 4 | (tseg1 - 1)) as u8));
+            // distance of the sample point from 87.5 %, in 1/1000
+            let off = ((1 + tseg1) * 8000 / nbt).abs_diff(7000) as u32;
+            let regs = ((brp - 1) as u8, ((tseg2 - 1) << 4 | (tseg1 - 1)) as u8);
+            if best.is_none_or(|(o, n, _)| (off, u32::MAX - nbt as u32) < (o, u32::MAX - n)) {
+                best = Some((off, nbt as u32, regs));
+            }
         }
     }
-    None
+    best.map(|(_, _, r)| r)
 }
 
 fn flag_names(flags: u8) -> String {
@@ -646,6 +645,10 @@ impl SlcanBus {
         }
         cmds.push(if listen_only { "L" } else { "O" }.into());
         for c in &cmds {
+            if c == "O" || c == "L" {
+                // frames may come before the answer to O
+                bus.shared.state.lock().unwrap().ready = true;
+            }
             if !bus.command(c)? {
                 let what = match c.as_bytes()[0] {
                     b'S' | b's' => "the bitrate",
@@ -658,7 +661,6 @@ impl SlcanBus {
                 return Err(bus.err(format!("the adapter refused {what} ('{c}')")));
             }
         }
-        bus.shared.state.lock().unwrap().ready = true;
         Ok(bus)
     }
 
@@ -687,7 +689,7 @@ impl SlcanBus {
                 }
             }
             if let Some(d) = &st.dead {
-                return Err(self.err(d.clone()));
+                return Err(self.err(format!("the adapter did not answer '{cmd}': {d}")));
             }
             let now = Instant::now();
             if now >= deadline {
@@ -921,12 +923,15 @@ fn read_loop(shared: Arc<Shared>, mut port: TTYPort) {
                         Err(why) => return malformed.note(&name, why, l),
                     },
                     Piece::Nack => Reply::Nack,
-                    Piece::Garbage(n) => {
+                    Piece::Overlong(n) => {
                         return malformed.note(
                             &name,
-                            &format!("{n} bytes without a line end"),
+                            &format!("a line of {n} bytes, longer than any answer"),
                             b"",
                         )
+                    }
+                    Piece::Garbage(n) => {
+                        return malformed.note(&name, &format!("{n} bytes before a \\a"), b"")
                     }
                 };
                 let answer = match reply {
@@ -1216,6 +1221,7 @@ mod tests {
                     Piece::Line(l) => String::from_utf8_lossy(l).into_owned(),
                     Piece::Nack => "NACK".into(),
                     Piece::Garbage(n) => format!("garbage {n}"),
+                    Piece::Overlong(n) => format!("overlong {n}"),
                 })
             });
         }
@@ -1226,7 +1232,7 @@ mod tests {
                 "",
                 "garbage 4",
                 "NACK",
-                &format!("garbage {}", MAX_LINE + 10),
+                &format!("overlong {}", MAX_LINE + 10),
                 "garbage 2",
                 "NACK"
             ]
