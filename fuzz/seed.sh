@@ -122,6 +122,14 @@ for i, d in enumerate([
     sim(0, 0, 0x100, 12, bytes(8)),
 ]):
     open(os.path.join(s, f"synthetic-{i}"), "wb").write(d)
+sl = os.path.join(corpus, "decode_slcan"); os.makedirs(sl, exist_ok=True)
+for i, d in enumerate([
+    b"t1232DEAD\rT1ABCDEF08001122334455667\r\r\x07",
+    b"r1234\rR1FFFFFFF8EA5F\rF20\rV1013\rz\rZ\r",
+    b"d1239" + b"AB" * 12 + b"\rB18FF0102F" + b"CD" * 64 + b"0001\r",
+    b"t12\rhello\x07" + b"7" * 300 + b"\r\n",
+]):
+    open(os.path.join(sl, f"synthetic-{i}"), "wb").write(d)
 # pcapng and classic pcap of SocketCAN frames (no fixture holds one)
 def can(word, data, fd_flags=0, pad=16):
     p = struct.pack(">IBBBB", word, len(data), fd_flags, 0, 0) + data
