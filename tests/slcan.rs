@@ -33,7 +33,11 @@ fn recv_n(bus: &mut Box<dyn Bus>, n: usize) -> Vec<cankit::Record> {
     let deadline = Instant::now() + LONG;
     let mut got = Vec::new();
     while got.len() < n {
-        assert!(Instant::now() < deadline, "only {} of {n} frames", got.len());
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {n} frames",
+            got.len()
+        );
         if let Some(r) = bus.recv(Some(Duration::from_millis(200))).unwrap() {
             got.push(r);
         }
@@ -81,8 +85,17 @@ fn open_sequence_then_classic_and_fd_frames_both_ways() {
     );
 
     dev.inject(b"t7FF0\rd1239000102030405060708090A0B\r");
-    dev.inject(format!("B1ABCDEF0F{}\rR1FFFFFFF8\rT000000013010203\r", "EE".repeat(64)).as_bytes());
-    let got: Vec<String> = recv_n(&mut b, 5).iter().map(|r| format_frame(&r.frame)).collect();
+    dev.inject(
+        format!(
+            "B1ABCDEF0F{}\rR1FFFFFFF8\rT000000013010203\r",
+            "EE".repeat(64)
+        )
+        .as_bytes(),
+    );
+    let got: Vec<String> = recv_n(&mut b, 5)
+        .iter()
+        .map(|r| format_frame(&r.frame))
+        .collect();
     assert_eq!(
         got,
         [
@@ -104,14 +117,19 @@ fn without_a_bitrate_the_adapter_keeps_its_own_and_fd_needs_fd() {
     assert_eq!(commands(&dev), ["C", "O"]);
     let e = b.send(&parse_frame("123##0AA").unwrap()).unwrap_err();
     assert!(e.to_string().contains("not in CAN FD mode"), "{e}");
-    let e = b.send(&parse_frame("20000080#0000000000000000").unwrap()).unwrap_err();
+    let e = b
+        .send(&parse_frame("20000080#0000000000000000").unwrap())
+        .unwrap_err();
     assert!(e.to_string().contains("cannot send error frames"), "{e}");
 }
 
 #[test]
 fn custom_bit_timing_listen_only_and_bad_rates() {
     let dev = Device::start(Behaviour::default());
-    let s = settings(&dev, &[("poll", "0"), ("btr", "031c"), ("listen_only", "true")]);
+    let s = settings(
+        &dev,
+        &[("poll", "0"), ("btr", "031c"), ("listen_only", "true")],
+    );
     drop(bus::open(&s).unwrap());
     assert_eq!(&commands(&dev)[..3], ["C", "s031C", "L"]);
 
@@ -145,7 +163,10 @@ fn device_timestamps_follow_the_adapter_across_its_minute() {
     std::thread::sleep(Duration::from_millis(50));
     dev.inject(b"t1001BB0014\r");
     let r = recv_n(&mut b, 2);
-    assert_eq!(r[1].timestamp.as_nanos() - r[0].timestamp.as_nanos(), 80_000_000);
+    assert_eq!(
+        r[1].timestamp.as_nanos() - r[0].timestamp.as_nanos(),
+        80_000_000
+    );
     assert_eq!(format_frame(&r[1].frame), "100#BB");
 
     // host time by default, the stamps parsed and ignored
@@ -190,7 +211,8 @@ fn lawicel_acks_keep_the_window_moving() {
     let mut b = bus::open(&settings(&dev, &[("poll", "0"), ("timeout", "1")])).unwrap();
     for i in 0..50u32 {
         let id = if i % 2 == 0 { "123" } else { "00000123" };
-        b.send(&parse_frame(&format!("{id}#{i:02X}")).unwrap()).unwrap();
+        b.send(&parse_frame(&format!("{id}#{i:02X}")).unwrap())
+            .unwrap();
     }
     b.close().unwrap();
     assert_eq!(dev.wait_lines("tT", 50, LONG).len(), 50);
@@ -203,13 +225,24 @@ fn a_refused_frame_fails_can_send_naming_it() {
         ..Behaviour::default()
     });
     let out = tool("can-send")
-        .args(["-i", "slcan", "-c", &dev.path(), "123#11", "666#22", "124#33"])
+        .args([
+            "-i",
+            "slcan",
+            "-c",
+            &dev.path(),
+            "123#11",
+            "666#22",
+            "124#33",
+        ])
         .stdin(Stdio::null())
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{err}");
-    assert!(err.contains("can-send: error:") && err.contains("refused to send 666#22"), "{err}");
+    assert!(
+        err.contains("can-send: error:") && err.contains("refused to send 666#22"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -219,7 +252,9 @@ fn an_adapter_that_never_answers_fails_the_open() {
         ..Behaviour::default()
     });
     let t = Instant::now();
-    let e = bus::open(&settings(&dev, &[("timeout", "0.5")])).err().unwrap();
+    let e = bus::open(&settings(&dev, &[("timeout", "0.5")]))
+        .err()
+        .unwrap();
     assert!(e.to_string().contains("did not answer 'C'"), "{e}");
     assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
 }
@@ -240,7 +275,10 @@ fn an_adapter_that_stops_answering_ends_logger_and_sender_with_an_error() {
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{err}");
-    assert!(err.contains("can-logger: error:") && err.contains("stopped answering"), "{err}");
+    assert!(
+        err.contains("can-logger: error:") && err.contains("stopped answering"),
+        "{err}"
+    );
     assert!(t.elapsed() < Duration::from_secs(8), "{:?}", t.elapsed());
 
     // a sender: the window fills and nothing comes back
@@ -370,7 +408,11 @@ fn every_tool_opens_slcan() {
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(
         dev.wait_lines("tTrR", 3, LONG),
         ["t123111", "T18FF010222233", "r7E80"]

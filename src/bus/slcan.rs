@@ -325,16 +325,16 @@ pub const BACKEND: super::Backend = super::Backend {
     options: &[
         (
             "serial_baud",
-            "the serial port's baud rate, default 115200 (USB adapters ignore it)",
+            "the serial port's baud rate, default 115200; USB adapters ignore it",
         ),
         (
             "btr",
-            "custom bit timing: BTR0 and BTR1 of an SJA1000 at 8 MHz, 4 hex digits (s command)",
+            "custom bit timing: BTR0 and BTR1 of an SJA1000 at 8 MHz, 4 hex digits, sent as s",
         ),
-        ("listen_only", "true: open with L (receive only)"),
+        ("listen_only", "true: open with L, receive only"),
         (
             "timestamps",
-            "device: the adapter's millisecond timestamps (Z1) instead of the host's",
+            "device: the adapter's millisecond timestamps, Z1, instead of the host's",
         ),
         (
             "timeout",
@@ -342,7 +342,7 @@ pub const BACKEND: super::Backend = super::Backend {
         ),
         (
             "poll",
-            "seconds between status-flag polls (F), default 1; 0 never polls",
+            "seconds between status-flag polls, default 1; 0 never polls",
         ),
         (
             "window",
@@ -515,9 +515,10 @@ impl SlcanBus {
         let (path, at_baud) = match s.channel.rsplit_once('@') {
             Some((p, b)) => (
                 p,
-                Some(b.parse::<u32>().map_err(|_| {
-                    s.error(format!("'{b}' after '@' is not a baud rate"))
-                })?),
+                Some(
+                    b.parse::<u32>()
+                        .map_err(|_| s.error(format!("'{b}' after '@' is not a baud rate")))?,
+                ),
             ),
             None => (s.channel.as_str(), None),
         };
@@ -592,7 +593,11 @@ impl SlcanBus {
         // End whatever half command the adapter holds, and forget what it
         // sends until it has been quiet for a moment.
         let _ = port.write_all(b"\r\r\r");
-        drain(&mut port, Duration::from_millis(30), Duration::from_millis(300));
+        drain(
+            &mut port,
+            Duration::from_millis(30),
+            Duration::from_millis(300),
+        );
         let reader = port
             .try_clone_native()
             .map_err(|e| s.error(format!("cannot share the serial port: {e}")))?;
@@ -698,7 +703,12 @@ impl SlcanBus {
                     self.shared.timeout
                 )));
             }
-            st = self.shared.changed.wait_timeout(st, deadline - now).unwrap().0;
+            st = self
+                .shared
+                .changed
+                .wait_timeout(st, deadline - now)
+                .unwrap()
+                .0;
         }
     }
 
@@ -735,13 +745,21 @@ impl SlcanBus {
             let mut st = self.shared.state.lock().unwrap();
             let deadline = Instant::now() + self.shared.timeout;
             while st.dead.is_none()
-                && st.pending.iter().any(|(p, _)| matches!(p, Pending::Frame(_)))
+                && st
+                    .pending
+                    .iter()
+                    .any(|(p, _)| matches!(p, Pending::Frame(_)))
             {
                 let now = Instant::now();
                 if now >= deadline {
                     break;
                 }
-                st = self.shared.changed.wait_timeout(st, deadline - now).unwrap().0;
+                st = self
+                    .shared
+                    .changed
+                    .wait_timeout(st, deadline - now)
+                    .unwrap()
+                    .0;
             }
             if let Err(e) = self.take_refused(&mut st) {
                 result = Err(e);
@@ -897,15 +915,15 @@ fn read_loop(shared: Arc<Shared>, mut port: TTYPort) {
             Err(e)
                 if matches!(
                     e.kind(),
-                    io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                    io::ErrorKind::TimedOut
+                        | io::ErrorKind::WouldBlock
+                        | io::ErrorKind::Interrupted
                 ) =>
             {
                 0
             }
             Err(e) => {
-                shared.kill(format!(
-                    "reading the serial port: {e} (adapter unplugged?)"
-                ));
+                shared.kill(format!("reading the serial port: {e} (adapter unplugged?)"));
                 return;
             }
         };
@@ -1054,11 +1072,7 @@ impl Bus for SlcanBus {
             .map_err(|why| Error::Unsupported(format!("{why}: {frame}")))?;
         self.take_refused(&mut self.shared.state.lock().unwrap())?;
         self.shared
-            .write(
-                Pending::Frame(*frame),
-                &line[..n],
-                Some(self.shared.window),
-            )
+            .write(Pending::Frame(*frame), &line[..n], Some(self.shared.window))
             .map_err(|m| self.err(m))
     }
 
@@ -1157,7 +1171,15 @@ mod tests {
                 "d1239010101010101010101010101\r",
             ),
             (
-                Frame::fd(e, &[0xAB; 64], FdFlags { brs: true, esi: false }).unwrap(),
+                Frame::fd(
+                    e,
+                    &[0xAB; 64],
+                    FdFlags {
+                        brs: true,
+                        esi: false,
+                    },
+                )
+                .unwrap(),
                 &format!("B01ABCDEFF{}\r", "AB".repeat(64)),
             ),
         ];

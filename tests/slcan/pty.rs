@@ -231,7 +231,11 @@ impl Device {
                         if b.refuse.iter().any(|p| l.starts_with(p.as_str())) {
                             answer.push(b'\x07');
                         } else if b.lawicel_acks {
-                            let z = if first.is_ascii_uppercase() { "Z\r" } else { "z\r" };
+                            let z = if first.is_ascii_uppercase() {
+                                "Z\r"
+                            } else {
+                                "z\r"
+                            };
                             answer.extend_from_slice(z.as_bytes());
                         } else {
                             answer.push(b'\r');
