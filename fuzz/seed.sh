@@ -139,6 +139,14 @@ for i, fr in enumerate([
     [cnl(0x123, bytes(127), fd=0x04)],  # CVE-2026-37539's shape
 ]):
     open(os.path.join(c, f"synthetic-{i}"), "wb").write(struct.pack(">BBBH", 2, 0, i, len(fr)) + b"".join(fr))
+sl = os.path.join(corpus, "decode_slcan"); os.makedirs(sl, exist_ok=True)
+for i, d in enumerate([
+    b"t1232DEAD\rT1ABCDEF08001122334455667\r\r\x07",
+    b"r1234\rR1FFFFFFF8EA5F\rF20\rV1013\rz\rZ\r",
+    b"d1239" + b"AB" * 12 + b"\rB18FF0102F" + b"CD" * 64 + b"0001\r",
+    b"t12\rhello\x07" + b"7" * 300 + b"\r\n",
+]):
+    open(os.path.join(sl, f"synthetic-{i}"), "wb").write(d)
 # pcapng and classic pcap of SocketCAN frames (no fixture holds one)
 def can(word, data, fd_flags=0, pad=16):
     p = struct.pack(">IBBBB", word, len(data), fd_flags, 0, 0) + data
@@ -171,5 +179,5 @@ for name, e in [("le", "<"), ("be", ">")]:
     for i, pk in enumerate(packets):
         pcap += struct.pack(e + "IIII", 1700000000, i, len(pk), len(pk)) + pk
     open(os.path.join(p, f"synthetic-{name}.pcap"), "wb").write(pcap)
-print("decode_udp: 6 seeds\ndecode_sim: 6 seeds\ndecode_cannelloni: 5 seeds\nread_pcapng: 4 seeds")
+print("decode_udp: 6 seeds\ndecode_sim: 6 seeds\ndecode_cannelloni: 5 seeds\ndecode_slcan: 4 seeds\nread_pcapng: 4 seeds")
 PY

@@ -271,4 +271,40 @@ mod cannelloni {
             ]
         );
     }
+#[test]
+fn slcan_stream_edge_cases_decode_or_are_refused_in_bounded_memory() {
+    // Inputs in the shape decode_slcan mutates (the target had no finding
+    // when this was written): an overlong line, text before a \a, a FD DLC
+    // whose length the line does not hold, a timestamp past the minute, an
+    // 11-bit id above 7FF. None may panic; each line is one piece.
+    use cankit::bus::slcan::wire::{decode, Piece, Reply, Splitter, MAX_LINE};
+    let mut input = vec![b'd'; 100_000];
+    input.extend_from_slice(b"\rjunk\x07d123F00\rt1231AAEA60\rt8000\rb7FF1AB\r");
+    let mut s = Splitter::default();
+    let mut pieces = Vec::new();
+    s.push(&input, |p| {
+        pieces.push(match p {
+            Piece::Line(l) => {
+                assert!(l.len() <= MAX_LINE);
+                match decode(l) {
+                    Ok(Reply::Frame(f, _)) => cankit::frame::text::format_frame(&f),
+                    Ok(other) => format!("{other:?}"),
+                    Err(why) => format!("error: {why}"),
+                }
+            }
+            other => format!("{other:?}"),
+        })
+    });
+    assert_eq!(
+        pieces,
+        [
+            "Overlong(100000)",
+            "Garbage(4)",
+            "Nack",
+            "error: data length does not match the DLC",
+            "error: timestamp above 59999 ms",
+            "error: id out of range",
+            "7FF##1AB",
+        ]
+    );
 }

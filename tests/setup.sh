@@ -42,6 +42,10 @@ if ! "$venv/bin/python" -c 'import can, msgpack, cantools, asammdf; assert can._
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q --disable-pip-version-check python-can==4.6.1 'asammdf>=8.8,<8.9' msgpack cantools
 fi
+# pyserial: python-can's slcan interface (bench/slcan.sh runs it beside ours)
+if ! "$venv/bin/python" -c 'import serial' 2>/dev/null; then
+  "$venv/bin/pip" install -q --disable-pip-version-check pyserial
+fi
 
 # the reference cannelloni, built once (tests/cannelloni.rs)
 "$here/peers/cannelloni.sh" >/dev/null

@@ -17,6 +17,7 @@ use crate::frame::{Frame, Record};
 #[cfg(target_os = "linux")]
 pub mod cannelloni;
 pub mod sim;
+pub mod slcan;
 #[cfg(target_os = "linux")]
 pub mod socketcan;
 pub mod udp;
@@ -296,10 +297,11 @@ pub static BACKENDS: &[Backend] = &[
     udp::BACKEND,
     socketcan::BACKEND,
     cannelloni::BACKEND,
+    slcan::BACKEND,
 ];
 /// Every backend, in the order help texts list them.
 #[cfg(not(target_os = "linux"))]
-pub static BACKENDS: &[Backend] = &[sim::BACKEND, udp::BACKEND];
+pub static BACKENDS: &[Backend] = &[sim::BACKEND, udp::BACKEND, slcan::BACKEND];
 
 /// The backend named `name`.
 pub fn backend(name: &str) -> Result<&'static Backend> {

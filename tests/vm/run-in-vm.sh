@@ -121,7 +121,7 @@ put_libs "$BB"
 if [ $hostroot = 0 ]; then
   # dash is /bin/sh so that scripts see the tools on PATH, not busybox applets;
   # iproute2's ip because busybox ip cannot create vxcan pairs or namespaces.
-  for t in dash ip candump cansend cangen cangw canplayer canbusload cansniffer \
+  for t in dash ip candump cansend cangen cangw canplayer canbusload cansniffer slcanpty \
     isotpsend isotprecv isotpdump; do
     command -v "$t" >/dev/null && add "$(command -v "$t")"
   done
