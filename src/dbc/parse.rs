@@ -383,7 +383,6 @@ struct RawSignal {
 
 struct RawMessage {
     msg: Message,
-    line: u64,
     signals: Vec<RawSignal>,
 }
 
@@ -407,6 +406,9 @@ struct State {
     /// VFrameFormat default: an index or a name.
     frame_format_default: Option<FrameFormat>,
     frame_format: HashMap<u64, FrameFormat>,
+    /// Names longer than 32 characters (`SystemMessageLongSymbol`).
+    long_msg: HashMap<u64, String>,
+    long_sig: HashMap<(u64, String), String>,
 }
 
 #[derive(Clone)]
@@ -523,7 +525,6 @@ fn statement(st: &mut State, kw: &str, c: &mut Cur, line: u64, origin: &str) -> 
                     order: Vec::new(),
                     slots: Vec::new(),
                 },
-                line,
                 signals: Vec::new(),
             });
         }
@@ -588,7 +589,18 @@ fn statement(st: &mut State, kw: &str, c: &mut Cur, line: u64, origin: &str) -> 
         }
         "BA_" => {
             let name = c.string("an attribute name")?;
-            if name == "VFrameFormat" && c.peek() == Some(&Tok::Ident("BO_")) {
+            if name == "SystemMessageLongSymbol" && c.peek() == Some(&Tok::Ident("BO_")) {
+                c.next();
+                let id = c.u64("a message id")?;
+                let long = c.string("the long name")?;
+                st.long_msg.insert(id, unescape(long));
+            } else if name == "SystemSignalLongSymbol" && c.peek() == Some(&Tok::Ident("SG_")) {
+                c.next();
+                let id = c.u64("a message id")?;
+                let sig = c.ident("a signal name")?;
+                let long = c.string("the long name")?;
+                st.long_sig.insert((id, sig.to_string()), unescape(long));
+            } else if name == "VFrameFormat" && c.peek() == Some(&Tok::Ident("BO_")) {
                 c.next();
                 let id = c.u64("a message id")?;
                 let v = match c.next() {
@@ -779,11 +791,7 @@ fn finish(mut st: State) -> PResult<Vec<Message>> {
     let mut out = Vec::with_capacity(st.messages.len());
     for (mi, rm) in st.messages.into_iter().enumerate() {
         let dbc_id = by_index[&mi];
-        let RawMessage {
-            mut msg,
-            line: msg_line,
-            signals,
-        } = rm;
+        let RawMessage { mut msg, signals } = rm;
         let plain_switch = signals
             .iter()
             .position(|s| s.signal.is_multiplexer && s.mux_value.is_none());
@@ -856,9 +864,14 @@ fn finish(mut st: State) -> PResult<Vec<Message>> {
                 }
                 s.signal.value_type = vt;
             }
+            if let Some(long) = st.long_sig.remove(&key) {
+                s.signal.name = long;
+            }
             msg.signals.push(s.signal);
         }
-        let _ = msg_line;
+        if let Some(long) = st.long_msg.remove(&dbc_id) {
+            msg.name = long;
+        }
         msg.comment = st.msg_comments.remove(&dbc_id);
         let ff = st
             .frame_format
