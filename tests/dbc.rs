@@ -58,7 +58,10 @@ enum Value {
     Number(f64),
 }
 
-fn ours(dbc: &Dbc, frame: &cankit::Frame) -> Option<(String, Vec<(String, Value, f64)>)> {
+/// Each decoded signal: name, value, factor.
+type Signals = Vec<(String, Value, f64)>;
+
+fn ours(dbc: &Dbc, frame: &cankit::Frame) -> Option<(String, Signals)> {
     let m = dbc.message_for(frame)?;
     let mut out = Vec::new();
     m.decode(frame.data_bytes(), &mut out);

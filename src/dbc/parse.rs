@@ -386,6 +386,9 @@ struct RawMessage {
     signals: Vec<RawSignal>,
 }
 
+/// An `SG_MUL_VAL_`: its line, the multiplexer's name, the value ranges.
+type MulVal = (u64, String, Vec<(u64, u64)>);
+
 #[derive(Default)]
 struct State {
     messages: Vec<RawMessage>,
@@ -394,7 +397,7 @@ struct State {
     /// Messages dropped (the pseudo-message of independent signals).
     dropped: bool,
     /// (DBC id, signal) to (line, switch name, ranges).
-    mul_val: HashMap<(u64, String), (u64, String, Vec<(u64, u64)>)>,
+    mul_val: HashMap<(u64, String), MulVal>,
     /// (DBC id, signal) to (line, 1 float or 2 double).
     valtype: HashMap<(u64, String), (u64, u64)>,
     /// (DBC id, signal) to its value table.
