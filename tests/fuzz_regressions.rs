@@ -271,6 +271,8 @@ mod cannelloni {
             ]
         );
     }
+}
+
 #[test]
 fn slcan_stream_edge_cases_decode_or_are_refused_in_bounded_memory() {
     // Inputs in the shape decode_slcan mutates (the target had no finding

@@ -685,31 +685,26 @@ impl SlcanBus {
         self.shared
             .write(Pending::Command(n), &line, None)
             .map_err(|m| self.err(m))?;
-        let deadline = Instant::now() + self.shared.timeout + Duration::from_millis(200);
-        let mut st = self.shared.state.lock().unwrap();
-        loop {
-            if let Some((k, ok)) = st.answered {
-                if k == n {
-                    return Ok(ok);
-                }
+        let st = self.shared.state.lock().unwrap();
+        let (st, _) = self
+            .shared
+            .changed
+            .wait_timeout_while(st, self.shared.timeout + Duration::from_millis(200), |st| {
+                st.dead.is_none() && !matches!(st.answered, Some((k, _)) if k == n)
+            })
+            .unwrap();
+        if let Some((k, ok)) = st.answered {
+            if k == n {
+                return Ok(ok);
             }
-            if let Some(d) = &st.dead {
-                return Err(self.err(format!("the adapter did not answer '{cmd}': {d}")));
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return Err(self.err(format!(
-                    "the adapter did not answer '{cmd}' within {:?}",
-                    self.shared.timeout
-                )));
-            }
-            st = self
-                .shared
-                .changed
-                .wait_timeout(st, deadline - now)
-                .unwrap()
-                .0;
         }
+        if let Some(d) = &st.dead {
+            return Err(self.err(format!("the adapter did not answer '{cmd}': {d}")));
+        }
+        Err(self.err(format!(
+            "the adapter did not answer '{cmd}' within {:?}",
+            self.shared.timeout
+        )))
     }
 
     fn take_refused(&self, st: &mut State) -> Result<()> {
@@ -742,25 +737,18 @@ impl SlcanBus {
         // Wait for the answers to what was sent, to report refusals.
         let mut result = Ok(());
         {
-            let mut st = self.shared.state.lock().unwrap();
-            let deadline = Instant::now() + self.shared.timeout;
-            while st.dead.is_none()
-                && st
-                    .pending
-                    .iter()
-                    .any(|(p, _)| matches!(p, Pending::Frame(_)))
-            {
-                let now = Instant::now();
-                if now >= deadline {
-                    break;
-                }
-                st = self
-                    .shared
-                    .changed
-                    .wait_timeout(st, deadline - now)
-                    .unwrap()
-                    .0;
-            }
+            let st = self.shared.state.lock().unwrap();
+            let (mut st, _) = self
+                .shared
+                .changed
+                .wait_timeout_while(st, self.shared.timeout, |st| {
+                    st.dead.is_none()
+                        && st
+                            .pending
+                            .iter()
+                            .any(|(p, _)| matches!(p, Pending::Frame(_)))
+                })
+                .unwrap();
             if let Err(e) = self.take_refused(&mut st) {
                 result = Err(e);
             }
