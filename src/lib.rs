@@ -77,6 +77,7 @@ pub mod bus;
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod config;
+pub mod dbc;
 pub mod error;
 pub mod filter;
 pub mod format;
