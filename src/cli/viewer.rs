@@ -16,6 +16,7 @@ use crossterm::event::{self, Event, MouseEventKind};
 
 use super::args::{format_arg, format_parser, open_bus, BusArgs, Limits, Verbosity};
 use super::UsageError;
+use crate::dbc::Dbc;
 use crate::format;
 use crate::frame::{Frame, Record, Timestamp};
 use crate::pipe::{
@@ -51,6 +52,12 @@ pub struct Cli {
     /// Read --file as fast as it reads
     #[arg(long, requires = "file", conflicts_with = "speed")]
     pub fast: bool,
+
+    /// Message definitions: names rows and decodes their signals (Enter
+    /// under a row); repeatable, a later file's message replaces an earlier
+    /// one with the same id
+    #[arg(long, value_name = "FILE")]
+    pub dbc: Vec<PathBuf>,
 
     /// One row per (channel, id, length) instead of per (channel, id): CAN FD
     /// ids sent with several lengths (key l)
@@ -178,8 +185,18 @@ pub fn run(cli: Cli) -> Result<()> {
             bail!(UsageError("--speed must be a positive number".into()));
         }
     }
-    let model = Model::new().with_max_rows(cli.max_rows);
-    let mut model = model;
+    let mut dbc: Option<Dbc> = None;
+    for path in &cli.dbc {
+        let d = Dbc::open(path)?;
+        match &mut dbc {
+            None => dbc = Some(d),
+            Some(all) => all.merge(d),
+        }
+    }
+    let dbc = dbc.map(Arc::new);
+    let mut model = Model::new()
+        .with_max_rows(cli.max_rows)
+        .with_dbc(dbc.clone());
     model.set_by_length(cli.by_length);
     let stop = Stop::install();
 
@@ -279,7 +296,10 @@ pub fn run(cli: Cli) -> Result<()> {
     let summary = driver.run(&mut source, &mut model)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    ui::write_plain(&mut out, &model, &|_: &Frame| Vec::new(), &|_| Vec::new())?;
+    let d = dbc.as_deref();
+    ui::write_plain(&mut out, &model, &|f: &Frame| ui::dbc_names(d, f), &|f| {
+        ui::plain_signals(d, f)
+    })?;
     if summary.source.dropped > 0 {
         log::warn!("{} frame(s) dropped", summary.source.dropped);
     }
@@ -477,10 +497,16 @@ fn run_tui(
                     _ => {}
                 }
                 let model = frozen.as_ref().unwrap_or(&s.model);
+                let d = model.dbc();
                 terminal.draw(|f| {
-                    ui::draw(f, model, &mut app, &status, &|_| Vec::new(), &|_, _| {
-                        Vec::new()
-                    })
+                    ui::draw(
+                        f,
+                        model,
+                        &mut app,
+                        &status,
+                        &|fr: &Frame| ui::dbc_names(d, fr),
+                        &|r, st| ui::signal_lines(d, r, st),
+                    )
                 })?;
                 drop(s);
                 next_draw = now_i + DRAW_EVERY;
@@ -512,7 +538,13 @@ fn run_tui(
                         frozen = frozen.map(|_| lock(&shared).model.clone());
                         sample = None;
                     }
-                    Command::Watch(..) | Command::None => {}
+                    Command::Watch(key, on) => {
+                        lock(&shared).model.watch(key, on);
+                        if let Some(m) = &mut frozen {
+                            m.watch(key, on);
+                        }
+                    }
+                    Command::None => {}
                 }
                 // Answer a key at once.
                 next_draw = Instant::now();

@@ -10,6 +10,9 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
+
+use crate::dbc::{Dbc, Decoded};
 
 use crate::frame::error_class::class;
 use crate::frame::hex;
@@ -65,6 +68,58 @@ pub struct Row {
     pub previous: Option<Frame>,
     /// When each byte last changed value (log time in ns; [`NEVER`]).
     pub changed_at: [i64; CANFD_MAX_LEN],
+    /// The signals followed while the row is expanded.
+    pub watch: Option<Box<Watch>>,
+}
+
+/// How many recent values of a signal a sparkline shows.
+pub const HISTORY: usize = 40;
+
+/// What is known of one signal of a followed row.
+#[derive(Clone, Debug, Default)]
+pub struct SignalStats {
+    /// The latest value, when the signal was present.
+    pub last: Option<Decoded>,
+    /// The smallest physical value seen.
+    pub min: f64,
+    /// The largest physical value seen.
+    pub max: f64,
+    /// Recent values, oldest first once full (a ring from `next`).
+    pub history: Vec<f64>,
+    next: usize,
+}
+
+impl SignalStats {
+    fn take(&mut self, d: Decoded) {
+        if self.last.is_none() {
+            self.min = d.value;
+            self.max = d.value;
+        }
+        self.min = self.min.min(d.value);
+        self.max = self.max.max(d.value);
+        self.last = Some(d);
+        if self.history.len() < HISTORY {
+            self.history.push(d.value);
+        } else {
+            self.history[self.next] = d.value;
+            self.next = (self.next + 1) % HISTORY;
+        }
+    }
+
+    /// The recent values, oldest first.
+    pub fn recent(&self) -> impl Iterator<Item = f64> + '_ {
+        self.history[self.next..]
+            .iter()
+            .chain(&self.history[..self.next])
+            .copied()
+    }
+}
+
+/// The signals of a followed row, by their index in the message.
+#[derive(Clone, Debug, Default)]
+pub struct Watch {
+    /// One per signal of the message.
+    pub signals: Vec<SignalStats>,
 }
 
 impl Row {
@@ -137,6 +192,8 @@ pub struct Model {
     pub latest: Option<Timestamp>,
     /// Counts up at each [`Model::clear`] (row keys of an older generation are void).
     pub generation: u64,
+    dbc: Option<Arc<Dbc>>,
+    scratch: Vec<Decoded>,
 }
 
 impl Default for Model {
@@ -168,7 +225,50 @@ impl Model {
             over_cap: 0,
             latest: None,
             generation: 0,
+            dbc: None,
+            scratch: Vec::new(),
         }
+    }
+
+    /// Decodes the signals of followed rows with these messages.
+    pub fn with_dbc(mut self, dbc: Option<Arc<Dbc>>) -> Model {
+        self.dbc = dbc;
+        self
+    }
+
+    /// The messages, if any.
+    pub fn dbc(&self) -> Option<&Dbc> {
+        self.dbc.as_deref()
+    }
+
+    /// Starts (`on`) or stops following the signals of the row with this
+    /// key: each of its frames is decoded from now on (and the latest one at
+    /// once), for the values, their range and recent history. Rows not
+    /// followed cost no decoding.
+    pub fn watch(&mut self, key: u64, on: bool) {
+        let Some(&i) = self.index.get(&key) else {
+            return;
+        };
+        let row = &mut self.rows[i];
+        if !on {
+            row.watch = None;
+            return;
+        }
+        if row.watch.is_some() {
+            return;
+        }
+        let mut w = Box::<Watch>::default();
+        if let Some(m) = self.dbc.as_deref().and_then(|d| d.message_for(&row.frame)) {
+            w.signals = vec![SignalStats::default(); m.signals.len()];
+            self.scratch.clear();
+            m.decode(row.frame.data_bytes(), &mut self.scratch);
+            for d in &self.scratch {
+                if let Some(s) = w.signals.get_mut(d.signal) {
+                    s.take(*d);
+                }
+            }
+        }
+        row.watch = Some(w);
     }
 
     /// At most `n` rows (at least 1).
@@ -266,6 +366,17 @@ impl Model {
                 }
                 row.previous = Some(row.frame);
                 row.frame = *f;
+                if let Some(w) = row.watch.as_deref_mut() {
+                    if let Some(m) = self.dbc.as_deref().and_then(|d| d.message_for(f)) {
+                        self.scratch.clear();
+                        m.decode(f.data_bytes(), &mut self.scratch);
+                        for d in &self.scratch {
+                            if let Some(s) = w.signals.get_mut(d.signal) {
+                                s.take(*d);
+                            }
+                        }
+                    }
+                }
             }
             None if self.rows.len() >= self.max_rows => self.over_cap += 1,
             None => {
@@ -283,6 +394,7 @@ impl Model {
                     frame: *f,
                     previous: None,
                     changed_at: [NEVER; CANFD_MAX_LEN],
+                    watch: None,
                 });
             }
         }
@@ -341,6 +453,7 @@ impl Model {
             generation,
             max_rows: self.max_rows,
             by_length: self.by_length,
+            dbc: self.dbc.take(),
             ..Model::new()
         };
     }
@@ -561,6 +674,38 @@ mod tests {
         // The data phase at 2 Mbit/s: (702-673)/500k + 673/2M per frame.
         let l = bus_load(702_000, 673_000, 1.0, 500_000, 2_000_000);
         assert!((l - (29_000.0 / 500_000.0 + 673_000.0 / 2_000_000.0) * 100.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn followed_rows_decode_each_frame_and_keep_range_and_history() {
+        let dbc = Dbc::parse(
+            "VERSION \"\"\n\nBO_ 291 Speed: 2 ECU\n SG_ Kmh : 0|16@1+ (0.5,0) [0|300] \"km/h\" ECU\n",
+            "t.dbc",
+        )
+        .unwrap();
+        let mut m = Model::new().with_dbc(Some(Arc::new(dbc)));
+        m.update(&rec(0, "123#1000"));
+        let key = m.rows()[0].key;
+        assert!(
+            m.rows()[0].watch.is_none(),
+            "nothing decoded until followed"
+        );
+        m.watch(key, true);
+        m.update(&rec(10, "123#0400"));
+        m.update(&rec(20, "123#0800"));
+        let s = &m.rows()[0].watch.as_ref().unwrap().signals[0];
+        assert_eq!(s.last.unwrap().value, 4.0);
+        assert_eq!((s.min, s.max), (2.0, 8.0));
+        assert_eq!(s.recent().collect::<Vec<_>>(), [8.0, 2.0, 4.0]);
+        for i in 0..50 {
+            m.update(&rec(30 + i, &format!("123#{:02X}00", i)));
+        }
+        let s = &m.rows()[0].watch.as_ref().unwrap().signals[0];
+        assert_eq!(s.history.len(), HISTORY);
+        assert_eq!(s.recent().last(), Some(24.5));
+        assert_eq!(s.recent().next(), Some(5.0));
+        m.watch(key, false);
+        assert!(m.rows()[0].watch.is_none());
     }
 
     #[test]

@@ -13,6 +13,7 @@ use ratatui::Frame as TuiFrame;
 
 use super::app::{App, Sort};
 use super::model::{ascii_text, data_text, error_classes_text, period_text, Model, Row, NEVER};
+use crate::dbc::{Dbc, Decoded, Signal};
 use crate::frame::{Frame, Timestamp};
 
 /// What the screen shows besides the rows.
@@ -597,6 +598,132 @@ fn draw_help(f: &mut TuiFrame<'_>, area: Rect) {
         Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(" keys ")),
         r,
     );
+}
+
+/// The names the filter matches for a frame: its message's, then its
+/// signals' (the first is the message column).
+pub fn dbc_names<'d>(dbc: Option<&'d Dbc>, f: &Frame) -> Vec<&'d str> {
+    match dbc.and_then(|d| d.message_for(f)) {
+        None => Vec::new(),
+        Some(m) => std::iter::once(m.name.as_str())
+            .chain(m.signals.iter().map(|s| s.name.as_str()))
+            .collect(),
+    }
+}
+
+/// A physical value with as many decimals as the signal's factor needs.
+pub fn value_text(sig: &Signal, v: f64) -> String {
+    if sig.is_float() {
+        let t = format!("{v:.6}");
+        let t = t.trim_end_matches('0').trim_end_matches('.');
+        return t.to_string();
+    }
+    // The decimals the factor and offset have (at most 6).
+    let places = |x: f64| {
+        (0..6)
+            .find(|&d| {
+                let y = x * 10f64.powi(d);
+                (y - y.round()).abs() <= 1e-9 * y.abs().max(1.0)
+            })
+            .unwrap_or(6) as usize
+    };
+    let decimals = places(sig.factor).max(places(sig.offset));
+    format!("{v:.decimals$}")
+}
+
+/// `12.5 km/h`, or the value-table name with the raw value: `Drive (3)`.
+pub fn shown_value(sig: &Signal, d: &Decoded) -> String {
+    match sig.label_of(d) {
+        Some(label) => format!("{label} ({})", value_text(sig, d.value)),
+        None if sig.unit.is_empty() => value_text(sig, d.value),
+        None => format!("{} {}", value_text(sig, d.value), sig.unit),
+    }
+}
+
+/// Recent values as a line of block characters, low to high.
+pub fn sparkline(values: impl Iterator<Item = f64>) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let v: Vec<f64> = values.filter(|x| x.is_finite()).collect();
+    let (lo, hi) = v
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
+            (a.min(x), b.max(x))
+        });
+    v.iter()
+        .map(|&x| {
+            if hi > lo {
+                BARS[(((x - lo) / (hi - lo)) * 7.0).round() as usize]
+            } else {
+                BARS[0]
+            }
+        })
+        .collect()
+}
+
+/// The lines under an expanded row: one per signal present, with its value,
+/// the range seen and a sparkline of recent values.
+pub fn signal_lines(dbc: Option<&Dbc>, r: &Row, _st: &Status) -> Vec<Line<'static>> {
+    let Some(m) = dbc.and_then(|d| d.message_for(&r.frame)) else {
+        let why = if dbc.is_none() {
+            "      no signals: give the message definitions with --dbc FILE"
+        } else {
+            "      no message in the DBC files for this id"
+        };
+        return vec![Line::from(why)];
+    };
+    let Some(w) = r.watch.as_deref() else {
+        return vec![Line::from(format!(
+            "      {}: waiting for the next frame",
+            m.name
+        ))];
+    };
+    let name_w = m
+        .signals
+        .iter()
+        .map(|s| s.name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .min(32);
+    let mut lines = Vec::new();
+    for (sig, st) in m.signals.iter().zip(&w.signals) {
+        let Some(d) = st.last else { continue };
+        let value = shown_value(sig, &d);
+        lines.push(Line::from(vec![
+            Span::raw(format!("      {} ", pad(&sig.name, name_w, false))),
+            Span::styled(
+                format!("{} ", pad(&value, 20, true)),
+                Style::default().add_modifier(Modifier::BOLD),
+            ),
+            Span::raw(format!(
+                "min {} max {} ",
+                pad(&value_text(sig, st.min), 9, true),
+                pad(&value_text(sig, st.max), 9, true)
+            )),
+            Span::raw(sparkline(st.recent())),
+        ]));
+    }
+    if lines.is_empty() {
+        lines.push(Line::from(format!(
+            "      {}: no signal in this frame",
+            m.name
+        )));
+    }
+    lines
+}
+
+/// The signals of a frame as plain lines: `Speed = 12.5 km/h`.
+pub fn plain_signals(dbc: Option<&Dbc>, f: &Frame) -> Vec<String> {
+    let Some(m) = dbc.and_then(|d| d.message_for(f)) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    m.decode(f.data_bytes(), &mut out);
+    out.iter()
+        .filter_map(|d| {
+            let sig = m.signals.get(d.signal)?;
+            Some(format!("{} = {}", sig.name, shown_value(sig, d)))
+        })
+        .collect()
 }
 
 /// Writes the model as a plain text table, with the signals of each row's
