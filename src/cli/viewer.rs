@@ -498,17 +498,24 @@ fn run_tui(
                 }
                 let model = frozen.as_ref().unwrap_or(&s.model);
                 let d = model.dbc();
-                terminal.draw(|f| {
+                // Render under the lock, write to the terminal after it (a slow
+                // terminal must not hold up reception).
+                terminal.autoresize()?;
+                {
+                    let mut f = terminal.get_frame();
                     ui::draw(
-                        f,
+                        &mut f,
                         model,
                         &mut app,
                         &status,
                         &|fr: &Frame| ui::dbc_names(d, fr),
                         &|r, st| ui::signal_lines(d, r, st),
-                    )
-                })?;
+                    );
+                }
                 drop(s);
+                terminal.flush()?;
+                terminal.swap_buffers();
+                ratatui::backend::Backend::flush(terminal.backend_mut())?;
                 next_draw = now_i + DRAW_EVERY;
             }
             let wait = next_draw.saturating_duration_since(Instant::now());
