@@ -255,7 +255,13 @@ pub fn run(cli: Cli) -> Result<()> {
             for s in settings {
                 buses.push((open_bus(&s)?, s));
             }
-            let source = BusSource::new(buses, BusSourceOptions::default())?;
+            let source = BusSource::new(
+                buses,
+                BusSourceOptions {
+                    latency: if tui { RECEIVE_LATENCY } else { Duration::ZERO },
+                    reorder: Duration::ZERO,
+                },
+            )?;
             let title = source.names().join(", ");
             // The buses apply the filters themselves.
             (
@@ -384,6 +390,11 @@ impl Drop for TermGuard {
 
 /// The screen's frame rate.
 const DRAW_EVERY: Duration = Duration::from_millis(50);
+/// The frame rate while nothing arrives.
+const IDLE_DRAW_EVERY: Duration = Duration::from_millis(250);
+/// How long a bus may hold frames back to hand them over together: less than
+/// a redraw, so nothing shows later, and far fewer wake-ups on a busy bus.
+const RECEIVE_LATENCY: Duration = Duration::from_millis(20);
 
 fn run_tui(
     shared: Arc<Mutex<Shared>>,
@@ -413,6 +424,10 @@ fn run_tui(
         let mut fps = 0.0;
         let mut loads: Vec<(String, f64)> = Vec::new();
         let mut next_draw = Instant::now();
+        // Nothing new (no frame, no key): redrawn 4 times a second only, for
+        // the ages and the fading.
+        let mut drawn: Option<(u64, u64, Instant)> = None;
+        let mut touched = true;
         loop {
             if stop.is_set() {
                 return Ok(());
@@ -426,6 +441,17 @@ fn run_tui(
                 if s.done && !screen.from_file {
                     return Ok(());
                 }
+                let seen = (s.model.total, s.model.generation);
+                if !touched
+                    && drawn
+                        .is_some_and(|(t, g, at)| (t, g) == seen && at.elapsed() < IDLE_DRAW_EVERY)
+                {
+                    drop(s);
+                    next_draw = now_i + DRAW_EVERY;
+                    continue;
+                }
+                drawn = Some((seen.0, seen.1, now_i));
+                touched = false;
                 if let Some(l) = s.model.latest {
                     if latest.is_none_or(|(t, _)| t != l) {
                         latest = Some((l, now_i));
@@ -555,6 +581,7 @@ fn run_tui(
                 }
                 // Answer a key at once.
                 next_draw = Instant::now();
+                touched = true;
             }
         }
     })();
