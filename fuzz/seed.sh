@@ -28,6 +28,7 @@ seed read_csv csv
 seed read_trc trc
 seed read_jsonl jsonl
 seed read_sqlite db
+seed parse_dbc dbc
 # MF4: no fixture yet; small files written by the repository's can-convert
 # (stored, deflate, and one left unfinalized) from a candump fixture, when it is built
 mkdir -p "$corpus/read_mf4"

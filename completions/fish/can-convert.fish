@@ -20,9 +20,11 @@ complete -c can-convert -l format-opt -d 'Output format option (repeatable): blf
 complete -c can-convert -l filter -d 'Keep only frames matching ID:MASK, drop ID~MASK (comma lists, repeatable)' -r
 complete -c can-convert -l start -d 'Drop frames before this time' -r
 complete -c can-convert -l end -d 'Drop frames at or after this time' -r
+complete -c can-convert -l dbc -d 'DBC file for --decode (repeatable; a later file\'s message replaces an earlier one with the same id)' -r -F
 complete -c can-convert -l force -d 'Overwrite an existing output file'
 complete -c can-convert -s a -l append -d 'Append to an existing output file'
 complete -c can-convert -l no-progress -d 'Never show a progress bar'
+complete -c can-convert -l decode -d 'Write decoded signals instead of frames: JSON Lines (one object per frame) or CSV (a row per signal; one column per signal with --format-opt layout=wide)'
 complete -c can-convert -s v -l verbose -d 'More messages on stderr (repeat for more)'
 complete -c can-convert -s q -l quiet -d 'Fewer messages on stderr (-q: errors only, -qq: nothing)'
 complete -c can-convert -s h -l help -d 'Print help (see more with \'--help\')'

@@ -12,6 +12,7 @@ jsonl\t'JSON Lines, one object per frame'
 pcapng\t'pcapng capture of SocketCAN frames, as Wireshark opens it (classic pcap is read too)'
 mf4\t'ASAM MDF 4 bus logging (CANedge, asammdf, python-can)'"
 complete -c can-logger -l format-opt -d 'Format option (repeatable): blf: compression= (zlib level 0 (stored) to 9, default 6); log: digits= (6 or 9 decimals in the timestamp, default 6), direction= (true or false: the R/T suffix, default true); csv: layout= (python (python-can\'s columns) or rich); mf4: compression= (0 (none, default) or a deflate level 1-9 (DZ blocks))' -r
+complete -c can-logger -l dbc -d 'DBC file (repeatable) to decode with: on stdout, each frame a DBC message matches is followed by an indented line of its signals (`  Name: Signal=value unit, Other=Label (raw)`)' -r -F
 complete -c can-logger -s n -l count -d 'Stop after N frames' -r
 complete -c can-logger -s d -l duration -d 'Stop after this long (e.g. 10s, 5m, 1h30m)' -r
 complete -c can-logger -s i -l interface -d 'Interface [default: virtual]' -r -f -a "virtual\t'a bus shared by the processes of this host that open the same channel name'

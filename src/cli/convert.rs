@@ -2,7 +2,7 @@
 //! `--input-format`/`--output-format` for stdin/stdout), with id filters and a
 //! time window, and a progress bar on a terminal.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -14,6 +14,8 @@ use clap::Parser;
 use super::args::{byte_bar, format_arg, format_parser, Verbosity};
 use super::logger::writer_options;
 use super::UsageError;
+use crate::dbc::export::{Layout, SignalWriter};
+use crate::dbc::Dbc;
 use crate::filter::FilterSet;
 use crate::format;
 use crate::frame::Timestamp;
@@ -30,7 +32,9 @@ be gzip-compressed (.gz). '-' is stdin/stdout and needs --input-format/--output-
 Examples:\n  \
     can-convert trace.blf trace.asc\n  \
     can-convert --filter 7E8:7F8 --start 10 --end 20 car.log diag.jsonl\n  \
-    can-convert --output-format jsonl trace.blf - | jq .id", format::extensions_text())
+    can-convert --output-format jsonl trace.blf - | jq .id\n  \
+    can-convert --dbc car.dbc --decode trace.blf signals.jsonl\n  \
+    can-convert --dbc car.dbc --decode --format-opt layout=wide trace.blf signals.csv", format::extensions_text())
 )]
 pub struct Cli {
     /// Input log ('-' = stdin)
@@ -77,6 +81,17 @@ pub struct Cli {
     #[arg(long)]
     pub no_progress: bool,
 
+    /// DBC file for --decode (repeatable; a later file's message replaces an
+    /// earlier one with the same id)
+    #[arg(long, value_name = "FILE")]
+    pub dbc: Vec<PathBuf>,
+
+    /// Write decoded signals instead of frames: JSON Lines (one object per
+    /// frame) or CSV (a row per signal; one column per signal with
+    /// --format-opt layout=wide)
+    #[arg(long)]
+    pub decode: bool,
+
     #[command(flatten)]
     pub verbosity: Verbosity,
 }
@@ -102,14 +117,14 @@ pub fn parse_time_point(s: &str) -> Result<TimePoint> {
 }
 
 /// Shows a progress bar over the input's bytes while the records go by.
-struct Progress<'a> {
-    inner: WriterSink,
+struct Progress<'a, S: Sink> {
+    inner: S,
     bar: Option<indicatif::ProgressBar>,
     bytes: &'a AtomicU64,
     seen: u64,
 }
 
-impl Progress<'_> {
+impl<S: Sink> Progress<'_, S> {
     #[cold]
     fn show(&self) {
         if let Some(b) = &self.bar {
@@ -119,7 +134,7 @@ impl Progress<'_> {
     }
 }
 
-impl Sink for Progress<'_> {
+impl<S: Sink> Sink for Progress<'_, S> {
     #[inline]
     fn write(&mut self, from: usize, record: &crate::frame::Record) -> crate::Result<bool> {
         self.seen += 1;
@@ -168,10 +183,14 @@ pub fn run(cli: Cli) -> Result<()> {
         filters.extend_from_str(f)?;
     }
 
+    let opts = writer_options(&cli.format_opt, cli.force, cli.append)?;
+    let decoder = if cli.decode || !cli.dbc.is_empty() {
+        Some(decode_output(&cli, of, &opts)?)
+    } else {
+        None
+    };
     let bytes = Arc::new(AtomicU64::new(0));
     let reader = format::open_reader_counted(&cli.input, in_fmt, Some(bytes.clone()))?;
-    let opts = writer_options(&cli.format_opt, cli.force, cli.append)?;
-    let writer = format::create_writer(&cli.output, out_fmt, &opts)?;
 
     let total = std::fs::metadata(&cli.input).map(|m| m.len()).unwrap_or(0);
     let bar = (!cli.no_progress
@@ -179,21 +198,68 @@ pub fn run(cli: Cli) -> Result<()> {
         && std::io::stderr().is_terminal()
         && total > 4 << 20)
         .then(|| byte_bar(total, "{bar:40} {bytes}/{total_bytes} {msg} ({eta} left)"));
-    let mut sink = Progress {
-        inner: WriterSink::new(writer, &cli.output),
-        bar,
-        bytes: &bytes,
-        seen: 0,
-    };
     let stages = Stages {
         filters,
         window,
         ..Stages::default()
     };
+    let source = LogSource::new(reader, &cli.input);
+    match decoder {
+        Some(d) => {
+            let sink = Progress {
+                inner: DecodeSink {
+                    writer: d,
+                    output: cli.output.clone(),
+                },
+                bar,
+                bytes: &bytes,
+                seen: 0,
+            };
+            let (s, sink) = drive(&cli, stages, source, sink)?;
+            let w = &sink.inner.writer;
+            log::info!(
+                "{} frame(s) read, {} decoded ({} signal values)",
+                s.read,
+                w.frames,
+                w.values
+            );
+            report_unmatched(w);
+            Ok(())
+        }
+        None => {
+            let writer = format::create_writer(&cli.output, out_fmt, &opts)?;
+            let sink = Progress {
+                inner: WriterSink::new(writer, &cli.output),
+                bar,
+                bytes: &bytes,
+                seen: 0,
+            };
+            let (s, _) = drive(&cli, stages, source, sink)?;
+            if s.source.skipped > 0 {
+                log::info!(
+                    "{} frame(s) read, {} written, {} line(s) skipped",
+                    s.read,
+                    s.written,
+                    s.source.skipped
+                );
+            } else {
+                log::info!("{} frame(s) read, {} written", s.read, s.written);
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Runs the pipe to its end; after a read error the output is still finished.
+fn drive<S: Sink>(
+    cli: &Cli,
+    stages: Stages,
+    mut source: LogSource,
+    mut sink: S,
+) -> Result<(crate::pipe::Summary, S)> {
     let mut driver = Driver::new(stages);
     // Count every record and finish the output even after a read error, so
     // the frames before the damage are kept in a well-formed file.
-    let mut source = LogSource::new(reader, &cli.input);
     let stepped = (|| loop {
         if driver.step(&mut source, &mut sink, Duration::from_millis(200))? == Step::Done {
             return Ok::<(), crate::Error>(());
@@ -210,17 +276,132 @@ pub fn run(cli: Cli) -> Result<()> {
         )));
     }
     let s = driver.finish(&mut source, &mut sink)?;
-    if s.source.skipped > 0 {
-        log::info!(
-            "{} frame(s) read, {} written, {} line(s) skipped",
-            s.read,
-            s.written,
-            s.source.skipped
-        );
-    } else {
-        log::info!("{} frame(s) read, {} written", s.read, s.written);
+    Ok((s, sink))
+}
+
+/// Checks the --decode options and opens the signal writer.
+fn decode_output(
+    cli: &Cli,
+    of: format::Format,
+    opts: &format::WriterOptions,
+) -> Result<SignalWriter<Box<dyn Write>>> {
+    if !cli.decode {
+        bail!(UsageError(
+            "--dbc in can-convert is used with --decode".into()
+        ));
     }
-    Ok(())
+    if cli.dbc.is_empty() {
+        bail!(UsageError("--decode needs a DBC file (--dbc FILE)".into()));
+    }
+    let mut layout = match of {
+        format::Format::Jsonl => Layout::Jsonl,
+        format::Format::Csv => Layout::CsvLong,
+        other => bail!(UsageError(format!(
+            "--decode writes signals as JSON Lines (.jsonl) or CSV (.csv), not {}",
+            other.name()
+        ))),
+    };
+    for (k, v) in &opts.options {
+        match (k.as_str(), v.as_str(), layout) {
+            ("layout", "long", Layout::CsvLong) => {}
+            ("layout", "wide", Layout::CsvLong) => layout = Layout::CsvWide,
+            ("layout", _, Layout::CsvLong) => {
+                return Err(
+                    crate::Error::bad_option_value("decoded CSV", k, v, "long, wide").into(),
+                )
+            }
+            _ => {
+                let known: &[&str] = if layout == Layout::Jsonl {
+                    &[]
+                } else {
+                    &["layout"]
+                };
+                return Err(crate::Error::unknown_option("decoded output", k, known).into());
+            }
+        }
+    }
+    if cli.append && layout != Layout::Jsonl {
+        bail!(UsageError(
+            "--append with --decode works for JSON Lines only (a CSV has one header)".into()
+        ));
+    }
+    let mut dbc = Dbc::default();
+    for f in &cli.dbc {
+        dbc.merge(Dbc::open(f)?);
+    }
+    let gz = cli.output.to_string_lossy().ends_with(".gz");
+    let out: Box<dyn Write> = if cli.output.as_os_str() == "-" {
+        Box::new(std::io::BufWriter::with_capacity(
+            1 << 16,
+            std::io::stdout(),
+        ))
+    } else {
+        let f = format::output::create_output_file(
+            &cli.output,
+            opts,
+            format::output::FileAccess::Sequential,
+        )?;
+        let w = std::io::BufWriter::with_capacity(1 << 16, f.file);
+        if gz {
+            Box::new(flate2::write::GzEncoder::new(
+                w,
+                flate2::Compression::new(6),
+            ))
+        } else {
+            Box::new(w)
+        }
+    };
+    SignalWriter::new(dbc, layout, out)
+        .map_err(|e| crate::Error::io(format!("writing {}", cli.output.display()), e).into())
+}
+
+/// Warns about the frames no DBC message matched, the most frequent ids first.
+fn report_unmatched(w: &SignalWriter<Box<dyn Write>>) {
+    let n = w.unmatched_frames();
+    if n == 0 {
+        return;
+    }
+    let mut ids: Vec<_> = w.unmatched.iter().collect();
+    ids.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    let shown: Vec<String> = ids
+        .iter()
+        .take(10)
+        .map(|((id, ext), c)| {
+            if *ext {
+                format!("{id:08X} ({c})")
+            } else {
+                format!("{id:03X} ({c})")
+            }
+        })
+        .collect();
+    log::warn!(
+        "{n} frame(s) matched no DBC message and were not written: {} id(s), {}{}",
+        ids.len(),
+        shown.join(", "),
+        if ids.len() > 10 { ", ..." } else { "" }
+    );
+}
+
+/// Decodes each record into the signal writer.
+struct DecodeSink {
+    writer: SignalWriter<Box<dyn Write>>,
+    output: PathBuf,
+}
+
+impl Sink for DecodeSink {
+    #[inline]
+    fn write(&mut self, _from: usize, record: &crate::frame::Record) -> crate::Result<bool> {
+        self.writer
+            .write(record)
+            .map_err(|e| crate::Error::io(format!("writing {}", self.output.display()), e))?;
+        Ok(true)
+    }
+
+    fn finish(&mut self) -> crate::Result<()> {
+        self.writer
+            .flush()
+            .map_err(|e| crate::Error::io(format!("writing {}", self.output.display()), e))
+    }
 }
 
 #[cfg(test)]

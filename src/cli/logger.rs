@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::Parser;
 
 use super::args::{
@@ -27,7 +27,10 @@ use super::args::{
     STATUS_LINE,
 };
 use super::UsageError;
+use crate::dbc::export::write_text;
+use crate::dbc::Dbc;
 use crate::format::{self, Format, WriterOptions};
+use crate::frame::text::write_log_line;
 use crate::frame::{Record, Timestamp};
 use crate::pipe::{
     BusSource, BusSourceOptions, Driver, FileNames, Numbering, RotatingSink, Rotation, Sink,
@@ -108,6 +111,12 @@ pub struct Cli {
     #[arg(long = "format-opt", value_name = "KEY=VALUE",
           help = format!("Format option (repeatable): {}", format::options_help()))]
     pub format_opt: Vec<String>,
+
+    /// DBC file (repeatable) to decode with: on stdout, each frame a DBC
+    /// message matches is followed by an indented line of its signals
+    /// (`  Name: Signal=value unit, Other=Label (raw)`)
+    #[arg(long, value_name = "DBC")]
+    pub dbc: Vec<PathBuf>,
 
     #[command(flatten)]
     pub limits: Limits,
@@ -190,6 +199,72 @@ impl Sink for Out {
             Out::Files(f) => f.finish(),
             Out::Stdout(w) => w.finish(),
         }
+    }
+}
+
+/// Candump log lines on stdout, each followed by the frame's decoded signals
+/// when a DBC message matches it.
+struct DecodedLines {
+    dbc: Dbc,
+    out: std::io::Stdout,
+    buf: Vec<u8>,
+    decoded: Vec<crate::dbc::Decoded>,
+    written: u64,
+}
+
+impl DecodedLines {
+    fn new(dbc: Dbc) -> DecodedLines {
+        DecodedLines {
+            dbc,
+            out: std::io::stdout(),
+            buf: Vec::with_capacity(1 << 16),
+            decoded: Vec::new(),
+            written: 0,
+        }
+    }
+}
+
+impl format::RecordWriter for DecodedLines {
+    fn write(&mut self, r: &Record) -> crate::Result<()> {
+        let name = match &r.channel {
+            crate::frame::Channel::Name(s) => std::borrow::Cow::Borrowed(&**s),
+            other => std::borrow::Cow::Owned(other.to_string()),
+        };
+        write_log_line(
+            &mut self.buf,
+            r.timestamp,
+            &name,
+            &r.frame,
+            Some(r.direction),
+            6,
+        );
+        if let Some(m) = self.dbc.message_for(&r.frame) {
+            self.decoded.clear();
+            m.decode(r.frame.data_bytes(), &mut self.decoded);
+            write_text(&mut self.buf, m, &self.decoded);
+        }
+        if self.buf.len() > 1 << 15 {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> crate::Result<()> {
+        let mut lock = self.out.lock();
+        lock.write_all(&self.buf)
+            .and_then(|_| lock.flush())
+            .map_err(|e| crate::Error::io("writing to stdout", e))?;
+        self.written += self.buf.len() as u64;
+        self.buf.clear();
+        Ok(())
+    }
+
+    fn finish(&mut self) -> crate::Result<()> {
+        self.flush()
+    }
+
+    fn size_bound(&self) -> Option<u64> {
+        Some(self.written + self.buf.len() as u64)
     }
 }
 
@@ -468,8 +543,32 @@ pub fn run(cli: Cli) -> Result<()> {
     for s in &settings {
         buses.push((open_bus(s)?, s.clone()));
     }
+    let dbc = if cli.dbc.is_empty() {
+        None
+    } else {
+        if !to_stdout {
+            bail!(UsageError(
+                "--dbc decodes on stdout only; to decode a log, use can-convert --dbc FILE --decode"
+                    .into()
+            ));
+        }
+        if fmt != Format::Candump || !cli.format_opt.is_empty() {
+            bail!(UsageError(
+                "--dbc prints candump lines with their signals; it takes no --format or --format-opt"
+                    .into()
+            ));
+        }
+        let mut dbc = Dbc::default();
+        for f in &cli.dbc {
+            dbc.merge(Dbc::open(f)?);
+        }
+        Some(dbc)
+    };
     let out = if to_stdout {
-        let writer = format::create_writer(&path, Some(fmt), &opts)?;
+        let writer: Box<dyn format::RecordWriter> = match dbc {
+            Some(dbc) => Box::new(DecodedLines::new(dbc)),
+            None => format::create_writer(&path, Some(fmt), &opts)?,
+        };
         // Lines go out when the bus goes quiet, and at least every 50 ms.
         Out::Stdout(WriterSink::new(writer, &path).live(Duration::from_millis(50)))
     } else {

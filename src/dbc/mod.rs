@@ -42,6 +42,7 @@ use crate::error::{Error, Position};
 use crate::frame::Frame;
 
 mod decode;
+pub mod export;
 mod parse;
 
 /// One DBC file, or several merged.
@@ -234,18 +235,22 @@ impl Dbc {
     /// frames.
     #[inline]
     pub fn message_for(&self, frame: &Frame) -> Option<&Message> {
+        self.message_index_for(frame).map(|i| &self.messages[i])
+    }
+
+    /// The index in [`Dbc::messages`] of [`Dbc::message_for`]'s message.
+    #[inline]
+    pub fn message_index_for(&self, frame: &Frame) -> Option<usize> {
         if !frame.is_data() {
             return None;
         }
         let id = frame.id();
         let key = id.raw() | if id.is_extended() { 1 << 31 } else { 0 };
         if let Some(&i) = self.by_id.get(&key) {
-            return Some(&self.messages[i]);
+            return Some(i);
         }
         if id.is_extended() && !self.by_pgn.is_empty() {
-            if let Some(&i) = self.by_pgn.get(&j1939_pgn(id.raw())) {
-                return Some(&self.messages[i]);
-            }
+            return self.by_pgn.get(&j1939_pgn(id.raw())).copied();
         }
         None
     }

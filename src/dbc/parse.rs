@@ -383,18 +383,21 @@ struct RawSignal {
 
 struct RawMessage {
     msg: Message,
+    /// The id as the file writes it (bit 31: extended).
+    dbc_id: u64,
     signals: Vec<RawSignal>,
 }
+
+/// An `SG_MUL_VAL_`: its line, the multiplexer's name, the value ranges.
+type MulVal = (u64, String, Vec<(u64, u64)>);
 
 #[derive(Default)]
 struct State {
     messages: Vec<RawMessage>,
-    /// DBC id (with bit 31) to index in `messages`.
-    ids: HashMap<u64, usize>,
     /// Messages dropped (the pseudo-message of independent signals).
     dropped: bool,
     /// (DBC id, signal) to (line, switch name, ranges).
-    mul_val: HashMap<(u64, String), (u64, String, Vec<(u64, u64)>)>,
+    mul_val: HashMap<(u64, String), MulVal>,
     /// (DBC id, signal) to (line, 1 float or 2 double).
     valtype: HashMap<(u64, String), (u64, u64)>,
     /// (DBC id, signal) to its value table.
@@ -508,7 +511,6 @@ fn statement(st: &mut State, kw: &str, c: &mut Cur, line: u64, origin: &str) -> 
                 return Err((line, format!("BO_ {name}: length {size} is above 64 bytes")));
             }
             st.dropped = false;
-            st.ids.insert(id, st.messages.len());
             st.messages.push(RawMessage {
                 msg: Message {
                     name: name.to_string(),
@@ -525,6 +527,7 @@ fn statement(st: &mut State, kw: &str, c: &mut Cur, line: u64, origin: &str) -> 
                     order: Vec::new(),
                     slots: Vec::new(),
                 },
+                dbc_id: id,
                 signals: Vec::new(),
             });
         }
@@ -787,11 +790,13 @@ fn signal(c: &mut Cur, line: u64) -> PResult<RawSignal> {
 
 /// Joins what the later statements say to the messages and signals.
 fn finish(mut st: State) -> PResult<Vec<Message>> {
-    let by_index: HashMap<usize, u64> = st.ids.iter().map(|(&k, &v)| (v, k)).collect();
     let mut out = Vec::with_capacity(st.messages.len());
-    for (mi, rm) in st.messages.into_iter().enumerate() {
-        let dbc_id = by_index[&mi];
-        let RawMessage { mut msg, signals } = rm;
+    for rm in st.messages {
+        let RawMessage {
+            mut msg,
+            dbc_id,
+            signals,
+        } = rm;
         let plain_switch = signals
             .iter()
             .position(|s| s.signal.is_multiplexer && s.mux_value.is_none());
@@ -839,12 +844,12 @@ fn finish(mut st: State) -> PResult<Vec<Message>> {
         for (mut s, mux) in signals.into_iter().zip(muxes) {
             let key = (dbc_id, s.signal.name.clone());
             s.signal.mux = mux;
-            if let Some(mut table) = st.choices.remove(&key) {
+            if let Some(mut table) = st.choices.get(&key).cloned() {
                 table.sort_by_key(|c| c.0);
                 table.dedup_by_key(|c| c.0);
                 s.signal.choices = table;
             }
-            s.signal.comment = st.sig_comments.remove(&key);
+            s.signal.comment = st.sig_comments.get(&key).cloned();
             if let Some(&(l, t)) = st.valtype.get(&key) {
                 let (vt, bits) = match t {
                     1 => (ValueType::Float, 32),
@@ -864,15 +869,15 @@ fn finish(mut st: State) -> PResult<Vec<Message>> {
                 }
                 s.signal.value_type = vt;
             }
-            if let Some(long) = st.long_sig.remove(&key) {
+            if let Some(long) = st.long_sig.get(&key).cloned() {
                 s.signal.name = long;
             }
             msg.signals.push(s.signal);
         }
-        if let Some(long) = st.long_msg.remove(&dbc_id) {
+        if let Some(long) = st.long_msg.get(&dbc_id).cloned() {
             msg.name = long;
         }
-        msg.comment = st.msg_comments.remove(&dbc_id);
+        msg.comment = st.msg_comments.get(&dbc_id).cloned();
         let ff = st
             .frame_format
             .get(&dbc_id)

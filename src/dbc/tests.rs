@@ -114,3 +114,18 @@ fn garbage_never_panics() {
         }
     }
 }
+
+#[test]
+fn duplicate_message_ids_keep_the_last() {
+    // Found by the parse_dbc fuzz target: a second BO_ with the same id.
+    let dbc = Dbc::parse(
+        "BO_ 1 A: 8 X\n SG_ a : 0|8@1+ (1,0) [0|0] \"\" X\nBO_ 1 B: 8 X\n SG_ b : 0|8@1+ (1,0) [0|0] \"\" X\nVAL_ 1 b 1 \"one\";\n",
+        "t.dbc",
+    )
+    .unwrap();
+    assert_eq!(dbc.messages().len(), 1);
+    assert_eq!(
+        decode_all(&dbc, "001#01"),
+        vec![("b".into(), 1.0, Some("one".into()))]
+    );
+}
