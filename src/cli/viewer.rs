@@ -34,6 +34,12 @@ use crate::view::ui::{self, Status};
 // python-can's habit: `--filter 100:7FF 200:7FF` (this tool takes no
 // positional argument that the list could swallow).
 #[command(mut_arg("filter", |a| a.num_args(1..)))]
+#[command(mut_arg("bitrate", |a| a.help(
+    "Nominal bitrate in bit/s: set where the interface sets it, and the bus load is shown for it"
+)))]
+#[command(mut_arg("data_bitrate", |a| a.help(
+    "CAN FD data-phase bitrate in bit/s (also for the load of bit-rate-switched frames)"
+)))]
 #[command(after_help = after_help())]
 pub struct Cli {
     /// Show a log file (any format) instead of a live bus: on a terminal at
@@ -65,9 +71,9 @@ pub struct Cli {
     pub by_length: bool,
 
     /// At most this many rows; frames of further ids are counted and said so
-    #[arg(long, value_name = "N", default_value_t = crate::view::model::DEFAULT_MAX_ROWS,
-          value_parser = clap::value_parser!(usize))]
-    pub max_rows: usize,
+    #[arg(long, value_name = "N", default_value_t = crate::view::model::DEFAULT_MAX_ROWS as u64,
+          value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub max_rows: u64,
 
     #[command(flatten)]
     pub limits: Limits,
@@ -195,7 +201,7 @@ pub fn run(cli: Cli) -> Result<()> {
     }
     let dbc = dbc.map(Arc::new);
     let mut model = Model::new()
-        .with_max_rows(cli.max_rows)
+        .with_max_rows(cli.max_rows as usize)
         .with_dbc(dbc.clone());
     model.set_by_length(cli.by_length);
     let stop = Stop::install();
