@@ -14,7 +14,9 @@ tmux server), wait until it draws, send `rate x seconds` frames with
 bytes), read the viewer's CPU time (user + system, all threads, from
 /proc/PID/stat) over the sending, wait a second, then read what it counted
 from its screen: can-viewer's "N frames" header, can.viewer's per-id Count
-column summed, cantools monitor's "Received: N". Lost = sent - counted.
+column summed, cantools monitor's "Received: N". Lost = sent - counted;
+us/frame = CPU time over the frames it counted (a viewer that is saturated
+shows less CPU than it wants and loses frames, so compare this column too).
 
 Each viewer gets the same DBC (`--dbc` for can-viewer, the database argument
 of cantools monitor): 100 messages of four 16-bit signals, so both look
@@ -152,7 +154,7 @@ def one(tool, rate, seconds, py, dbc, work):
     t.stop()
     hz = os.sysconf("SC_CLK_TCK")
     cpu = (c1 - c0) / hz / (w1 - w0) * 100
-    return {"cpu": cpu, "sent": count, "got": got, "achieved": count / (w1 - w0)}
+    return {"cpu": cpu, "cpu_s": (c1 - c0) / hz, "sent": count, "got": got, "achieved": count / (w1 - w0)}
 
 
 def main():
@@ -168,7 +170,7 @@ def main():
     dbc = os.path.join(work, "bench.dbc")
     write_dbc(dbc)
     print(f"load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
-    print(f"{'rate/s':>8} {'viewer':<11} {'sent/s':>8} {'CPU %':>7} {'counted':>9} {'lost %':>7}")
+    print(f"{'rate/s':>8} {'viewer':<11} {'sent/s':>8} {'CPU %':>7} {'counted':>9} {'lost %':>7} {'us/frame':>9}")
     results = {}
     for rate in [int(r) for r in args.rates.split(",")]:
         for tool in tools:
@@ -179,16 +181,22 @@ def main():
             results[(rate, tool)] = r
             got = r["got"]
             lost = "?" if got is None else f"{max(0, r['sent'] - got) / r['sent'] * 100:.1f}"
+            per = "?" if not got else f"{r['cpu_s'] / got * 1e6:.1f}"
             print(
                 f"{rate:>8} {tool:<11} {r['achieved']:>8.0f} {r['cpu']:>7.1f} "
-                f"{got if got is not None else '?':>9} {lost:>7}",
+                f"{got if got is not None else '?':>9} {lost:>7} {per:>9}",
                 flush=True,
             )
         ours = results.get((rate, "cankit"))
         for other in ("python-can", "cantools"):
             theirs = results.get((rate, other))
             if ours and theirs and ours["cpu"] > 0:
-                print(f"{'':>8} {other} / cankit CPU: {theirs['cpu'] / ours['cpu']:.1f}x")
+                line = f"{'':>8} {other} / cankit: CPU {theirs['cpu'] / ours['cpu']:.1f}x"
+                if ours["got"] and theirs["got"]:
+                    a = theirs["cpu_s"] / theirs["got"]
+                    b = ours["cpu_s"] / ours["got"]
+                    line += f", CPU per frame shown {a / b:.1f}x"
+                print(line)
     shutil.rmtree(work, ignore_errors=True)
 
 

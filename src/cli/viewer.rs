@@ -394,6 +394,10 @@ impl Drop for TermGuard {
     }
 }
 
+/// Counts at a time, for the rates: (view time, frames, (bits, data-phase
+/// bits) per channel).
+type Sample = (Timestamp, u64, Vec<(u64, u64)>);
+
 /// The screen's frame rate.
 const DRAW_EVERY: Duration = Duration::from_millis(50);
 /// The frame rate while nothing arrives.
@@ -426,7 +430,7 @@ fn run_tui(
         // The log clock: the latest timestamp and when the screen saw it.
         let mut latest: Option<(Timestamp, Instant)> = None;
         // Once a second: frames and bits per channel, for the rates.
-        let mut sample: Option<(Timestamp, u64, Vec<(u64, u64)>)> = None;
+        let mut sample: Option<Sample> = None;
         let mut fps = 0.0;
         let mut loads: Vec<(String, f64)> = Vec::new();
         let mut next_draw = Instant::now();

@@ -280,11 +280,12 @@ fn byte_spans(
 
 /// The lines of one row: its own line, its dumped payload, its signals.
 fn row_lines(r: &Row, c: &Cols, app: &App, st: &Status, name: &str) -> Vec<Line<'static>> {
-    let mut head = Vec::new();
-    head.push(Span::raw(pad(&r.channel.to_string(), c.chan, false)));
-    head.push(Span::raw(" "));
-    head.push(Span::raw(pad(&id_text(r), c.id, true)));
-    head.push(Span::raw(" "));
+    let mut head = vec![
+        Span::raw(pad(&r.channel.to_string(), c.chan, false)),
+        Span::raw(" "),
+        Span::raw(pad(&id_text(r), c.id, true)),
+        Span::raw(" "),
+    ];
     if c.name > 0 {
         head.push(Span::raw(pad(name, c.name, false)));
         head.push(Span::raw(" "));
@@ -398,7 +399,7 @@ pub fn draw<'d>(
         .unwrap_or(0)
         .max(7);
     let id_w = if rows.iter().any(|r| r.frame.is_error()) {
-        8.max(5)
+        8
     } else if rows.iter().any(|r| r.id.is_extended()) {
         8
     } else {
