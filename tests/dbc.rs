@@ -464,3 +464,55 @@ fn garbage_dbc_is_an_error_not_a_panic() {
         }
     }
 }
+
+#[test]
+fn can_logger_prints_decoded_lines_on_stdout() {
+    let Some(fx) = common::fixtures() else { return };
+    let dbc = fx.join("dbc/cantools/motohawk.dbc");
+    let chan = common::tools::channel("dbclog");
+    let logger = common::tools::tool("can-logger")
+        .args(["-c", &chan, "-n", "2", "-d", "30s", "--dbc"])
+        .arg(&dbc)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    common::tools::wait_for_peers(&chan, 1);
+    let s = common::tools::run(common::tools::tool("can-send").args([
+        "-c",
+        &chan,
+        "1F0#A5E0000000000000",
+        "123#00",
+    ]));
+    assert!(s.status.success(), "{}", String::from_utf8_lossy(&s.stderr));
+    let o = logger.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8(o.stdout).unwrap();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert!(
+        lines[0].ends_with(&format!(" {chan} 1F0#A5E0000000000000 R")),
+        "{out}"
+    );
+    assert_eq!(
+        lines[1],
+        "  ExampleMessage: Temperature=247.44 degK, AverageRadius=1.8 m, Enable=Enabled (1)"
+    );
+    assert!(lines[2].ends_with(&format!(" {chan} 123#00 R")), "{out}");
+
+    // Decoding is for stdout: with a file, one line says where to go.
+    let dir = tempfile::tempdir().unwrap();
+    let o = common::tools::run(
+        common::tools::tool("can-logger")
+            .args(["-c", &chan, "-d", "1s", "--dbc"])
+            .arg(&dbc)
+            .arg("-f")
+            .arg(dir.path().join("x.log")),
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("can-convert --dbc FILE --decode") && err.lines().count() == 1,
+        "{err}"
+    );
+}

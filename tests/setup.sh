@@ -30,10 +30,10 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 venv=${CANKIT_VENV:-/tmp/cankit-venv}
-if ! "$venv/bin/python" -c 'import can, msgpack, cantools, asammdf; assert can.__version__ == "4.6.1"; assert asammdf.__version__.startswith("8.8.")' 2>/dev/null; then
+if ! "$venv/bin/python" -c 'import can, msgpack, cantools, asammdf; assert can.__version__ == "4.6.1"; assert asammdf.__version__.startswith("8.8."); assert cantools.__version__.startswith("45.")' 2>/dev/null; then
   echo "setup: creating $venv with python-can 4.6.1 and asammdf 8.8" >&2
   python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check python-can==4.6.1 'asammdf>=8.8,<8.9' msgpack cantools
+  "$venv/bin/pip" install -q --disable-pip-version-check python-can==4.6.1 'asammdf>=8.8,<8.9' msgpack 'cantools>=45,<46'
 fi
 
 if [ -x "$here/vm/setup.sh" ]; then

@@ -284,7 +284,11 @@ pub fn write_text(line: &mut Vec<u8>, m: &Message, decoded: &[Decoded]) {
         line.push(b'=');
         match s.label_of(d) {
             Some(l) => {
-                let _ = write!(line, "{l} ({})", d.raw);
+                let _ = if s.is_float() {
+                    write!(line, "{l} ({})", f64::from_bits(d.raw as u64))
+                } else {
+                    write!(line, "{l} ({})", d.raw)
+                };
             }
             None => {
                 number(line, s, d, b"NaN");

@@ -789,7 +789,7 @@ fn signal(c: &mut Cur, line: u64) -> PResult<RawSignal> {
 }
 
 /// Joins what the later statements say to the messages and signals.
-fn finish(mut st: State) -> PResult<Vec<Message>> {
+fn finish(st: State) -> PResult<Vec<Message>> {
     let mut out = Vec::with_capacity(st.messages.len());
     for rm in st.messages {
         let RawMessage {
