@@ -398,10 +398,13 @@ pub fn draw<'d>(
         .max()
         .unwrap_or(0)
         .max(7);
-    let id_w = if rows.iter().any(|r| r.frame.is_error()) {
+    let id_w = if rows
+        .iter()
+        .any(|r| r.id.is_extended() && !r.frame.is_error())
+    {
         8
-    } else if rows.iter().any(|r| r.id.is_extended()) {
-        8
+    } else if rows.iter().any(|r| r.frame.is_error()) {
+        5
     } else {
         3
     };
