@@ -381,9 +381,47 @@ fn viewer_summarises_a_log_and_a_live_bus() {
     let text = String::from_utf8(o.stdout).unwrap();
     let row = text.lines().find(|l| l.contains(" 123 ")).unwrap();
     let cols: Vec<&str> = row.split_whitespace().collect();
-    assert_eq!(cols[..5], ["can0", "123", "3", "10.0", "1"]);
-    assert_eq!(cols[5], "03");
+    // channel, id, count, period and jitter (ms), length, FD marks, data
+    assert_eq!(cols, ["can0", "123", "3", "10.0", "0.0", "1", "-", "03"]);
     assert!(text.contains("4 frame(s), 2 id(s)"));
+
+    // With a DBC: the message's name and its signals under the row.
+    let dbc = dir.path().join("v.dbc");
+    std::fs::write(
+        &dbc,
+        "VERSION \"\"\n\nBO_ 1110 Gear: 2 ECU\n SG_ Pos : 0|8@1+ (1,0) [0|3] \"\" ECU\n SG_ Temp : 8|8@1- (0.5,-10) [-50|50] \"degC\" ECU\n\nVAL_ 1110 Pos 0 \"Park\" 170 \"Drive\" ;\n",
+    )
+    .unwrap();
+    let o = run(tool("can-viewer")
+        .arg("--file")
+        .arg(&log)
+        .arg("--dbc")
+        .arg(&dbc));
+    assert!(o.status.success());
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(text.lines().any(|l| l.contains(" 456 Gear ")), "{text}");
+    assert!(
+        text.contains("    Pos = Drive (170)\n    Temp = -44.5 degC\n"),
+        "{text}"
+    );
+    // A DBC it cannot read: one line naming the file and the line.
+    std::fs::write(
+        &dbc,
+        "VERSION \"\"\n\nBO_ 1110 Gear: 2 ECU\n SG_ Pos : nonsense\n",
+    )
+    .unwrap();
+    let o = run(tool("can-viewer")
+        .arg("--file")
+        .arg(&log)
+        .arg("--dbc")
+        .arg(&dbc));
+    assert!(!o.status.success());
+    let err = String::from_utf8(o.stderr).unwrap();
+    assert!(
+        err.starts_with("can-viewer: error: ") && err.contains("v.dbc") && err.contains('4'),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
 
     let chan = channel("view");
     let viewer = tool("can-viewer")

@@ -1,4 +1,4 @@
-complete -c can-viewer -s f -l file -d 'Show a log file instead of a live bus' -r -F
+complete -c can-viewer -s f -l file -d 'Show a log file (any format) instead of a live bus: on a terminal at its own pace (see --speed, --fast), on a pipe read at once' -r -F
 complete -c can-viewer -l input-format -d 'Input format when the file name does not tell it' -r -f -a "blf\t'Vector binary logging format'
 asc\t'Vector ASCII log'
 log\t'can-utils candump log (candump -L); BUSMASTER logs are read too'
@@ -8,6 +8,9 @@ trc\t'PEAK trace'
 jsonl\t'JSON Lines, one object per frame'
 pcapng\t'pcapng capture of SocketCAN frames, as Wireshark opens it (classic pcap is read too)'
 mf4\t'ASAM MDF 4 bus logging (CANedge, asammdf, python-can)'"
+complete -c can-viewer -l speed -d 'Play --file at this speed factor (2 = twice as fast)' -r
+complete -c can-viewer -l dbc -d 'Message definitions: names rows and decodes their signals (Enter under a row); repeatable, a later file\'s message replaces an earlier one with the same id' -r -F
+complete -c can-viewer -l max-rows -d 'At most this many rows; frames of further ids are counted and said so' -r
 complete -c can-viewer -s n -l count -d 'Stop after N frames' -r
 complete -c can-viewer -s d -l duration -d 'Stop after this long (e.g. 10s, 5m, 1h30m)' -r
 complete -c can-viewer -s i -l interface -d 'Interface [default: virtual]' -r -f -a "virtual\t'a bus shared by the processes of this host that open the same channel name'
@@ -16,12 +19,14 @@ socketcan\t'Linux SocketCAN network interfaces (can0, vcan0, any)'
 cannelloni\t'cannelloni\'s CAN over UDP/TCP (the peer HOST:PORT as the channel)'
 slcan\t'serial-line adapters (CANable, CANtact, USBtin, slcanpty): a serial port, PORT[@BAUD]'"
 complete -c can-viewer -s c -l channel -d 'Channel: a virtual bus name, a multicast group, a network interface [default: vcan0]; repeatable where a tool reads several buses. As in candump, filters may follow a comma: `-c can0,123:7FF`' -r
-complete -c can-viewer -s b -l bitrate -d 'Nominal bitrate in bit/s, where the interface sets it' -r
-complete -c can-viewer -l data-bitrate -d 'CAN FD data-phase bitrate in bit/s' -r
 complete -c can-viewer -l bus-opt -d 'Backend option (repeatable): virtual: send_timeout= (how long a send waits for a slow receiver, e.g. 1s); udp_multicast: port= (UDP port, default 43113), hop_limit= (multicast TTL / hop limit, default 1); socketcan: timestamps= (hardware: the adapter\'s clock), rcvbuf= (receive buffer in bytes, default 8 MiB; 0 keeps the system\'s); cannelloni: transport= (udp (default) or tcp), local= (UDP: the address to bind, default 127.0.0.1:20000 ([::1]:20000 for an IPv6 peer)), listen= (TCP: be the server on this ADDR:PORT instead of connecting to the channel), allow= (peers accepted, IP or IP:PORT separated by commas, or \'any\'; default the channel\'s address), batch_us= (UDP: wait up to this many µs for more frames to share a datagram, default 0), max_datagram= (UDP: largest datagram sent in bytes (75 to 65507), default 1472); slcan: serial_baud= (the serial port\'s baud rate, default 115200; USB adapters ignore it), btr= (custom bit timing: BTR0 and BTR1 of an SJA1000 at 8 MHz, 4 hex digits, sent as s), listen_only= (true: open with L, receive only), timestamps= (device: the adapter\'s millisecond timestamps, Z1, instead of the host\'s), timeout= (seconds an adapter may stay silent while a command awaits its answer, default 2), poll= (seconds between status-flag polls, default 1; 0 never polls), window= (commands sent ahead of the adapter\'s answers, default 6; 0 waits for none)' -r
 complete -c can-viewer -l config -d 'Config file [default: $XDG_CONFIG_HOME/cankit/config.toml, /etc/cankit/config.toml]' -r -F
 complete -c can-viewer -l profile -d 'Use this profile of the config file' -r
 complete -c can-viewer -l filter -d 'Only frames matching ID:MASK, none matching ID~MASK, error classes #MASK (comma lists, repeatable; 3 hex digits = 11-bit id, 8 = 29-bit)' -r
+complete -c can-viewer -s b -l bitrate -d 'Nominal bitrate in bit/s: set where the interface sets it, and the bus load is shown for it' -r
+complete -c can-viewer -l data-bitrate -d 'CAN FD data-phase bitrate in bit/s (also for the load of bit-rate-switched frames)' -r
+complete -c can-viewer -l fast -d 'Read --file as fast as it reads'
+complete -c can-viewer -l by-length -d 'One row per (channel, id, length) instead of per (channel, id): CAN FD ids sent with several lengths (key l)'
 complete -c can-viewer -l plain -d 'Print a plain table even on a terminal'
 complete -c can-viewer -l fd -d 'Configure the interface for CAN FD'
 complete -c can-viewer -l no-config -d 'Ignore the config file and the CAN_* environment variables'
