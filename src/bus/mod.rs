@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::filter::FilterSet;
 use crate::frame::{Frame, Record};
 
+pub(crate) mod batch;
 pub mod sim;
 #[cfg(target_os = "linux")]
 pub mod socketcan;
