@@ -63,6 +63,13 @@ pub trait Bus: Send {
         0
     }
 
+    /// Sends that found the transmit queue full and were retried after a
+    /// wait (SocketCAN's `ENOBUFS`) since the last call, for the tools'
+    /// summaries; a send that still fails is an error. The default: none.
+    fn take_send_retries(&mut self) -> u64 {
+        0
+    }
+
     /// Lets the backend hand frames over up to `max` after they arrived, so
     /// that it can wake up once for several frames instead of once per frame
     /// (a logger's choice; a viewer or bridge wants every frame at once, the
@@ -142,6 +149,9 @@ impl Bus for Box<dyn Bus> {
     }
     fn take_dropped(&mut self) -> u64 {
         (**self).take_dropped()
+    }
+    fn take_send_retries(&mut self) -> u64 {
+        (**self).take_send_retries()
     }
     fn set_receive_latency(&mut self, max: Duration) {
         (**self).set_receive_latency(max)
@@ -381,6 +391,10 @@ impl Bus for Filtered {
 
     fn take_dropped(&mut self) -> u64 {
         self.inner.take_dropped()
+    }
+
+    fn take_send_retries(&mut self) -> u64 {
+        self.inner.take_send_retries()
     }
 
     fn set_receive_latency(&mut self, max: Duration) {

@@ -356,7 +356,9 @@ pub fn is_interface_down(err: &Error) -> bool {
 /// longer bound, so the bus must be opened again (e.g. retried every second
 /// until the interface exists again).
 pub fn is_interface_gone(err: &Error) -> bool {
-    matches!(err, Error::Io { error, .. } if error.raw_os_error() == Some(libc::ENODEV))
+    // A send on a socket whose interface was deleted finds no device: ENXIO.
+    matches!(err, Error::Io { error, .. }
+        if matches!(error.raw_os_error(), Some(libc::ENODEV) | Some(libc::ENXIO)))
 }
 
 /// The `socketcan` backend's registry entry.
@@ -406,6 +408,8 @@ pub struct SocketCanBus {
     bufs: Option<Box<RecvBufs>>,
     /// Pauses between reads ([`Bus::set_receive_latency`]).
     batching: Batching,
+    /// Sends retried after the transmit queue was full, not yet taken.
+    send_retries: u64,
 }
 
 /// Receive buffers for one `recvmmsg` batch. The pointers inside `msgs` and
@@ -578,6 +582,7 @@ impl SocketCanBus {
             queue: std::collections::VecDeque::with_capacity(BATCH),
             bufs: None,
             batching: Batching::new(max_pause),
+            send_retries: 0,
         })
     }
 
@@ -617,7 +622,9 @@ impl SocketCanBus {
                 "{doing} on '{}': the interface is down (frames resume when it is up again)",
                 self.channel
             ),
-            Some(libc::ENODEV) => format!("{doing} on '{}': the interface is gone", self.channel),
+            Some(libc::ENODEV) | Some(libc::ENXIO) => {
+                format!("{doing} on '{}': the interface is gone", self.channel)
+            }
             Some(libc::EACCES) | Some(libc::EPERM) => {
                 format!("{doing} on '{}': permission denied", self.channel)
             }
@@ -938,6 +945,7 @@ impl Bus for SocketCanBus {
         let (raw, size) = RawFrame::encode(frame)?;
         let fd = self.sock.as_raw_fd();
         let mut waited = Duration::ZERO;
+        let mut retried = false;
         loop {
             // SAFETY: raw is a live RawFrame of at least `size` bytes.
             let n =
@@ -954,6 +962,10 @@ impl Bus for SocketCanBus {
                 Some(libc::EINTR) => continue,
                 // The interface's transmit queue is full: wait for it to drain.
                 Some(libc::ENOBUFS) | Some(libc::EAGAIN) if waited < Duration::from_secs(1) => {
+                    if !retried {
+                        retried = true;
+                        self.send_retries += 1;
+                    }
                     std::thread::sleep(Duration::from_micros(200));
                     waited += Duration::from_micros(200);
                 }
@@ -1040,11 +1052,25 @@ impl Bus for SocketCanBus {
             queue: std::collections::VecDeque::with_capacity(BATCH),
             bufs: None,
             batching: Batching::new(self.batching.max_pause),
+            send_retries: 0,
         }))
     }
 
     fn take_dropped(&mut self) -> u64 {
         mem::take(&mut self.dropped)
+    }
+
+    fn take_send_retries(&mut self) -> u64 {
+        mem::take(&mut self.send_retries)
+    }
+
+    /// Receives nothing from now on (no filter passes, no error class), so
+    /// that the kernel queues nothing for a socket nobody reads.
+    fn set_send_only(&mut self) {
+        let fd = self.sock.as_raw_fd();
+        let none: u32 = 0;
+        let _ = setsockopt_bytes(fd, SOL_CAN_RAW, CAN_RAW_FILTER, std::ptr::null(), 0);
+        let _ = setsockopt(fd, SOL_CAN_RAW, CAN_RAW_ERR_FILTER, &none);
     }
 
     fn set_receive_latency(&mut self, max: Duration) {

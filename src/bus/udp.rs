@@ -642,11 +642,12 @@ impl Bus for UdpMulticastBus {
                         .dropped
                         .fetch_add(total.wrapping_sub(before) as u64, Ordering::Relaxed);
                 }
+                // A handle that never sent (a logger) hashes nothing.
                 let echo = self
                     .shared
                     .echoes
                     .lock()
-                    .map(|mut ring| ring.is_echo(hash(datagram)))
+                    .map(|mut ring| !ring.sent.is_empty() && ring.is_echo(hash(datagram)))
                     .unwrap_or(false);
                 if echo {
                     continue;
