@@ -103,7 +103,9 @@ impl Batching {
 pub(crate) enum Got {
     /// This many frames (at least one).
     Frames(usize),
-    /// The deadline passed with nothing read.
+    /// Nothing was queued and the deadline had already passed: no wait.
+    Empty,
+    /// The deadline passed while waiting, with nothing read.
     TimedOut,
     /// A signal interrupted the wait: the caller looks at its flags.
     Interrupted,
@@ -142,7 +144,7 @@ pub(crate) fn read_batch(
             Some(d) => {
                 let left = d.saturating_duration_since(Instant::now());
                 if left.is_zero() {
-                    return Ok(Got::TimedOut);
+                    return Ok(Got::Empty);
                 }
                 // Rounded up, so that a sub-millisecond wait does not spin.
                 left.as_micros().div_ceil(1000).min(i32::MAX as u128) as libc::c_int

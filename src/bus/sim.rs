@@ -652,7 +652,7 @@ impl Bus for SimBus {
                     let (first, last) = bufs.arrivals();
                     self.batching.after_read(n, first, last);
                 }
-                Ok(Got::TimedOut | Got::Interrupted) => return Ok(None),
+                Ok(Got::Empty | Got::TimedOut | Got::Interrupted) => return Ok(None),
                 Err(e) => {
                     return Err(Error::Bus {
                         interface: "virtual".into(),

@@ -799,7 +799,8 @@ impl SocketCanBus {
         };
         let n = match batch::read_batch(fd, deadline, &mut self.batching, read) {
             Ok(Got::Frames(n)) => n,
-            Ok(Got::Interrupted) => return Ok(None),
+            Ok(Got::Empty | Got::Interrupted) => return Ok(None),
+            // A wait timed out: drops after the last frame are counted too.
             Ok(Got::TimedOut) => {
                 self.sync_drops();
                 return Ok(None);

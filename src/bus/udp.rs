@@ -684,7 +684,7 @@ impl Bus for UdpMulticastBus {
                     let (first, last) = bufs.arrivals();
                     self.batching.after_read(n, first, last);
                 }
-                Ok(Got::TimedOut | Got::Interrupted) => return Ok(None),
+                Ok(Got::Empty | Got::TimedOut | Got::Interrupted) => return Ok(None),
                 Err(e) => return Err(self.error(format!("receive failed: {e}"))),
             }
         }
