@@ -574,4 +574,83 @@ vm_test! {
         assert!(dump.lines(1, Duration::from_millis(300)).is_empty());
         timing("can-send BCM", started);
     }
+
+    fn can_send_counts_failed_sends_and_goes_on() {
+        // Alone: interfaces go down and away while it runs.
+        let _s = timing_lock();
+        let started = Instant::now();
+        let _i = Iface::vcan("ckcs0", false);
+        let dump = candump(&[], "ckcs0", "ckcs0");
+        // 600 frames 5 ms apart (3 s); the interface is down for about a second.
+        let child = tool("can-send")
+            .args(["-i", "socketcan", "-c", "ckcs0", "--generate", "-g", "5", "-I", "123"])
+            .args(["-L", "1", "--count", "600"])
+            .stdin(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn can-send");
+        // Once it sends (the emulated machine starts a process slowly).
+        assert_eq!(dump.lines(1, READY).len(), 1);
+        drop(dump);
+        sh("ip link set ckcs0 down");
+        std::thread::sleep(Duration::from_millis(1000));
+        sh("ip link set ckcs0 up");
+        let o = child.wait_with_output().expect("can-send");
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        eprintln!("can-send stderr:\n{err}");
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        let line = err
+            .lines()
+            .find(|l| l.contains("frame(s) could not be sent on socketcan 'ckcs0'"))
+            .unwrap_or_else(|| panic!("no count in {err}"));
+        let n: u64 = line
+            .split_whitespace()
+            .find_map(|w| w.parse().ok())
+            .unwrap_or_else(|| panic!("no number in {line}"));
+        // Most of a second's frames (200) failed, the others went out.
+        assert!((50..550).contains(&n), "{n} failed: {line}");
+        assert!(err.contains("going on"), "{err}");
+        timing("can-send failed sends", started);
+    }
+
+    fn bridge_survives_the_sending_side_going_down_and_away() {
+        // Alone: interfaces go down and away while it runs.
+        let _s = timing_lock();
+        let started = Instant::now();
+        let _from = Iface::vcan("ckbf0", false);
+        let to = Iface::vcan("ckbt0", false);
+        let log = logger(&["ckbt0"], &[], &["ckbt0"]);
+        let mut c = tool("can-bridge");
+        c.args(["-v", "--from", "socketcan:ckbf0", "--to", "socketcan:ckbt0"]);
+        let bridge = Proc::spawn(c, "can-bridge");
+        bridge.wait_stderr("bridging", 1);
+        std::thread::sleep(Duration::from_millis(300));
+        sh("cansend ckbf0 100#01");
+        let got = log.frames(1, Duration::from_secs(10));
+        assert_eq!(got[0].1, f("100#01"));
+        // Down: the frame cannot go out and is counted.
+        sh("ip link set ckbt0 down");
+        sh("cansend ckbf0 100#02");
+        bridge.wait_stderr("is unavailable", 1);
+        sh("ip link set ckbt0 up");
+        reprobe(&log, "ckbt0");
+        sh("cansend ckbf0 100#03");
+        bridge.wait_stderr("is back", 1);
+        // Deleted: counted, and opened again once it exists.
+        drop(to);
+        sh("cansend ckbf0 100#04");
+        bridge.wait_stderr("is unavailable", 2);
+        let _to = Iface::vcan("ckbt0", false);
+        reprobe(&log, "ckbt0");
+        sh("cansend ckbf0 100#05");
+        bridge.wait_stderr("is back", 2);
+        let got: Vec<Frame> = log.frames(2, Duration::from_secs(10)).into_iter().map(|x| x.1).collect();
+        assert_eq!(got, vec![f("100#03"), f("100#05")]);
+        let (st, took, err) = bridge.interrupt();
+        eprintln!("can-bridge stderr:\n{err}");
+        assert!(st.success(), "{err}");
+        assert!(took < Duration::from_secs(2), "Ctrl-C took {took:?}");
+        assert!(err.contains("2 frame(s) could not be sent while a bus was unavailable"), "{err}");
+        timing("bridge outage", started);
+    }
 }

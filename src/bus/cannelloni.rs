@@ -68,7 +68,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::sim::wait_readable;
+use super::batch::wait_readable;
 use super::{Bus, BusSettings};
 use crate::error::{Error, Result};
 use crate::frame::{Channel, Direction, Frame, Record, Timestamp};

@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::filter::FilterSet;
 use crate::frame::{Frame, Record};
 
+pub(crate) mod batch;
 #[cfg(target_os = "linux")]
 pub mod cannelloni;
 pub mod sim;
@@ -62,6 +63,13 @@ pub trait Bus: Send {
     /// Frames the backend knows it lost since the last call (a kernel overflow
     /// counter, a gap in a sequence), for the logger to report.
     fn take_dropped(&mut self) -> u64 {
+        0
+    }
+
+    /// Sends that found the transmit queue full and were retried after a
+    /// wait (SocketCAN's `ENOBUFS`) since the last call, for the tools'
+    /// summaries; a send that still fails is an error. The default: none.
+    fn take_send_retries(&mut self) -> u64 {
         0
     }
 
@@ -144,6 +152,9 @@ impl Bus for Box<dyn Bus> {
     }
     fn take_dropped(&mut self) -> u64 {
         (**self).take_dropped()
+    }
+    fn take_send_retries(&mut self) -> u64 {
+        (**self).take_send_retries()
     }
     fn set_receive_latency(&mut self, max: Duration) {
         (**self).set_receive_latency(max)
@@ -389,6 +400,10 @@ impl Bus for Filtered {
 
     fn take_dropped(&mut self) -> u64 {
         self.inner.take_dropped()
+    }
+
+    fn take_send_retries(&mut self) -> u64 {
+        self.inner.take_send_retries()
     }
 
     fn set_receive_latency(&mut self, max: Duration) {

@@ -22,6 +22,12 @@
 //!   marked stalled: frames to it are dropped without waiting until it drains
 //!   again, and the number dropped travels in the next datagram that reaches it,
 //!   so its [`Bus::take_dropped`] reports the loss.
+//! * Datagrams are read up to 32 per `recvmmsg` call. With
+//!   [`Bus::set_receive_latency`] (can-logger writing a file) the bus pauses
+//!   between reads so that frames gather, as the `socketcan` one does; the
+//!   kernel queues at most `net.unix.max_dgram_qlen` datagrams per socket, so
+//!   a pause is at most the time frames at 50,000/s take to half fill that
+//!   (100 µs for the kernel's default of 10, 5 ms for 512).
 //! * Receive timestamps come from the kernel (`SO_TIMESTAMPNS`: when the frame was
 //!   queued) or the wall clock at receipt; direction Rx; channel = the bus name.
 //! * CAN FD is always supported. FD-flagged remote and error frames (which only
@@ -57,6 +63,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use super::batch::{self, Batching, Datagrams, Got};
 use super::{Bus, BusSettings};
 use crate::error::{Error, Result};
 use crate::frame::{Channel, Direction, FdFlags, Frame, Id, Kind, Record, Timestamp};
@@ -145,6 +152,25 @@ pub struct SimBus {
     rescan: bool,
     malformed: u64,
     dropped: u64,
+    /// Receive buffers, allocated on the first receive.
+    bufs: Option<Box<Datagrams<MAX_DATAGRAM_READ>>>,
+    /// Pauses between reads ([`Bus::set_receive_latency`]).
+    batching: Batching,
+}
+
+/// Bytes read per datagram: one more than the largest, to tell a longer one.
+const MAX_DATAGRAM_READ: usize = MAX_DATAGRAM + 1;
+
+/// The longest pause between reads while a latency is allowed: frames at
+/// [`batch::DESIGN_RATE`] half fill the receive queue, which the kernel
+/// bounds by count (`net.unix.max_dgram_qlen`; past it senders wait, so a
+/// pause slows a sender rather than losing frames).
+fn max_pause() -> Duration {
+    let qlen = std::fs::read_to_string("/proc/sys/net/unix/max_dgram_qlen")
+        .ok()
+        .and_then(|t| t.trim().parse::<u64>().ok())
+        .unwrap_or(10);
+    batch::max_pause_for(qlen)
 }
 
 /// The directory holding a channel's sockets (not created).
@@ -303,6 +329,8 @@ impl SimBus {
             rescan: true,
             malformed: 0,
             dropped: 0,
+            bufs: None,
+            batching: Batching::new(max_pause()),
         };
         bus.refresh_peers();
         Ok(bus)
@@ -375,13 +403,6 @@ impl SimBus {
     }
 }
 
-/// The kernel's per-socket drop counter option (asm-generic value; libc lacks it).
-#[cfg(not(any(target_arch = "sparc", target_arch = "sparc64")))]
-pub(crate) const SO_RXQ_OVFL: libc::c_int = 40;
-/// The kernel's per-socket drop counter option on SPARC.
-#[cfg(any(target_arch = "sparc", target_arch = "sparc64"))]
-pub(crate) const SO_RXQ_OVFL: libc::c_int = 0x24;
-
 /// Asks the kernel to timestamp received datagrams (best effort).
 pub(crate) fn enable_timestamps(fd: RawFd) {
     let on: libc::c_int = 1;
@@ -394,117 +415,6 @@ pub(crate) fn enable_timestamps(fd: RawFd) {
             &on as *const libc::c_int as *const libc::c_void,
             std::mem::size_of::<libc::c_int>() as libc::socklen_t,
         );
-    }
-}
-
-/// Waits until `fd` is readable or `deadline` passes (forever with `None`).
-/// Returns false on timeout. Polls at least once, even past the deadline.
-pub(crate) fn wait_readable(fd: RawFd, deadline: Option<Instant>) -> io::Result<bool> {
-    loop {
-        let timeout_ms: libc::c_int = match deadline {
-            None => -1,
-            Some(d) => {
-                let left = d.saturating_duration_since(Instant::now());
-                // Round up so that we never wake before the deadline and spin.
-                let ms = left.as_nanos().div_ceil(1_000_000);
-                ms.min(i32::MAX as u128) as libc::c_int
-            }
-        };
-        let mut pfd = libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: pfd is one valid pollfd.
-        let n = unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(e);
-        }
-        if n > 0 {
-            return Ok(true);
-        }
-        match deadline {
-            Some(d) if Instant::now() < d => continue,
-            _ => return Ok(false),
-        }
-    }
-}
-
-/// One received datagram.
-pub(crate) struct Received {
-    /// Bytes stored in the buffer.
-    pub len: usize,
-    /// The datagram was longer than the buffer.
-    pub truncated: bool,
-    /// Kernel receive time, when `SO_TIMESTAMPNS` delivered one.
-    pub kernel_time: Option<Timestamp>,
-    /// The socket's cumulative drop counter, when `SO_RXQ_OVFL` is on and the
-    /// kernel has dropped anything.
-    pub overflow: Option<u32>,
-}
-
-/// Reads one datagram without blocking, with its `SO_TIMESTAMPNS` time if any.
-/// `WouldBlock` when nothing is queued.
-pub(crate) fn recv_timestamped(fd: RawFd, buf: &mut [u8]) -> io::Result<Received> {
-    let mut iov = libc::iovec {
-        iov_base: buf.as_mut_ptr() as *mut libc::c_void,
-        iov_len: buf.len(),
-    };
-    // u64 elements keep the control buffer aligned for cmsghdr.
-    let mut control = [0u64; 16];
-    loop {
-        // SAFETY: msghdr is plain old data; all-zero is valid.
-        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control.as_mut_ptr() as *mut libc::c_void;
-        msg.msg_controllen = std::mem::size_of_val(&control) as _;
-        // SAFETY: msg points at a live iovec and control buffer of the stated sizes.
-        let n = unsafe { libc::recvmsg(fd, &mut msg, libc::MSG_DONTWAIT) };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(e);
-        }
-        let mut kernel_time = None;
-        let mut overflow = None;
-        // SAFETY: the CMSG macros walk the control buffer the kernel filled,
-        // bounded by msg_controllen; the timespec is read unaligned.
-        unsafe {
-            let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
-            while !cmsg.is_null() {
-                if (*cmsg).cmsg_level == libc::SOL_SOCKET
-                    && (*cmsg).cmsg_type == libc::SCM_TIMESTAMPNS
-                    && (*cmsg).cmsg_len as usize
-                        >= libc::CMSG_LEN(std::mem::size_of::<libc::timespec>() as u32) as usize
-                {
-                    let ts: libc::timespec =
-                        std::ptr::read_unaligned(libc::CMSG_DATA(cmsg) as *const libc::timespec);
-                    if ts.tv_sec > 0 && (0..1_000_000_000).contains(&ts.tv_nsec) {
-                        kernel_time = Some(Timestamp::from_parts(ts.tv_sec, ts.tv_nsec as u32));
-                    }
-                } else if (*cmsg).cmsg_level == libc::SOL_SOCKET
-                    && (*cmsg).cmsg_type == SO_RXQ_OVFL
-                    && (*cmsg).cmsg_len as usize
-                        >= libc::CMSG_LEN(std::mem::size_of::<u32>() as u32) as usize
-                {
-                    overflow = Some(std::ptr::read_unaligned(libc::CMSG_DATA(cmsg) as *const u32));
-                }
-                cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
-            }
-        }
-        return Ok(Received {
-            len: (n as usize).min(buf.len()),
-            truncated: msg.msg_flags & libc::MSG_TRUNC != 0,
-            kernel_time,
-            overflow,
-        });
     }
 }
 
@@ -709,43 +619,46 @@ impl Bus for SimBus {
     fn recv(&mut self, timeout: Option<Duration>) -> Result<Option<Record>> {
         let deadline = timeout.map(|t| Instant::now() + t);
         let fd = self.shared.sock.as_raw_fd();
-        let mut buf = [0u8; MAX_DATAGRAM + 1];
-        let io_err = |e: io::Error, name: &str| Error::Bus {
-            interface: "virtual".into(),
-            channel: name.to_string(),
-            message: format!("receive failed: {e}"),
-        };
+        let bufs = self.bufs.get_or_insert_with(Datagrams::new);
         loop {
-            if !wait_readable(fd, deadline).map_err(|e| io_err(e, &self.shared.name))? {
-                return Ok(None);
-            }
-            let got = match recv_timestamped(fd, &mut buf) {
-                Ok(g) => g,
-                // A clone took it first.
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                Err(e) => return Err(io_err(e, &self.shared.name)),
-            };
-            let decoded = if got.truncated {
-                Err("datagram longer than any frame".to_string())
-            } else {
-                decode(&buf[..got.len])
-            };
-            match decoded {
-                Ok((frame, lost)) => {
-                    self.dropped += lost as u64;
-                    return Ok(Some(Record {
-                        timestamp: got.kernel_time.unwrap_or_else(Timestamp::now),
-                        channel: self.shared.channel.clone(),
-                        direction: Direction::Rx,
-                        frame,
-                    }));
+            while let Some((datagram, got)) = bufs.next() {
+                let decoded = if got.truncated {
+                    Err("datagram longer than any frame".to_string())
+                } else {
+                    decode(datagram)
+                };
+                match decoded {
+                    Ok((frame, lost)) => {
+                        self.dropped += lost as u64;
+                        return Ok(Some(Record {
+                            timestamp: got.kernel_time.unwrap_or_else(Timestamp::now),
+                            channel: self.shared.channel.clone(),
+                            direction: Direction::Rx,
+                            frame,
+                        }));
+                    }
+                    Err(why) => {
+                        self.malformed += 1;
+                        log::warn!(
+                            "virtual channel '{}': skipping a malformed datagram ({why})",
+                            self.shared.name
+                        );
+                    }
                 }
-                Err(why) => {
-                    self.malformed += 1;
-                    log::warn!(
-                        "virtual channel '{}': skipping a malformed datagram ({why})",
-                        self.shared.name
-                    );
+            }
+            // A clone may take what poll saw first: then read_batch waits again.
+            match batch::read_batch(fd, deadline, &mut self.batching, || bufs.read(fd)) {
+                Ok(Got::Frames(n)) => {
+                    let (first, last) = bufs.arrivals();
+                    self.batching.after_read(n, first, last);
+                }
+                Ok(Got::Empty | Got::TimedOut | Got::Interrupted) => return Ok(None),
+                Err(e) => {
+                    return Err(Error::Bus {
+                        interface: "virtual".into(),
+                        channel: self.shared.name.clone(),
+                        message: format!("receive failed: {e}"),
+                    })
                 }
             }
         }
@@ -767,7 +680,13 @@ impl Bus for SimBus {
             rescan: true,
             malformed: 0,
             dropped: 0,
+            bufs: None,
+            batching: Batching::new(self.batching.max_pause),
         }))
+    }
+
+    fn set_receive_latency(&mut self, max: Duration) {
+        self.batching.set_latency(max);
     }
 
     fn take_dropped(&mut self) -> u64 {

@@ -68,6 +68,7 @@ use std::mem;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
+use super::batch::{self, Batching, Got, BATCH};
 use super::{Bus, BusSettings};
 use crate::error::{Error, Result};
 use crate::filter::FilterSet;
@@ -114,12 +115,6 @@ const DEFAULT_RCVBUF: usize = 8 << 20;
 /// Receive-buffer bytes one queued frame takes (the kernel charges the whole
 /// socket buffer: 768 bytes for a classic frame on Linux 6.1; rounded up).
 const QUEUED_FRAME_BYTES: usize = 1024;
-/// The frame rate a pause must survive without overflowing the receive buffer
-/// (a saturated 1 Mbit/s bus of short frames is about 21,000 frames/s; CAN FD
-/// with a fast data phase, somewhat more).
-const DESIGN_RATE: u64 = 50_000;
-/// Frames a pause aims to gather at the rate seen so far.
-const PAUSE_FRAMES: u64 = 128;
 const SOF_TIMESTAMPING_RX_HARDWARE: u32 = 1 << 2;
 const SOF_TIMESTAMPING_RX_SOFTWARE: u32 = 1 << 3;
 const SOF_TIMESTAMPING_SOFTWARE: u32 = 1 << 4;
@@ -361,7 +356,9 @@ pub fn is_interface_down(err: &Error) -> bool {
 /// longer bound, so the bus must be opened again (e.g. retried every second
 /// until the interface exists again).
 pub fn is_interface_gone(err: &Error) -> bool {
-    matches!(err, Error::Io { error, .. } if error.raw_os_error() == Some(libc::ENODEV))
+    // A send on a socket whose interface was deleted finds no device: ENXIO.
+    matches!(err, Error::Io { error, .. }
+        if matches!(error.raw_os_error(), Some(libc::ENODEV) | Some(libc::ENXIO)))
 }
 
 /// The `socketcan` backend's registry entry.
@@ -411,63 +408,8 @@ pub struct SocketCanBus {
     bufs: Option<Box<RecvBufs>>,
     /// Pauses between reads ([`Bus::set_receive_latency`]).
     batching: Batching,
-}
-
-/// When to pause between batched reads, so that one wake-up takes many frames.
-#[derive(Clone, Copy, Debug)]
-struct Batching {
-    /// How long frames may wait in the kernel's queue (zero: no pauses).
-    latency: Duration,
-    /// The longest pause the receive buffer allows.
-    max_pause: Duration,
-    /// Arrival time (ns) of the last frame read.
-    last_arrival: Option<i64>,
-    /// How long to pause before the next read.
-    pause: Duration,
-}
-
-impl Batching {
-    fn new(max_pause: Duration) -> Batching {
-        Batching {
-            latency: Duration::ZERO,
-            max_pause,
-            last_arrival: None,
-            pause: Duration::ZERO,
-        }
-    }
-
-    fn set_latency(&mut self, max: Duration) {
-        self.latency = max.min(self.max_pause);
-        self.pause = Duration::ZERO;
-    }
-
-    /// After a read of `n` frames whose arrival times (ns) ran from `first` to
-    /// `last`, decides the pause before the next read so that about
-    /// [`PAUSE_FRAMES`] gather meanwhile: never more than the latency, none
-    /// after a full batch (more are waiting), and none when fewer than two
-    /// frames would gather (sparse traffic; a lone frame after a quiet spell).
-    fn after_read(&mut self, n: usize, first: Option<i64>, last: Option<i64>) {
-        let spacing = match (first, last) {
-            (Some(a), Some(b)) if n >= 2 => Some((b - a) / (n as i64 - 1)),
-            (_, Some(b)) => self.last_arrival.map(|p| b - p),
-            _ => None,
-        };
-        if last.is_some() {
-            self.last_arrival = last;
-        }
-        self.pause = match spacing {
-            Some(ns) if ns > 0 && n < BATCH => {
-                let ns = ns as u64;
-                let p = Duration::from_nanos(ns.saturating_mul(PAUSE_FRAMES)).min(self.latency);
-                if p.as_nanos() >= 2 * ns as u128 {
-                    p
-                } else {
-                    Duration::ZERO
-                }
-            }
-            _ => Duration::ZERO,
-        };
-    }
+    /// Sends retried after the transmit queue was full, not yet taken.
+    send_retries: u64,
 }
 
 /// Receive buffers for one `recvmmsg` batch. The pointers inside `msgs` and
@@ -496,9 +438,6 @@ impl RecvBufs {
         })
     }
 }
-
-/// Frames read per `recvmmsg` call: one system call per batch under load.
-const BATCH: usize = 32;
 
 impl SocketCanBus {
     /// Opens `settings.channel` (`can0`, `vcan0`, ..., or `any`).
@@ -593,9 +532,7 @@ impl SocketCanBus {
             log::debug!("{name}: receive buffer {got} bytes");
         }
         // Pauses that half fill the buffer at the design rate, at most.
-        let max_pause = Duration::from_micros(
-            (got.max(0) as u64 / QUEUED_FRAME_BYTES as u64 / 2) * 1_000_000 / DESIGN_RATE,
-        );
+        let max_pause = batch::max_pause_for(got.max(0) as u64 / QUEUED_FRAME_BYTES as u64);
         let mut hw = false;
         if hw_timestamps {
             let flags: u32 = SOF_TIMESTAMPING_RX_HARDWARE
@@ -645,6 +582,7 @@ impl SocketCanBus {
             queue: std::collections::VecDeque::with_capacity(BATCH),
             bufs: None,
             batching: Batching::new(max_pause),
+            send_retries: 0,
         })
     }
 
@@ -684,7 +622,9 @@ impl SocketCanBus {
                 "{doing} on '{}': the interface is down (frames resume when it is up again)",
                 self.channel
             ),
-            Some(libc::ENODEV) => format!("{doing} on '{}': the interface is gone", self.channel),
+            Some(libc::ENODEV) | Some(libc::ENXIO) => {
+                format!("{doing} on '{}': the interface is gone", self.channel)
+            }
             Some(libc::EACCES) | Some(libc::EPERM) => {
                 format!("{doing} on '{}': permission denied", self.channel)
             }
@@ -827,16 +767,7 @@ impl SocketCanBus {
     ) -> Result<Option<Record>> {
         // Read first and wait only when the queue is empty: one system call per
         // batch of frames under load.
-        let n = loop {
-            if !self.batching.pause.is_zero() {
-                let mut p = self.batching.pause;
-                if let Some(d) = deadline {
-                    p = p.min(d.saturating_duration_since(std::time::Instant::now()));
-                }
-                if !p.is_zero() {
-                    std::thread::sleep(p);
-                }
-            }
+        let read = || {
             for i in 0..BATCH {
                 bufs.iovs[i].iov_base = &mut bufs.raws[i] as *mut RawFrame as *mut libc::c_void;
                 bufs.iovs[i].iov_len = mem::size_of::<RawFrame>();
@@ -860,48 +791,21 @@ impl SocketCanBus {
                     std::ptr::null_mut(),
                 )
             };
-            if n > 0 {
-                break n as usize;
+            if n < 0 {
+                Err(errno())
+            } else {
+                Ok(n as usize)
             }
-            let e = errno();
-            match e.raw_os_error() {
-                Some(libc::EAGAIN) => {}
-                // A signal: let the caller look at its flags.
-                Some(libc::EINTR) => return Ok(None),
-                _ if n == 0 => {}
-                _ => return Err(self.io_error("receiving", e)),
-            }
-            // A pause that gathered nothing: the traffic stopped; wait in poll.
-            self.batching.pause = Duration::ZERO;
-            let ms: libc::c_int = match deadline {
-                None => -1,
-                Some(d) => {
-                    let left = d.saturating_duration_since(std::time::Instant::now());
-                    if left.is_zero() {
-                        return Ok(None);
-                    }
-                    // Rounded up, so that a sub-millisecond wait does not spin.
-                    left.as_micros().div_ceil(1000).min(i32::MAX as u128) as libc::c_int
-                }
-            };
-            let mut pfd = libc::pollfd {
-                fd,
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            // SAFETY: one valid pollfd.
-            let r = unsafe { libc::poll(&mut pfd, 1, ms) };
-            if r < 0 {
-                let e = errno();
-                if e.raw_os_error() == Some(libc::EINTR) {
-                    return Ok(None);
-                }
-                return Err(self.io_error("waiting for frames", e));
-            }
-            if r == 0 {
+        };
+        let n = match batch::read_batch(fd, deadline, &mut self.batching, read) {
+            Ok(Got::Frames(n)) => n,
+            Ok(Got::Empty | Got::Interrupted) => return Ok(None),
+            // A wait timed out: drops after the last frame are counted too.
+            Ok(Got::TimedOut) => {
                 self.sync_drops();
                 return Ok(None);
             }
+            Err(e) => return Err(self.io_error("receiving", e)),
         };
         for i in 0..n {
             let rec = self.decode_msg(
@@ -1042,6 +946,7 @@ impl Bus for SocketCanBus {
         let (raw, size) = RawFrame::encode(frame)?;
         let fd = self.sock.as_raw_fd();
         let mut waited = Duration::ZERO;
+        let mut retried = false;
         loop {
             // SAFETY: raw is a live RawFrame of at least `size` bytes.
             let n =
@@ -1058,6 +963,10 @@ impl Bus for SocketCanBus {
                 Some(libc::EINTR) => continue,
                 // The interface's transmit queue is full: wait for it to drain.
                 Some(libc::ENOBUFS) | Some(libc::EAGAIN) if waited < Duration::from_secs(1) => {
+                    if !retried {
+                        retried = true;
+                        self.send_retries += 1;
+                    }
                     std::thread::sleep(Duration::from_micros(200));
                     waited += Duration::from_micros(200);
                 }
@@ -1144,11 +1053,25 @@ impl Bus for SocketCanBus {
             queue: std::collections::VecDeque::with_capacity(BATCH),
             bufs: None,
             batching: Batching::new(self.batching.max_pause),
+            send_retries: 0,
         }))
     }
 
     fn take_dropped(&mut self) -> u64 {
         mem::take(&mut self.dropped)
+    }
+
+    fn take_send_retries(&mut self) -> u64 {
+        mem::take(&mut self.send_retries)
+    }
+
+    /// Receives nothing from now on (no filter passes, no error class), so
+    /// that the kernel queues nothing for a socket nobody reads.
+    fn set_send_only(&mut self) {
+        let fd = self.sock.as_raw_fd();
+        let none: u32 = 0;
+        let _ = setsockopt_bytes(fd, SOL_CAN_RAW, CAN_RAW_FILTER, std::ptr::null(), 0);
+        let _ = setsockopt(fd, SOL_CAN_RAW, CAN_RAW_ERR_FILTER, &none);
     }
 
     fn set_receive_latency(&mut self, max: Duration) {
@@ -1167,43 +1090,6 @@ pub use crate::frame::error_class::describe_error;
 mod tests {
     use super::*;
 
-    #[test]
-    fn batching_pauses_only_where_frames_would_gather() {
-        const MS: i64 = 1_000_000;
-        let ms = Duration::from_millis;
-        let mut b = Batching::new(ms(82));
-        // off until a latency is set; the receive buffer caps the latency
-        b.after_read(1, Some(0), Some(0));
-        assert_eq!(b.pause, Duration::ZERO);
-        b.set_latency(ms(100));
-        assert_eq!(b.latency, ms(82));
-        // a lone frame after a quiet spell: the rate is unknown, no pause
-        b.after_read(1, Some(0), Some(0));
-        assert_eq!(b.pause, Duration::ZERO);
-        // the next one 2.5 ms later: 128 frames would take 320 ms, so the latency
-        b.after_read(1, Some(5 * MS / 2), Some(5 * MS / 2));
-        assert_eq!(b.pause, ms(82));
-        // 10 frames 100 µs apart: 128 frames take 12.8 ms
-        b.after_read(10, Some(100 * MS), Some(100 * MS + 9 * MS / 10));
-        assert_eq!(b.pause, Duration::from_micros(12_800));
-        // a full batch: more are waiting, read at once
-        b.after_read(BATCH, Some(0), Some(MS));
-        assert_eq!(b.pause, Duration::ZERO);
-        // sparse traffic (a frame every 60 ms): a pause would gather one frame
-        b.after_read(1, Some(200 * MS), Some(200 * MS));
-        b.after_read(1, Some(260 * MS), Some(260 * MS));
-        assert_eq!(b.pause, Duration::ZERO);
-        // a clock going backwards (hardware time) never makes a pause
-        b.after_read(3, Some(10 * MS), Some(5 * MS));
-        assert_eq!(b.pause, Duration::ZERO);
-        // with the system's small buffer the cap is a few ms: 400 frames/s is
-        // read frame by frame
-        let mut small = Batching::new(Duration::from_micros(4_160));
-        small.set_latency(ms(100));
-        small.after_read(1, Some(0), Some(0));
-        small.after_read(1, Some(5 * MS / 2), Some(5 * MS / 2));
-        assert_eq!(small.pause, Duration::ZERO);
-    }
     use crate::frame::text::parse_frame;
 
     fn round_trip(text: &str) {

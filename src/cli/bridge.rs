@@ -47,6 +47,7 @@ struct WithStats {
 
 impl WithStats {
     fn report(&mut self, word: &str) {
+        let failed = self.inner.failed().to_vec();
         let sent = self.inner.sent();
         let rules = self.inner.rules();
         let mut parts = Vec::new();
@@ -57,12 +58,14 @@ impl WithStats {
                 continue;
             }
             parts.push(format!(
-                "{} -> {}: {} forwarded, {} filtered, {} dropped by the rate limit",
+                "{} -> {}: {} forwarded, {} filtered, {} dropped by the rate limit, {} not sent \
+                 (bus unavailable)",
                 self.names[a],
                 self.names[b],
                 sent.get(i).copied().unwrap_or(0),
                 r.filtered,
-                r.dropped
+                r.dropped,
+                failed.get(i).copied().unwrap_or(0)
             ));
         }
         eprintln!("can-bridge: {word}: {}", parts.join("; "));
@@ -198,6 +201,7 @@ pub fn run(cli: Cli) -> Result<()> {
     );
     // Input 0 (--from) goes to bus 0 (--to); input 1 (--to) back to bus 1.
     let senders = vec![to.try_clone()?, from.try_clone()?];
+    let send_settings = vec![to_settings.clone(), from_settings.clone()];
     let mut inputs = vec![(from, from_settings)];
     if cli.both_ways {
         inputs.push((to, to_settings));
@@ -208,7 +212,10 @@ pub fn run(cli: Cli) -> Result<()> {
         rules(&cli.filter_from, &cli.map_id_back, cli.rate_limit)?,
     ];
     let mut sink = WithStats {
-        inner: BusSink::by_input(senders, vec![0, 1]).with_rules(forward),
+        // A bus that goes away and comes back: counted, reopened, resumed.
+        inner: BusSink::by_input(senders, vec![0, 1])
+            .with_rules(forward)
+            .reconnecting(send_settings),
         every: cli.stats,
         names: [names.0, names.1],
         both_ways: cli.both_ways,
@@ -224,6 +231,14 @@ pub fn run(cli: Cli) -> Result<()> {
     let dropped: u64 = sink.inner.rules().iter().map(|r| r.dropped).sum();
     if dropped > 0 {
         log::warn!("the rate limit dropped {dropped} frame(s)");
+    }
+    let failed: u64 = sink.inner.failed().iter().sum();
+    if failed > 0 {
+        log::warn!("{failed} frame(s) could not be sent while a bus was unavailable");
+    }
+    let retries: u64 = sink.inner.retries().iter().sum();
+    if retries > 0 {
+        log::warn!("{retries} send(s) found the transmit queue full and were retried after a wait");
     }
     if cli.stats.is_some() {
         sink.report("in all");

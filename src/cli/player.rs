@@ -316,6 +316,10 @@ pub fn run(cli: Cli) -> Result<()> {
         );
     }
     log::info!("{} frame(s) sent", s.written);
+    let retries: u64 = sink.inner.retries().iter().sum();
+    if retries > 0 {
+        log::warn!("{retries} send(s) found the transmit queue full and were retried after a wait");
+    }
     let l = source.lateness();
     if l.count() > 0 && !cli.ignore_timestamps {
         log::info!(

@@ -281,12 +281,13 @@ pub fn run(cli: Cli) -> Result<()> {
             source
         })
     };
-    let mut sink = BusSink::new(bus);
+    let mut sink = BusSink::new(bus).keep_going();
     let s = Driver::new(Stages::filtering(filters))
         .count(cli.limits.count)
         .duration(cli.limits.duration)
         .stop(stop)
         .run(source.as_mut(), &mut sink)?;
+    let failed = send_report(&mut sink, &name);
     if s.read > 0 && s.written == 0 && s.ended_by == crate::pipe::EndedBy::End {
         log::warn!("--filter let none of the {} frame(s) through", s.read);
     }
@@ -294,6 +295,22 @@ pub fn run(cli: Cli) -> Result<()> {
         log::warn!("no frames to send: stdin had none");
     }
     log::info!("{} frame(s) sent on {name}", s.written);
+    failed
+}
+
+/// Reports sends retried after a full transmit queue; an error counting the
+/// sends that failed, if any did.
+fn send_report(sink: &mut BusSink, name: &str) -> Result<()> {
+    let retries: u64 = sink.retries().iter().sum();
+    if retries > 0 {
+        log::warn!(
+            "{retries} send(s) on {name} found the transmit queue full and were retried after a wait"
+        );
+    }
+    let failed: u64 = sink.failed().iter().sum();
+    if failed > 0 {
+        bail!("{failed} frame(s) could not be sent on {name}");
+    }
     Ok(())
 }
 
@@ -315,13 +332,15 @@ fn generate(cli: &Cli) -> Result<()> {
     }
     let stop = Stop::install();
     let mut source = GeneratorSource::new(spec, gap, stop.clone());
-    let mut sink = BusSink::new(bus);
+    let mut sink = BusSink::new(bus).keep_going();
     let start = Instant::now();
     let s = Driver::new(Stages::filtering(filters))
         .count(cli.limits.count)
         .duration(cli.limits.duration)
         .stop(stop)
         .run(&mut source, &mut sink)?;
+    let name = format!("{} '{}'", settings.interface, settings.channel);
+    let failed = send_report(&mut sink, &name);
     let secs = start.elapsed().as_secs_f64();
     log::info!(
         "{} frame(s) generated on {} '{}' in {secs:.3} s ({:.0} frames/s)",
@@ -330,7 +349,7 @@ fn generate(cli: &Cli) -> Result<()> {
         settings.channel,
         s.written as f64 / secs.max(1e-9)
     );
-    Ok(())
+    failed
 }
 
 /// Frames due before the end: at 0, p, 2p, ... while k*p < duration, capped

@@ -226,7 +226,8 @@ impl GeneratorSource {
 
 impl Source for GeneratorSource {
     fn next(&mut self, until: Until) -> Result<Next<'_>> {
-        if let Some(gap) = self.gap {
+        // A zero gap (`-g 0`): as fast as the bus takes them, no clock read.
+        if let Some(gap) = self.gap.filter(|g| !g.is_zero()) {
             let start = *self.start.get_or_insert_with(Instant::now);
             if !super::sources::wait_nth(start, gap, self.n, until, &self.stop) {
                 return Ok(Next::Idle);

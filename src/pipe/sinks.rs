@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::forward::Forward;
 use super::Sink;
-use crate::bus::Bus;
+use crate::bus::{Bus, BusSettings, Outage};
 use crate::error::{Error, Result};
 use crate::format::RecordWriter;
 use crate::frame::{Channel, Record};
@@ -184,29 +184,189 @@ enum Route {
 }
 
 /// One or several buses to send records on.
+///
+/// A failed send ends the run unless the sink was told otherwise:
+/// [`BusSink::keep_going`] counts failed sends and goes on (can-send),
+/// [`BusSink::reconnecting`] rides out an outage of a bus (its interface down
+/// or deleted, [`Bus::outage`]), counting the frames it could not send and
+/// opening a deleted one again every second (can-bridge). Sends the backend
+/// retried after a full transmit queue are counted too
+/// ([`Bus::take_send_retries`]).
 pub struct BusSink {
-    buses: Vec<Box<dyn Bus>>,
+    buses: Vec<Option<Box<dyn Bus>>>,
     route: Route,
     /// Frames sent on each bus.
     sent: Vec<u64>,
+    /// Frames that could not be sent, per bus.
+    failed: Vec<u64>,
+    /// Sends retried after a full transmit queue, per bus.
+    retries: Vec<u64>,
+    keep_going: bool,
+    /// Failed sends in a row (keep_going gives up at [`FAILED_IN_A_ROW`]).
+    in_a_row: u64,
+    /// Settings to open each bus again after an outage (reconnecting).
+    settings: Vec<BusSettings>,
+    /// Per bus: the outage's start and the last attempt to open it again.
+    outages: Vec<Option<(Instant, Option<Instant>)>>,
 }
+
+/// With [`BusSink::keep_going`], this many failed sends in a row (nothing
+/// gets through) end the run.
+const FAILED_IN_A_ROW: u64 = 1000;
+/// How often a deleted bus is looked for again.
+const REOPEN_EVERY: Duration = Duration::from_secs(1);
 
 impl BusSink {
     /// Sends every record on `bus`.
     pub fn new(bus: Box<dyn Bus>) -> BusSink {
-        BusSink {
-            buses: vec![bus],
-            route: Route::One,
-            sent: vec![0],
-        }
+        BusSink::with(vec![bus], Route::One)
     }
 
     /// Sends the records of input `i` on `buses[targets[i]]`.
     pub fn by_input(buses: Vec<Box<dyn Bus>>, targets: Vec<usize>) -> BusSink {
+        BusSink::with(buses, Route::ByInput(targets, Vec::new()))
+    }
+
+    fn with(buses: Vec<Box<dyn Bus>>, route: Route) -> BusSink {
+        let n = buses.len();
         BusSink {
-            sent: vec![0; buses.len()],
-            buses,
-            route: Route::ByInput(targets, Vec::new()),
+            buses: buses.into_iter().map(Some).collect(),
+            route,
+            sent: vec![0; n],
+            failed: vec![0; n],
+            retries: vec![0; n],
+            keep_going: false,
+            in_a_row: 0,
+            settings: Vec::new(),
+            outages: vec![None; n],
+        }
+    }
+
+    /// Counts a failed send (with a warning for the first few) and goes on,
+    /// rather than ending the run; [`FAILED_IN_A_ROW`] failures in a row
+    /// still end it.
+    pub fn keep_going(mut self) -> BusSink {
+        self.keep_going = true;
+        self
+    }
+
+    /// Rides out outages of the buses ([`Bus::outage`]): frames are counted
+    /// as failed while a bus is down, and a deleted one is opened again
+    /// every second with `settings[i]` (one per bus, in order).
+    pub fn reconnecting(mut self, settings: Vec<BusSettings>) -> BusSink {
+        self.settings = settings;
+        self
+    }
+
+    /// Frames that could not be sent on each bus.
+    pub fn failed(&self) -> &[u64] {
+        &self.failed
+    }
+
+    /// Sends retried after a full transmit queue on each bus.
+    pub fn retries(&mut self) -> &[u64] {
+        for (i, b) in self.buses.iter_mut().enumerate() {
+            if let Some(b) = b {
+                self.retries[i] += b.take_send_retries();
+            }
+        }
+        &self.retries
+    }
+
+    /// A failed send of `frame` on bus `target`: counted and `Ok(false)`
+    /// where the sink goes on, else the error.
+    #[cold]
+    fn send_failed(
+        &mut self,
+        target: usize,
+        frame: &crate::frame::Frame,
+        e: Error,
+    ) -> Result<bool> {
+        let name = self.buses[target]
+            .as_ref()
+            .map(|b| b.channel().to_string())
+            .unwrap_or_default();
+        let outage = self.buses[target].as_ref().and_then(|b| b.outage(&e));
+        if let (Some(kind), Some(_)) = (outage, self.settings.get(target)) {
+            self.failed[target] += 1;
+            if self.outages[target].is_none() {
+                self.outages[target] = Some((Instant::now(), None));
+                log::warn!(
+                    "'{name}' is unavailable ({e}); still running, frames for it are counted \
+                     as not sent until it is back"
+                );
+            }
+            if kind == Outage::Gone {
+                if let Some(mut old) = self.buses[target].take() {
+                    self.retries[target] += old.take_send_retries();
+                    let _ = old.close();
+                }
+            }
+            return Ok(false);
+        }
+        let e = Error::io_context(format!("sending {frame} on '{name}'"), e);
+        if !self.keep_going {
+            return Err(e);
+        }
+        self.failed[target] += 1;
+        self.in_a_row += 1;
+        let n = self.failed[target];
+        if n <= 5 || n.is_power_of_two() {
+            log::warn!("{e} (failed send #{n}; going on)");
+        }
+        if self.in_a_row >= FAILED_IN_A_ROW {
+            return Err(Error::io_context(
+                format!("giving up after {FAILED_IN_A_ROW} failed sends in a row"),
+                e,
+            ));
+        }
+        Ok(false)
+    }
+
+    /// Opens bus `target` again if it was deleted and a second has passed
+    /// since the last attempt; true if it is there.
+    fn reopen(&mut self, target: usize) -> bool {
+        if self.buses[target].is_some() {
+            return true;
+        }
+        let Some(settings) = self.settings.get(target) else {
+            return false;
+        };
+        let Some((_, last)) = &mut self.outages[target] else {
+            return false;
+        };
+        if last.is_some_and(|t| t.elapsed() < REOPEN_EVERY) {
+            return false;
+        }
+        *last = Some(Instant::now());
+        match crate::bus::open(settings) {
+            Ok(mut b) => {
+                // A handle of its own, used only to send.
+                b.set_send_only();
+                self.buses[target] = Some(b);
+                true
+            }
+            Err(e) => {
+                log::debug!("reopening '{}': {e}", settings.channel);
+                false
+            }
+        }
+    }
+
+    /// A send went through on `target`: ends its outage, if any.
+    fn sent_ok(&mut self, target: usize) {
+        self.sent[target] += 1;
+        self.in_a_row = 0;
+        if let Some((since, _)) = self.outages[target].take() {
+            let name = self.buses[target]
+                .as_ref()
+                .map(|b| b.channel().to_string())
+                .unwrap_or_default();
+            log::warn!(
+                "'{name}' is back after {:.3} s; {} frame(s) could not be sent to it so far",
+                since.elapsed().as_secs_f64(),
+                self.failed[target]
+            );
         }
     }
 
@@ -235,11 +395,7 @@ impl BusSink {
     /// Sends each record on the bus its channel is routed to; records of
     /// other channels are not sent (and not counted).
     pub fn by_channel(buses: Vec<Box<dyn Bus>>, routes: Routes) -> BusSink {
-        BusSink {
-            sent: vec![0; buses.len()],
-            buses,
-            route: Route::ByChannel(routes),
-        }
+        BusSink::with(buses, Route::ByChannel(routes))
     }
 
     /// The `--map` FROM channels no record came from (empty without routes).
@@ -276,19 +432,32 @@ impl Sink for BusSink {
                 None => return Ok(false),
             },
         };
-        let Some(bus) = self.buses.get_mut(target) else {
+        if target >= self.buses.len() {
+            return Ok(false);
+        }
+        if !self.reopen(target) {
+            // Deleted and not back yet.
+            self.failed[target] += 1;
+            return Ok(false);
+        }
+        let frame = rewritten.as_ref().unwrap_or(&record.frame);
+        let Some(bus) = self.buses[target].as_mut() else {
             return Ok(false);
         };
-        let frame = rewritten.as_ref().unwrap_or(&record.frame);
-        bus.send(frame)
-            .map_err(|e| Error::io_context(format!("sending {frame} on '{}'", bus.channel()), e))?;
-        self.sent[target] += 1;
-        Ok(true)
+        match bus.send(frame) {
+            Ok(()) => {
+                self.sent_ok(target);
+                Ok(true)
+            }
+            Err(e) => self.send_failed(target, frame, e),
+        }
     }
 
     fn finish(&mut self) -> Result<()> {
         let mut first = Ok(());
-        for b in &mut self.buses {
+        for (i, b) in self.buses.iter_mut().enumerate() {
+            let Some(b) = b else { continue };
+            self.retries[i] += b.take_send_retries();
             if let Err(e) = b.close() {
                 if first.is_ok() {
                     first = Err(e);
