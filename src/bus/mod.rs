@@ -131,50 +131,73 @@ pub trait PeriodicTask: Send {
     fn stop(self: Box<Self>) -> Result<()>;
 }
 
-impl Bus for Box<dyn Bus> {
-    fn send(&mut self, frame: &Frame) -> Result<()> {
-        (**self).send(frame)
+/// A bus that hands most calls to another one (a boxed bus, the library's
+/// filter): [`forwarded_bus_methods`] writes those calls once.
+trait Wrapping {
+    fn inner(&self) -> &dyn Bus;
+    fn inner_mut(&mut self) -> &mut dyn Bus;
+}
+
+/// The [`Bus`] methods a [`Wrapping`] bus passes straight through.
+macro_rules! forwarded_bus_methods {
+    () => {
+        fn send(&mut self, frame: &Frame) -> Result<()> {
+            self.inner_mut().send(frame)
+        }
+        fn channel(&self) -> &str {
+            self.inner().channel()
+        }
+        fn is_fd(&self) -> bool {
+            self.inner().is_fd()
+        }
+        fn take_dropped(&mut self) -> u64 {
+            self.inner_mut().take_dropped()
+        }
+        fn take_send_retries(&mut self) -> u64 {
+            self.inner_mut().take_send_retries()
+        }
+        fn set_receive_latency(&mut self, max: Duration) {
+            self.inner_mut().set_receive_latency(max)
+        }
+        fn outage(&self, err: &Error) -> Option<Outage> {
+            self.inner().outage(err)
+        }
+        fn set_send_only(&mut self) {
+            self.inner_mut().set_send_only()
+        }
+        fn send_periodic(
+            &mut self,
+            frames: &[Frame],
+            period: Duration,
+            count: Option<u32>,
+        ) -> Result<Option<Box<dyn PeriodicTask>>> {
+            self.inner_mut().send_periodic(frames, period, count)
+        }
+        fn close(&mut self) -> Result<()> {
+            self.inner_mut().close()
+        }
+    };
+}
+
+impl Wrapping for Box<dyn Bus> {
+    fn inner(&self) -> &dyn Bus {
+        &**self
     }
+    fn inner_mut(&mut self) -> &mut dyn Bus {
+        &mut **self
+    }
+}
+
+impl Bus for Box<dyn Bus> {
+    forwarded_bus_methods!();
     fn recv(&mut self, timeout: Option<Duration>) -> Result<Option<Record>> {
         (**self).recv(timeout)
-    }
-    fn channel(&self) -> &str {
-        (**self).channel()
-    }
-    fn is_fd(&self) -> bool {
-        (**self).is_fd()
     }
     fn set_filters(&mut self, filters: &FilterSet) -> Result<bool> {
         (**self).set_filters(filters)
     }
     fn try_clone(&self) -> Result<Box<dyn Bus>> {
         (**self).try_clone()
-    }
-    fn take_dropped(&mut self) -> u64 {
-        (**self).take_dropped()
-    }
-    fn take_send_retries(&mut self) -> u64 {
-        (**self).take_send_retries()
-    }
-    fn set_receive_latency(&mut self, max: Duration) {
-        (**self).set_receive_latency(max)
-    }
-    fn outage(&self, err: &Error) -> Option<Outage> {
-        (**self).outage(err)
-    }
-    fn set_send_only(&mut self) {
-        (**self).set_send_only()
-    }
-    fn send_periodic(
-        &mut self,
-        frames: &[Frame],
-        period: Duration,
-        count: Option<u32>,
-    ) -> Result<Option<Box<dyn PeriodicTask>>> {
-        (**self).send_periodic(frames, period, count)
-    }
-    fn close(&mut self) -> Result<()> {
-        (**self).close()
     }
 }
 
@@ -361,10 +384,17 @@ struct Filtered {
     filters: FilterSet,
 }
 
-impl Bus for Filtered {
-    fn send(&mut self, frame: &Frame) -> Result<()> {
-        self.inner.send(frame)
+impl Wrapping for Filtered {
+    fn inner(&self) -> &dyn Bus {
+        &*self.inner
     }
+    fn inner_mut(&mut self) -> &mut dyn Bus {
+        &mut *self.inner
+    }
+}
+
+impl Bus for Filtered {
+    forwarded_bus_methods!();
 
     fn recv(&mut self, timeout: Option<Duration>) -> Result<Option<Record>> {
         let deadline = timeout.map(|t| std::time::Instant::now() + t);
@@ -378,14 +408,6 @@ impl Bus for Filtered {
         }
     }
 
-    fn channel(&self) -> &str {
-        self.inner.channel()
-    }
-
-    fn is_fd(&self) -> bool {
-        self.inner.is_fd()
-    }
-
     fn set_filters(&mut self, filters: &FilterSet) -> Result<bool> {
         self.filters = filters.clone();
         Ok(true)
@@ -396,38 +418,5 @@ impl Bus for Filtered {
             inner: self.inner.try_clone()?,
             filters: self.filters.clone(),
         }))
-    }
-
-    fn take_dropped(&mut self) -> u64 {
-        self.inner.take_dropped()
-    }
-
-    fn take_send_retries(&mut self) -> u64 {
-        self.inner.take_send_retries()
-    }
-
-    fn set_receive_latency(&mut self, max: Duration) {
-        self.inner.set_receive_latency(max)
-    }
-
-    fn outage(&self, err: &Error) -> Option<Outage> {
-        self.inner.outage(err)
-    }
-
-    fn set_send_only(&mut self) {
-        self.inner.set_send_only()
-    }
-
-    fn send_periodic(
-        &mut self,
-        frames: &[Frame],
-        period: Duration,
-        count: Option<u32>,
-    ) -> Result<Option<Box<dyn PeriodicTask>>> {
-        self.inner.send_periodic(frames, period, count)
-    }
-
-    fn close(&mut self) -> Result<()> {
-        self.inner.close()
     }
 }

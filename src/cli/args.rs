@@ -195,6 +195,20 @@ pub fn open_bus(settings: &BusSettings) -> Result<Box<dyn Bus>> {
 /// first (the tool draws it again after).
 pub static STATUS_LINE: AtomicBool = AtomicBool::new(false);
 
+/// What every live tool (can-logger, can-send, can-bridge) ends its options
+/// with: how long to run, which bus, how much to say.
+#[derive(Args, Clone, Debug, Default)]
+pub struct LiveArgs {
+    #[command(flatten)]
+    pub limits: Limits,
+
+    #[command(flatten)]
+    pub bus: BusArgs,
+
+    #[command(flatten)]
+    pub verbosity: Verbosity,
+}
+
 /// `-v` / `-q`.
 #[derive(Args, Clone, Copy, Debug, Default)]
 #[command(next_help_heading = "Output")]

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Result};
 use clap::Parser;
 
-use super::args::{open_bus, parse_duration, parse_rate, BusArgs, Limits, Verbosity};
+use super::args::{open_bus, parse_duration, parse_rate, LiveArgs};
 use super::UsageError;
 use crate::filter::FilterSet;
 use crate::frame::Record;
@@ -158,23 +158,17 @@ pub struct Cli {
     pub stats: Option<Duration>,
 
     #[command(flatten)]
-    pub limits: Limits,
-
-    #[command(flatten)]
-    pub bus: BusArgs,
-
-    #[command(flatten)]
-    pub verbosity: Verbosity,
+    pub live: LiveArgs,
 }
 
 /// Runs the tool.
 pub fn run(cli: Cli) -> Result<()> {
-    cli.verbosity.init_logging("can-bridge");
+    cli.live.verbosity.init_logging("can-bridge");
     let from_settings = match &cli.from {
-        Some(spec) => cli.bus.settings_for_spec(spec)?,
-        None => cli.bus.settings_one()?,
+        Some(spec) => cli.live.bus.settings_for_spec(spec)?,
+        None => cli.live.bus.settings_one()?,
     };
-    let to_settings = cli.bus.settings_for_spec(&cli.to)?;
+    let to_settings = cli.live.bus.settings_for_spec(&cli.to)?;
     if from_settings.interface == to_settings.interface
         && from_settings.channel == to_settings.channel
     {
@@ -223,8 +217,8 @@ pub fn run(cli: Cli) -> Result<()> {
         since: 0,
     };
     let s = Driver::new(Stages::default())
-        .count(cli.limits.count)
-        .duration(cli.limits.duration)
+        .count(cli.live.limits.count)
+        .duration(cli.live.limits.duration)
         .stop(stop)
         .run(&mut source, &mut sink)?;
     log::info!("{} frame(s) forwarded", s.written);

@@ -23,8 +23,7 @@ use anyhow::{bail, Context, Result};
 use clap::Parser;
 
 use super::args::{
-    format_arg, format_parser, open_bus, parse_duration, parse_size, BusArgs, Limits, Verbosity,
-    STATUS_LINE,
+    format_arg, format_parser, open_bus, parse_duration, parse_size, LiveArgs, STATUS_LINE,
 };
 use super::UsageError;
 use crate::dbc::export::write_text;
@@ -119,13 +118,7 @@ pub struct Cli {
     pub dbc: Vec<PathBuf>,
 
     #[command(flatten)]
-    pub limits: Limits,
-
-    #[command(flatten)]
-    pub bus: BusArgs,
-
-    #[command(flatten)]
-    pub verbosity: Verbosity,
+    pub live: LiveArgs,
 }
 
 /// `--rotate-every`: a duration of whole seconds, at least one.
@@ -504,7 +497,7 @@ fn candump_file_name(t: std::time::SystemTime) -> String {
 
 /// Runs the tool.
 pub fn run(cli: Cli) -> Result<()> {
-    cli.verbosity.init_logging("can-logger");
+    cli.live.verbosity.init_logging("can-logger");
     let explicit = format_arg(cli.format.as_deref())?;
     let path = match (&cli.file, cli.candump_name) {
         (Some(f), _) => f.clone(),
@@ -538,7 +531,7 @@ pub fn run(cli: Cli) -> Result<()> {
     // a time pattern the name cannot hold is a mistake on the command line
     FileNames::new(&path, rotation.rotates()).map_err(|e| UsageError(e.to_string()))?;
     let opts = writer_options(&cli.format_opt, cli.force, cli.append)?;
-    let settings = cli.bus.settings_all()?;
+    let settings = cli.live.bus.settings_all()?;
     let mut buses = Vec::new();
     for s in &settings {
         buses.push((open_bus(s)?, s.clone()));
@@ -628,8 +621,8 @@ pub fn run(cli: Cli) -> Result<()> {
         ..Stages::default()
     };
     let mut driver = Driver::new(stages)
-        .count(cli.limits.count)
-        .duration(cli.limits.duration)
+        .count(cli.live.limits.count)
+        .duration(cli.live.limits.duration)
         .stop(stop);
     let wait = if to_stdout {
         Duration::from_millis(20)
@@ -640,7 +633,7 @@ pub fn run(cli: Cli) -> Result<()> {
         inner: out,
         counts: vec![0; settings.len()],
     };
-    let mut status = (cli.verbosity.chatty()
+    let mut status = (cli.live.verbosity.chatty()
         && std::io::stderr().is_terminal()
         && !(to_stdout && std::io::stdout().is_terminal()))
     .then(|| StatusLine::new(settings.iter().map(|s| s.channel.clone()).collect()));
@@ -667,7 +660,7 @@ pub fn run(cli: Cli) -> Result<()> {
     let line = summary_text(&s, &sink.inner, &path);
     if s.source.dropped > 0 || s.source.gaps > 0 {
         log::warn!("{line}");
-    } else if cli.verbosity.chatty() {
+    } else if cli.live.verbosity.chatty() {
         eprintln!("can-logger: {line}");
     }
     Ok(())

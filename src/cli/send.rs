@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 
-use super::args::{open_bus, parse_duration, parse_rate, BusArgs, Limits, Verbosity};
+use super::args::{open_bus, parse_duration, parse_rate, Limits, LiveArgs};
 use super::UsageError;
 use crate::bus::PeriodicTask;
 use crate::frame::text::parse_frame;
@@ -63,13 +63,7 @@ pub struct Cli {
     pub generate: GenerateArgs,
 
     #[command(flatten)]
-    pub limits: Limits,
-
-    #[command(flatten)]
-    pub bus: BusArgs,
-
-    #[command(flatten)]
-    pub verbosity: Verbosity,
+    pub live: LiveArgs,
 }
 
 /// `--generate`: frames made up as can-utils' cangen makes them.
@@ -195,11 +189,11 @@ impl GenerateArgs {
 
 /// Runs the tool.
 pub fn run(cli: Cli) -> Result<()> {
-    cli.verbosity.init_logging("can-send");
+    cli.live.verbosity.init_logging("can-send");
     if cli.generate.generate {
         return generate(&cli);
     }
-    if cli.limits.duration.is_some() && cli.period.is_none() {
+    if cli.live.limits.duration.is_some() && cli.period.is_none() {
         bail!(UsageError("--duration needs --period".into()));
     }
     if cli.period == Some(Duration::ZERO) {
@@ -225,9 +219,9 @@ pub fn run(cli: Cli) -> Result<()> {
             })
             .collect::<Result<_>>()?
     };
-    let filters = cli.bus.filters()?;
+    let filters = cli.live.bus.filters()?;
     // --filter selects what is sent; the bus itself receives nothing.
-    let mut settings = cli.bus.settings_one()?;
+    let mut settings = cli.live.bus.settings_one()?;
     settings.filters = Default::default();
     let mut bus = open_bus(&settings)?;
     // It never receives: a virtual channel queues nothing for it.
@@ -255,7 +249,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 "--filter lets none of the frames through".into()
             ));
         }
-        if let Some(task) = start_periodic(&mut bus, &kept, period, &cli.limits)? {
+        if let Some(task) = start_periodic(&mut bus, &kept, period, &cli.live.limits)? {
             let what = format!("{} frame(s) every {period:?} on {name}", kept.len());
             return wait_periodic(task, period, &stop, &what);
         }
@@ -275,7 +269,7 @@ pub fn run(cli: Cli) -> Result<()> {
     } else {
         let source = FramesSource::new(frames, cli.period, stop.clone());
         // --count N sends N frames in all, cycling through the list.
-        Box::new(if cli.limits.count.is_some() {
+        Box::new(if cli.live.limits.count.is_some() {
             source.cycling()
         } else {
             source
@@ -283,8 +277,8 @@ pub fn run(cli: Cli) -> Result<()> {
     };
     let mut sink = BusSink::new(bus).keep_going();
     let s = Driver::new(Stages::filtering(filters))
-        .count(cli.limits.count)
-        .duration(cli.limits.duration)
+        .count(cli.live.limits.count)
+        .duration(cli.live.limits.duration)
         .stop(stop)
         .run(source.as_mut(), &mut sink)?;
     let failed = send_report(&mut sink, &name);
@@ -317,8 +311,8 @@ fn send_report(sink: &mut BusSink, name: &str) -> Result<()> {
 /// `--generate`: a [`GeneratorSource`] into the bus.
 fn generate(cli: &Cli) -> Result<()> {
     let (spec, gap) = cli.generate.spec()?;
-    let filters = cli.bus.filters()?;
-    let mut settings = cli.bus.settings_one()?;
+    let filters = cli.live.bus.filters()?;
+    let mut settings = cli.live.bus.settings_one()?;
     settings.filters = Default::default();
     let mut bus = open_bus(&settings)?;
     bus.set_send_only();
@@ -335,8 +329,8 @@ fn generate(cli: &Cli) -> Result<()> {
     let mut sink = BusSink::new(bus).keep_going();
     let start = Instant::now();
     let s = Driver::new(Stages::filtering(filters))
-        .count(cli.limits.count)
-        .duration(cli.limits.duration)
+        .count(cli.live.limits.count)
+        .duration(cli.live.limits.duration)
         .stop(stop)
         .run(&mut source, &mut sink)?;
     let name = format!("{} '{}'", settings.interface, settings.channel);
