@@ -266,6 +266,20 @@ fn sockaddr_for(path: &Path) -> Option<(libc::sockaddr_un, libc::socklen_t)> {
 }
 
 impl SimBus {
+    /// A handle on the socket `shared`, knowing no peer yet.
+    fn on(shared: Arc<Shared>, max_pause: Duration) -> SimBus {
+        SimBus {
+            shared,
+            peers: Vec::new(),
+            scanned_mtime: None,
+            rescan: true,
+            malformed: 0,
+            dropped: 0,
+            bufs: None,
+            batching: Batching::new(max_pause),
+        }
+    }
+
     /// Opens (joining, or creating) the virtual channel `settings.channel`.
     /// Options: `send_timeout=SECONDS`.
     pub fn open(settings: &BusSettings) -> Result<SimBus> {
@@ -316,22 +330,16 @@ impl SimBus {
         sock.set_write_timeout(Some(send_timeout))
             .map_err(|e| settings.error(format!("cannot set the send timeout: {e}")))?;
         enable_timestamps(sock.as_raw_fd());
-        let mut bus = SimBus {
-            shared: Arc::new(Shared {
+        let mut bus = SimBus::on(
+            Arc::new(Shared {
                 sock,
                 location: std::sync::Mutex::new((path, file_name)),
                 dir,
                 name: name.to_string(),
                 channel: Channel::name(name),
             }),
-            peers: Vec::new(),
-            scanned_mtime: None,
-            rescan: true,
-            malformed: 0,
-            dropped: 0,
-            bufs: None,
-            batching: Batching::new(max_pause()),
-        };
+            max_pause(),
+        );
         bus.refresh_peers();
         Ok(bus)
     }
@@ -673,16 +681,10 @@ impl Bus for SimBus {
     }
 
     fn try_clone(&self) -> Result<Box<dyn Bus>> {
-        Ok(Box::new(SimBus {
-            shared: Arc::clone(&self.shared),
-            peers: Vec::new(),
-            scanned_mtime: None,
-            rescan: true,
-            malformed: 0,
-            dropped: 0,
-            bufs: None,
-            batching: Batching::new(self.batching.max_pause),
-        }))
+        Ok(Box::new(SimBus::on(
+            Arc::clone(&self.shared),
+            self.batching.max_pause,
+        )))
     }
 
     fn set_receive_latency(&mut self, max: Duration) {

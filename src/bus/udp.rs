@@ -739,28 +739,24 @@ mod tests {
     #[test]
     fn encodes_the_spec_example() {
         let f = Frame::data(Id::Standard(0x123), &[0x11, 0x22, 0x33]).unwrap();
-        let mut want = hex("8b a9");
-        want.extend_from_slice(b"timestamp");
-        want.extend(hex("cb 41 d9 54 fc 40 20 00 00 ae"));
-        want.extend_from_slice(b"arbitration_id");
-        want.extend(hex("cd 01 23 ae"));
-        want.extend_from_slice(b"is_extended_id");
-        want.extend(hex("c2 af"));
-        want.extend_from_slice(b"is_remote_frame");
-        want.extend(hex("c2 ae"));
-        want.extend_from_slice(b"is_error_frame");
-        want.extend(hex("c2 a7"));
-        want.extend_from_slice(b"channel");
-        want.extend(hex("c0 a3"));
-        want.extend_from_slice(b"dlc");
-        want.extend(hex("03 a4"));
-        want.extend_from_slice(b"data");
-        want.extend(hex("c4 03 11 22 33 a5"));
-        want.extend_from_slice(b"is_fd");
-        want.extend(hex("c2 ae"));
-        want.extend_from_slice(b"bitrate_switch");
-        want.extend(hex("c2 b5"));
-        want.extend_from_slice(b"error_state_indicator");
+        // msgpack bytes and the key names between them, in python-can's order
+        let mut want = Vec::new();
+        for (bytes, key) in [
+            ("8b a9", "timestamp"),
+            ("cb 41 d9 54 fc 40 20 00 00 ae", "arbitration_id"),
+            ("cd 01 23 ae", "is_extended_id"),
+            ("c2 af", "is_remote_frame"),
+            ("c2 ae", "is_error_frame"),
+            ("c2 a7", "channel"),
+            ("c0 a3", "dlc"),
+            ("03 a4", "data"),
+            ("c4 03 11 22 33 a5", "is_fd"),
+            ("c2 ae", "bitrate_switch"),
+            ("c2 b5", "error_state_indicator"),
+        ] {
+            want.extend(hex(bytes));
+            want.extend_from_slice(key.as_bytes());
+        }
         want.extend(hex("c2"));
         assert_eq!(want.len(), 157);
         assert_eq!(enc(&f, 1_700_000_000.5), want);
