@@ -17,6 +17,7 @@ use crate::frame::{Frame, Record};
 pub mod sim;
 #[cfg(target_os = "linux")]
 pub mod socketcan;
+pub mod socketcand;
 pub mod udp;
 
 /// The interface used when nothing is configured.
@@ -289,10 +290,15 @@ pub struct Backend {
 
 /// Every backend, in the order help texts list them.
 #[cfg(target_os = "linux")]
-pub static BACKENDS: &[Backend] = &[sim::BACKEND, udp::BACKEND, socketcan::BACKEND];
+pub static BACKENDS: &[Backend] = &[
+    sim::BACKEND,
+    udp::BACKEND,
+    socketcan::BACKEND,
+    socketcand::BACKEND,
+];
 /// Every backend, in the order help texts list them.
 #[cfg(not(target_os = "linux"))]
-pub static BACKENDS: &[Backend] = &[sim::BACKEND, udp::BACKEND];
+pub static BACKENDS: &[Backend] = &[sim::BACKEND, udp::BACKEND, socketcand::BACKEND];
 
 /// The backend named `name`.
 pub fn backend(name: &str) -> Result<&'static Backend> {
