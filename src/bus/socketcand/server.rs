@@ -177,6 +177,8 @@ enum Out {
     Text(Vec<u8>),
     /// A frame for a RAW client.
     Frame(Record),
+    /// The session is over: write what is queued, then close.
+    Close,
 }
 
 struct Client {
@@ -453,6 +455,7 @@ fn end_client(shared: &Shared, client: &Client) {
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .retain(|c| c.id != client.id);
+    let _ = client.out.send(Out::Close);
     let (d, n) = (
         client.dropped.load(Ordering::Relaxed),
         client.not_carried.load(Ordering::Relaxed),
@@ -481,13 +484,19 @@ fn writer(
         Out::Frame(r) => {
             wire::write_frame(buf, &r.frame, r.timestamp, fd_ext);
         }
+        Out::Close => {}
     };
+    let mut closing = false;
     while let Ok(first) = rx.recv() {
         buf.clear();
+        closing |= matches!(first, Out::Close);
         put(&mut buf, first);
-        while buf.len() < 60 * 1024 {
+        while buf.len() < 60 * 1024 && !closing {
             match rx.try_recv() {
-                Ok(o) => put(&mut buf, o),
+                Ok(o) => {
+                    closing |= matches!(o, Out::Close);
+                    put(&mut buf, o)
+                }
                 Err(_) => break,
             }
         }
@@ -507,6 +516,9 @@ fn writer(
                     }
                 );
             }
+            break;
+        }
+        if closing {
             break;
         }
     }
@@ -588,8 +600,8 @@ fn reader(shared: &Arc<Shared>, client: &Arc<Client>, mut stream: TcpStream) {
                 (Mode::NoBus, _) => reply(b"< error unknown command >"),
                 (_, ClientCmd::RawMode) => {
                     mode = Mode::Raw;
-                    reply(b"< ok >");
                     client.raw.store(true, Ordering::Relaxed);
+                    reply(b"< ok >");
                 }
                 (_, ClientCmd::BcmMode) => {
                     client.raw.store(false, Ordering::Relaxed);
@@ -627,7 +639,7 @@ fn reader(shared: &Arc<Shared>, client: &Arc<Client>, mut stream: TcpStream) {
             }
         });
     }
-    let _ = stream.shutdown(Shutdown::Both);
+    let _ = stream.shutdown(Shutdown::Read);
 }
 
 fn add_task(
