@@ -25,8 +25,7 @@
 //!   it, which [`Bus::outage`] classes as [`Outage::Gone`], so `can-logger`
 //!   reconnects every second and reports the gap.
 //! * `can-send --period` with one classic frame uses the server's BCM mode
-//!   (`< send >` and `< add >` on a second connection): the server's kernel
-//!   keeps the cycle.
+//!   (`< add >` on a second connection): the server's kernel keeps the cycle.
 //!   With a count, the task is deleted half a period after the last frame is
 //!   due. Servers that refuse `add` get the cycle from this process.
 
@@ -598,10 +597,9 @@ impl BcmTask {
         });
         handshake(&shared, &client.bus_name, false)?;
         let started = Instant::now();
-        // The broadcast manager sends its first frame one period after the
-        // setup: the first goes out at once, as from the user-space loop.
+        // The broadcast manager sends the first frame at the setup (the kernel
+        // sets TX_ANNOUNCE with STARTTIMER), then one every period.
         shared.write(|b| {
-            wire::write_send(b, frame);
             wire::write_add(b, period, frame);
             b.extend_from_slice(b"< echo >");
         })?;

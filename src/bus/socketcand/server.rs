@@ -671,9 +671,9 @@ fn add_task(
     let _ = thread::Builder::new()
         .name("socketcand-cyclic".into())
         .spawn(move || {
-            // As the kernel's broadcast manager without TX_ANNOUNCE: the
-            // first frame one period after the setup.
-            let mut next = Instant::now() + period;
+            // As the kernel's broadcast manager (STARTTIMER implies
+            // TX_ANNOUNCE): the first frame at once, then one per period.
+            let mut next = Instant::now();
             while !task.stop.load(Ordering::Relaxed) && !s.stop.load(Ordering::Relaxed) {
                 let now = Instant::now();
                 if now < next {
