@@ -7,11 +7,12 @@ complete -c can-send -l rate -d 'Frames per second instead of a gap (e.g. 5000 o
 complete -c can-send -l seed -d 'Seed of the random parts (the same seed gives the same frames) [default: the time]' -r
 complete -c can-send -s i -l interface -d 'Interface [default: virtual]' -r -f -a "virtual\t'a bus shared by the processes of this host that open the same channel name'
 udp_multicast\t'python-can\'s UDP multicast bus (IPv4 or IPv6 group as the channel)'
-socketcan\t'Linux SocketCAN network interfaces (can0, vcan0, any)'"
+socketcan\t'Linux SocketCAN network interfaces (can0, vcan0, any)'
+socketcand\t'a bus served by socketcand over TCP (HOST:PORT/BUS)'"
 complete -c can-send -s c -l channel -d 'Channel: a virtual bus name, a multicast group, a network interface [default: vcan0]; repeatable where a tool reads several buses. As in candump, filters may follow a comma: `-c can0,123:7FF`' -r
 complete -c can-send -s b -l bitrate -d 'Nominal bitrate in bit/s, where the interface sets it' -r
 complete -c can-send -l data-bitrate -d 'CAN FD data-phase bitrate in bit/s' -r
-complete -c can-send -l bus-opt -d 'Backend option (repeatable): virtual: send_timeout= (how long a send waits for a slow receiver, e.g. 1s); udp_multicast: port= (UDP port, default 43113), hop_limit= (multicast TTL / hop limit, default 1); socketcan: timestamps= (hardware: the adapter\'s clock), rcvbuf= (receive buffer in bytes, default 8 MiB; 0 keeps the system\'s)' -r
+complete -c can-send -l bus-opt -d 'Backend option (repeatable): virtual: send_timeout= (how long a send waits for a slow receiver, e.g. 1s); udp_multicast: port= (UDP port, default 43113), hop_limit= (multicast TTL / hop limit, default 1); socketcan: timestamps= (hardware: the adapter\'s clock), rcvbuf= (receive buffer in bytes, default 8 MiB; 0 keeps the system\'s); socketcand: timeout= (seconds to connect and for each handshake answer, default 5), fdframe= (on: CAN FD through the proposed fdframe/sendfd extension)' -r
 complete -c can-send -l filter -d 'Only frames matching ID:MASK, none matching ID~MASK, error classes #MASK (comma lists, repeatable; 3 hex digits = 11-bit id, 8 = 29-bit)' -r
 complete -c can-send -l config -d 'Config file [default: $XDG_CONFIG_HOME/cankit/config.toml, /etc/cankit/config.toml]' -r -F
 complete -c can-send -l profile -d 'Use this profile of the config file' -r
