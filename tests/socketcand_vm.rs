@@ -8,7 +8,7 @@
 #![cfg(target_os = "linux")]
 
 mod common;
-#[allow(dead_code)]
+#[allow(unused_macros)]
 #[path = "vm/harness.rs"]
 mod vm;
 
