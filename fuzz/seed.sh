@@ -180,5 +180,15 @@ for name, e in [("le", "<"), ("be", ">")]:
     for i, pk in enumerate(packets):
         pcap += struct.pack(e + "IIII", 1700000000, i, len(pk), len(pk)) + pk
     open(os.path.join(p, f"synthetic-{name}.pcap"), "wb").write(pcap)
-print("decode_udp: 6 seeds\ndecode_sim: 6 seeds\ndecode_cannelloni: 5 seeds\ndecode_slcan: 4 seeds\nread_pcapng: 4 seeds")
+sc = os.path.join(corpus, "decode_socketcand"); os.makedirs(sc, exist_ok=True)
+for i, d in enumerate([
+    b"\x07< hi >< ok >< frame 123 23.424242 1A220344 >",
+    b"\x10< frame 1ABCDEF0 1700000000.000001 11 22 33  >< error 004 5.000000 >",
+    b"\x00< error could not open bus >< fdframe 03B 01 1.5 00112233445566778899AABB >",
+    b"\x03< open can0 >< rawmode >< send 1AAAAAAA 2 1 f1 >< echo >",
+    b"\x20< add 0 20000 123 4 42 42 42 42 >< update 123 3 11 22 33 >< delete 123 >",
+    b"\x05junk< a <b>" + b"x" * 600 + b"> < sendfd 123 12 1 2 3 4 5 6 7 8 9 a b c >",
+]):
+    open(os.path.join(sc, f"synthetic-{i}"), "wb").write(d)
+print("decode_udp: 6 seeds\ndecode_sim: 6 seeds\ndecode_cannelloni: 5 seeds\ndecode_slcan: 4 seeds\nread_pcapng: 4 seeds\ndecode_socketcand: 6 seeds")
 PY

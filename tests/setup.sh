@@ -54,6 +54,22 @@ fi
 "$venv/bin/python" -c 'import can_cannelloni' 2>/dev/null ||
   "$venv/bin/pip" install -q --disable-pip-version-check can-cannelloni==0.1.0
 
+# linux-can's socketcand daemon, built once from tests/fixtures/peers into
+# ${CANKIT_PEERS_DIR:-/tmp/cankit-peers}/socketcand (tests/socketcand_vm.rs runs it in the VM)
+peers=${CANKIT_PEERS_DIR:-/tmp/cankit-peers}
+if [ ! -x "$peers/socketcand/build/src/socketcand" ]; then
+  if ! command -v meson >/dev/null || ! command -v ninja >/dev/null || ! command -v cc >/dev/null; then
+    echo "setup: installing meson ninja-build gcc (to build socketcand)" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo apt-get update -qq
+    $sudo apt-get install -y -qq --no-install-recommends meson ninja-build gcc libc6-dev >/dev/null
+  fi
+  echo "setup: building socketcand in $peers/socketcand" >&2
+  rm -rf "$peers/socketcand" && mkdir -p "$peers"
+  tar -xzf "$here/fixtures/peers/socketcand-6dd5d33.tar.gz" -C "$peers"
+  (cd "$peers/socketcand" && meson setup build >/dev/null && ninja -C build >/dev/null)
+fi
+
 if [ -x "$here/vm/setup.sh" ]; then
   "$here/vm/setup.sh"
 fi

@@ -21,6 +21,7 @@ pub mod sim;
 pub mod slcan;
 #[cfg(target_os = "linux")]
 pub mod socketcan;
+pub mod socketcand;
 pub mod udp;
 
 /// The interface used when nothing is configured.
@@ -332,10 +333,16 @@ pub static BACKENDS: &[Backend] = &[
     socketcan::BACKEND,
     cannelloni::BACKEND,
     slcan::BACKEND,
+    socketcand::BACKEND,
 ];
 /// Every backend, in the order help texts list them.
 #[cfg(not(target_os = "linux"))]
-pub static BACKENDS: &[Backend] = &[sim::BACKEND, udp::BACKEND, slcan::BACKEND];
+pub static BACKENDS: &[Backend] = &[
+    sim::BACKEND,
+    udp::BACKEND,
+    slcan::BACKEND,
+    socketcand::BACKEND,
+];
 
 /// The backend named `name`.
 pub fn backend(name: &str) -> Result<&'static Backend> {

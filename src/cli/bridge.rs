@@ -16,6 +16,10 @@ use crate::pipe::{
     BusSink, BusSource, BusSourceOptions, Driver, Forward, IdMap, RateLimit, Sink, Stages, Stop,
 };
 
+fn parse_serve(s: &str) -> std::result::Result<crate::bus::socketcand::server::ServeSpec, String> {
+    crate::bus::socketcand::server::ServeSpec::parse(s)
+}
+
 /// The rules of one direction from its options.
 fn rules(filters: &[String], maps: &[String], rate: Option<f64>) -> Result<Forward> {
     let mut set = FilterSet::default();
@@ -116,6 +120,7 @@ to --to, --filter-from and --map-id-back to those going back to --from.\n\n\
 Examples:\n  \
     can-bridge --from virtual:a --to virtual:b --both-ways\n  \
     can-bridge --from socketcan:can0 --to udp_multicast:239.74.163.2\n  \
+    can-bridge --from socketcan:can0 --serve socketcand:127.0.0.1:29536\n  \
     can-bridge --from socketcan:can0 --to socketcan:can1 --map-id 100:700=300 --rate-limit 1000/s --stats 5s"
 )]
 pub struct Cli {
@@ -124,8 +129,19 @@ pub struct Cli {
     pub from: Option<String>,
 
     /// Destination bus
-    #[arg(long, value_name = "BUS")]
-    pub to: String,
+    #[arg(
+        long,
+        value_name = "BUS",
+        required_unless_present = "serve",
+        conflicts_with = "serve"
+    )]
+    pub to: Option<String>,
+
+    /// Serve the --from bus to socketcand clients instead of bridging to
+    /// --to (both ways): socketcand:[HOST][:PORT][,max_clients=N,queue=N,name=BUS,fdframe=on];
+    /// HOST defaults to 127.0.0.1, PORT to 29536
+    #[arg(long, value_name = "SPEC", value_parser = parse_serve)]
+    pub serve: Option<crate::bus::socketcand::server::ServeSpec>,
 
     /// Also forward from --to back to --from
     #[arg(long)]
@@ -168,7 +184,19 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(spec) => cli.live.bus.settings_for_spec(spec)?,
         None => cli.live.bus.settings_one()?,
     };
-    let to_settings = cli.live.bus.settings_for_spec(&cli.to)?;
+    let (to_settings, served) = match (&cli.serve, &cli.to) {
+        (Some(spec), _) => {
+            let server = crate::bus::socketcand::server::SocketcandServer::start(spec.clone())?;
+            let settings = crate::bus::BusSettings::new(
+                "socketcand-server",
+                crate::bus::Bus::channel(&server),
+            );
+            (settings, Some(Box::new(server) as Box<dyn crate::bus::Bus>))
+        }
+        (None, Some(to)) => (cli.live.bus.settings_for_spec(to)?, None),
+        (None, None) => bail!(UsageError("--to or --serve is needed".into())),
+    };
+    let both_ways = cli.both_ways || served.is_some();
     if from_settings.interface == to_settings.interface
         && from_settings.channel == to_settings.channel
     {
@@ -183,13 +211,16 @@ pub fn run(cli: Cli) -> Result<()> {
         format!("{}:{}", to_settings.interface, to_settings.channel),
     );
     let from = open_bus(&from_settings)?;
-    let to = open_bus(&to_settings)?;
+    let to = match served {
+        Some(s) => s,
+        None => open_bus(&to_settings)?,
+    };
     let stop = Stop::install();
     log::info!(
         "bridging {}:{} {} {}:{}",
         from_settings.interface,
         from_settings.channel,
-        if cli.both_ways { "<->" } else { "->" },
+        if both_ways { "<->" } else { "->" },
         to_settings.interface,
         to_settings.channel
     );
@@ -197,7 +228,7 @@ pub fn run(cli: Cli) -> Result<()> {
     let senders = vec![to.try_clone()?, from.try_clone()?];
     let send_settings = vec![to_settings.clone(), from_settings.clone()];
     let mut inputs = vec![(from, from_settings)];
-    if cli.both_ways {
+    if both_ways {
         inputs.push((to, to_settings));
     }
     let mut source = BusSource::new(inputs, BusSourceOptions::default())?;
@@ -212,7 +243,7 @@ pub fn run(cli: Cli) -> Result<()> {
             .reconnecting(send_settings),
         every: cli.stats,
         names: [names.0, names.1],
-        both_ways: cli.both_ways,
+        both_ways,
         last: Instant::now(),
         since: 0,
     };
