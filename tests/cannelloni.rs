@@ -24,50 +24,6 @@ use cankit::bus::{Bus, BusSettings};
 use cankit::frame::text::{parse_frame, parse_log_line};
 use cankit::{FdFlags, Frame, Id};
 
-const MARK: &str = "CANKIT_CANNELLONI_NETNS";
-
-/// Inside the namespace: brings `lo` up and returns true. Outside: runs this
-/// test again in a new namespace, asserts it passed, returns false.
-fn in_netns(test: &str) -> bool {
-    if std::env::var_os(MARK).is_some() {
-        let st = Command::new("ip")
-            .args(["link", "set", "lo", "up"])
-            .status()
-            .expect("run ip");
-        assert!(st.success());
-        return true;
-    }
-    if !common::have("unshare") || !common::have("ip") {
-        common::missing("unshare and ip (util-linux, iproute2) to create a network namespace");
-        return false;
-    }
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    let mut args = vec!["--net"];
-    if !root {
-        args.push("--map-root-user");
-    }
-    let probe = Command::new("unshare")
-        .args(&args)
-        .arg("true")
-        .status()
-        .is_ok_and(|s| s.success());
-    if !probe {
-        common::missing("permission to create a network namespace (unshare --net)");
-        return false;
-    }
-    let st = Command::new("unshare")
-        .args(&args)
-        .arg("--")
-        .arg(std::env::current_exe().expect("test binary"))
-        .args(["--exact", test, "--nocapture", "--test-threads=1"])
-        .env(MARK, "1")
-        .status()
-        .expect("run the test inside unshare");
-    assert!(st.success(), "{test} failed inside its network namespace");
-    false
-}
-
 fn frames() -> Vec<Frame> {
     let fd = |brs, esi| FdFlags { brs, esi };
     let seq = |n: usize| (0..n).map(|i| (i * 7 + 1) as u8).collect::<Vec<u8>>();
@@ -117,7 +73,7 @@ fn udp_pair(a_opts: &[(&str, &str)]) -> (CannelloniBus, CannelloniBus) {
 
 #[test]
 fn ours_to_ours_over_udp_both_ways_batched() {
-    if !in_netns("ours_to_ours_over_udp_both_ways_batched") {
+    if !common::in_netns("ours_to_ours_over_udp_both_ways_batched") {
         return;
     }
     for opts in [vec![], vec![("batch_us", "20000"), ("max_datagram", "100")]] {
@@ -138,7 +94,7 @@ fn ours_to_ours_over_udp_both_ways_batched() {
 
 #[test]
 fn ours_to_ours_over_tcp_both_ways() {
-    if !in_netns("ours_to_ours_over_tcp_both_ways") {
+    if !common::in_netns("ours_to_ours_over_tcp_both_ways") {
         return;
     }
     let mut server = open(
@@ -175,7 +131,7 @@ fn datagram(seq: u8, frames: &[Frame]) -> Vec<u8> {
 
 #[test]
 fn hostile_datagrams_are_counted_and_dropped() {
-    if !in_netns("hostile_datagrams_are_counted_and_dropped") {
+    if !common::in_netns("hostile_datagrams_are_counted_and_dropped") {
         return;
     }
     let (mut bus, peer) = raw_peer();
@@ -215,7 +171,7 @@ fn hostile_datagrams_are_counted_and_dropped() {
 
 #[test]
 fn a_malformed_tcp_stream_closes_only_that_connection() {
-    if !in_netns("a_malformed_tcp_stream_closes_only_that_connection") {
+    if !common::in_netns("a_malformed_tcp_stream_closes_only_that_connection") {
         return;
     }
     let mut server = open(
@@ -435,7 +391,7 @@ echo ALL-DONE
 /// The listening address is the one asked for: 127.0.0.1 unless told.
 #[test]
 fn udp_binds_loopback_by_default() {
-    if !in_netns("udp_binds_loopback_by_default") {
+    if !common::in_netns("udp_binds_loopback_by_default") {
         return;
     }
     let bus = open("127.0.0.1:20001", &[]);
@@ -468,7 +424,7 @@ bus.shutdown()
 /// what we send it receives exactly, and what it sends back we receive.
 #[test]
 fn python_can_cannelloni_plugin_against_our_server() {
-    if !in_netns("python_can_cannelloni_plugin_against_our_server") {
+    if !common::in_netns("python_can_cannelloni_plugin_against_our_server") {
         return;
     }
     let Some(py) = common::python() else {

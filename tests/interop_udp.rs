@@ -19,55 +19,6 @@ use cankit::bus::{self, Bus, BusSettings};
 use cankit::{Channel, Direction, FdFlags, Frame, Id, Timestamp};
 use serde_json::{json, Value};
 
-const MARK: &str = "CANKIT_INTEROP_UDP_NETNS";
-
-fn ip(args: &[&str]) {
-    let st = Command::new("ip").args(args).status().expect("run ip");
-    assert!(st.success(), "ip {args:?} failed inside the namespace");
-}
-
-/// Inside the namespace: sets up `lo` and returns true (run the body).
-/// Outside: runs this test again inside a new namespace, asserts it passed, and
-/// returns false.
-fn in_netns(test: &str) -> bool {
-    if std::env::var_os(MARK).is_some() {
-        ip(&["link", "set", "lo", "up"]);
-        ip(&["link", "set", "lo", "multicast", "on"]);
-        ip(&["route", "add", "224.0.0.0/4", "dev", "lo"]);
-        return true;
-    }
-    if !common::have("unshare") || !common::have("ip") {
-        common::missing("unshare and ip (util-linux, iproute2) to create a network namespace");
-        return false;
-    }
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    let mut ns = Command::new("unshare");
-    ns.arg("--net");
-    if !root {
-        ns.arg("--map-root-user");
-    }
-    let probe = Command::new("unshare")
-        .args(ns.get_args().collect::<Vec<_>>())
-        .arg("true")
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    if !probe {
-        common::missing("permission to create a network namespace (unshare --net)");
-        return false;
-    }
-    let st = ns
-        .arg("--")
-        .arg(std::env::current_exe().expect("test binary"))
-        .args(["--exact", test, "--nocapture", "--test-threads=1"])
-        .env(MARK, "1")
-        .status()
-        .expect("run the test inside unshare");
-    assert!(st.success(), "{test} failed inside its network namespace");
-    false
-}
-
 /// The frames exchanged in both directions.
 fn frames() -> Vec<Frame> {
     let fd = |brs, esi| FdFlags { brs, esi };
@@ -145,7 +96,7 @@ fn open(group: &str) -> Box<dyn Bus> {
 
 #[test]
 fn python_can_sends_and_we_receive_identical_frames() {
-    if !in_netns("python_can_sends_and_we_receive_identical_frames") {
+    if !common::in_netns("python_can_sends_and_we_receive_identical_frames") {
         return;
     }
     let Some(py) = common::python() else { return };
@@ -172,7 +123,7 @@ fn python_can_sends_and_we_receive_identical_frames() {
 
 #[test]
 fn we_send_and_python_can_receives_identical_frames() {
-    if !in_netns("we_send_and_python_can_receives_identical_frames") {
+    if !common::in_netns("we_send_and_python_can_receives_identical_frames") {
         return;
     }
     let Some(py) = common::python() else { return };
@@ -274,7 +225,7 @@ fn our_encoder_matches_python_can_pack_message_byte_for_byte() {
 
 #[test]
 fn own_frames_are_not_echoed_but_other_handles_hear_them() {
-    if !in_netns("own_frames_are_not_echoed_but_other_handles_hear_them") {
+    if !common::in_netns("own_frames_are_not_echoed_but_other_handles_hear_them") {
         return;
     }
     let mut a = open(DEFAULT_GROUP_V4);
@@ -324,7 +275,7 @@ fn own_frames_are_not_echoed_but_other_handles_hear_them() {
 
 #[test]
 fn malformed_datagrams_are_skipped_and_counted() {
-    if !in_netns("malformed_datagrams_are_skipped_and_counted") {
+    if !common::in_netns("malformed_datagrams_are_skipped_and_counted") {
         return;
     }
     let mut ours =
@@ -349,19 +300,19 @@ fn malformed_datagrams_are_skipped_and_counted() {
 /// whose both ends stay inside the namespace (a private loop: nothing leaves).
 fn ipv6_inside() {
     std::fs::write("/proc/sys/net/ipv6/conf/default/accept_dad", "0").expect("disable DAD");
-    ip(&[
+    common::ip(&[
         "link", "add", "cankit0", "type", "veth", "peer", "name", "cankit1",
     ]);
-    ip(&["link", "set", "cankit0", "up"]);
-    ip(&["link", "set", "cankit1", "up"]);
-    ip(&[
+    common::ip(&["link", "set", "cankit0", "up"]);
+    common::ip(&["link", "set", "cankit1", "up"]);
+    common::ip(&[
         "-6", "route", "add", "ff00::/8", "dev", "cankit0", "table", "local",
     ]);
 }
 
 #[test]
 fn default_ipv6_group_works_with_python_can_and_port_option() {
-    if !in_netns("default_ipv6_group_works_with_python_can_and_port_option") {
+    if !common::in_netns("default_ipv6_group_works_with_python_can_and_port_option") {
         return;
     }
     ipv6_inside();
@@ -411,7 +362,7 @@ fn default_ipv6_group_works_with_python_can_and_port_option() {
 
 #[test]
 fn a_burst_is_received_in_order_and_losses_are_reported() {
-    if !in_netns("a_burst_is_received_in_order_and_losses_are_reported") {
+    if !common::in_netns("a_burst_is_received_in_order_and_losses_are_reported") {
         return;
     }
     const N: u32 = 50_000;
@@ -463,7 +414,7 @@ use common::tools::tool;
 
 #[test]
 fn python_can_sends_and_can_logger_records_identical_frames() {
-    if !in_netns("python_can_sends_and_can_logger_records_identical_frames") {
+    if !common::in_netns("python_can_sends_and_can_logger_records_identical_frames") {
         return;
     }
     let Some(py) = common::python() else { return };
@@ -498,7 +449,7 @@ fn python_can_sends_and_can_logger_records_identical_frames() {
 
 #[test]
 fn can_send_sends_and_python_can_receives_identical_frames() {
-    if !in_netns("can_send_sends_and_python_can_receives_identical_frames") {
+    if !common::in_netns("can_send_sends_and_python_can_receives_identical_frames") {
         return;
     }
     let Some(py) = common::python() else { return };

@@ -18,51 +18,6 @@ use cankit::bus::{self, Bus, BusSettings};
 use cankit::frame::text::parse_frame;
 use cankit::Frame;
 
-const MARK: &str = "CANKIT_SOCKETCAND_NETNS";
-
-/// Inside the namespace: brings `lo` up and returns true (run the body).
-/// Outside: runs this test again inside a new namespace and returns false.
-fn in_netns(test: &str) -> bool {
-    if std::env::var_os(MARK).is_some() {
-        let st = Command::new("ip")
-            .args(["link", "set", "lo", "up"])
-            .status()
-            .expect("run ip");
-        assert!(st.success());
-        return true;
-    }
-    if !common::have("unshare") || !common::have("ip") {
-        common::missing("unshare and ip (util-linux, iproute2) to create a network namespace");
-        return false;
-    }
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    let mut args = vec!["--net"];
-    if !root {
-        args.push("--map-root-user");
-    }
-    let probe = Command::new("unshare")
-        .args(&args)
-        .arg("true")
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    if !probe {
-        common::missing("permission to create a network namespace (unshare --net)");
-        return false;
-    }
-    let st = Command::new("unshare")
-        .args(&args)
-        .arg("--")
-        .arg(std::env::current_exe().expect("test binary"))
-        .args(["--exact", test, "--nocapture", "--test-threads=1"])
-        .env(MARK, "1")
-        .status()
-        .expect("run the test inside unshare");
-    assert!(st.success(), "{test} failed inside its network namespace");
-    false
-}
-
 fn f(t: &str) -> Frame {
     parse_frame(t).unwrap()
 }
@@ -117,7 +72,7 @@ fn wait_clients(server: &SocketcandServer, n: usize) {
 
 #[test]
 fn our_client_and_our_server_both_ways() {
-    if !in_netns("our_client_and_our_server_both_ways") {
+    if !common::in_netns("our_client_and_our_server_both_ways") {
         return;
     }
     let mut srv = server("");
@@ -148,7 +103,7 @@ fn our_client_and_our_server_both_ways() {
 
 #[test]
 fn python_can_client_of_our_bridge() {
-    if !in_netns("python_can_client_of_our_bridge") {
+    if !common::in_netns("python_can_client_of_our_bridge") {
         return;
     }
     let Some(py) = common::python() else { return };
@@ -261,7 +216,7 @@ fn wait_port(port: u16) {
 
 #[test]
 fn server_survives_hostile_and_slow_clients() {
-    if !in_netns("server_survives_hostile_and_slow_clients") {
+    if !common::in_netns("server_survives_hostile_and_slow_clients") {
         return;
     }
     let mut srv = server(",max_clients=3,queue=64,name=can0");
@@ -347,7 +302,7 @@ fn fake_server(send: Vec<u8>) -> (u16, std::thread::JoinHandle<Vec<u8>>) {
 
 #[test]
 fn client_survives_a_bad_server_and_reports_it_gone() {
-    if !in_netns("client_survives_a_bad_server_and_reports_it_gone") {
+    if !common::in_netns("client_survives_a_bad_server_and_reports_it_gone") {
         return;
     }
     let mut bad = b"junk< frame 123 1.000000 11 >< frame 12345 1.0 11 >< frame 800 1.0 ><".to_vec();

@@ -194,3 +194,57 @@ pub fn assert_same_records(got: &[cankit::Record], want: &[cankit::Record], what
     }
     assert_eq!(got.len(), want.len(), "{what}: record count");
 }
+
+/// The variable that marks a test process re-run inside its own network
+/// namespace by [`in_netns`].
+const NETNS_MARK: &str = "CANKIT_TEST_NETNS";
+
+/// Runs `ip ARGS` and asserts it succeeded.
+pub fn ip(args: &[&str]) {
+    let st = Command::new("ip").args(args).status().expect("run ip");
+    assert!(st.success(), "ip {args:?} failed inside the namespace");
+}
+
+/// For a test that sends UDP or TCP. Inside the namespace: brings `lo` up
+/// with multicast routed to it (group 239.74.163.2 and the like stay on
+/// loopback) and returns true: run the body. Outside: runs the test `test` of
+/// this binary again in a new network namespace (`unshare --net`, mapped to
+/// root when not root), asserts it passed, and returns false. Skips loudly
+/// (fails under CI) when namespaces cannot be made.
+pub fn in_netns(test: &str) -> bool {
+    if std::env::var_os(NETNS_MARK).is_some() {
+        ip(&["link", "set", "lo", "up"]);
+        ip(&["link", "set", "lo", "multicast", "on"]);
+        ip(&["route", "add", "224.0.0.0/4", "dev", "lo"]);
+        return true;
+    }
+    if !have("unshare") || !have("ip") {
+        missing("unshare and ip (util-linux, iproute2) to create a network namespace");
+        return false;
+    }
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let mut args = vec!["--net"];
+    if !root {
+        args.push("--map-root-user");
+    }
+    let probe = Command::new("unshare")
+        .args(&args)
+        .arg("true")
+        .status()
+        .is_ok_and(|s| s.success());
+    if !probe {
+        missing("permission to create a network namespace (unshare --net)");
+        return false;
+    }
+    let st = Command::new("unshare")
+        .args(&args)
+        .arg("--")
+        .arg(std::env::current_exe().expect("test binary"))
+        .args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .env(NETNS_MARK, "1")
+        .status()
+        .expect("run the test inside unshare");
+    assert!(st.success(), "{test} failed inside its network namespace");
+    false
+}
