@@ -352,6 +352,18 @@ pub enum ClientCmd {
     Other(String),
 }
 
+/// A hex id in a client's command: eight digits make it a 29-bit id, fewer
+/// an 11-bit one (more lenient than [`parse_id`] for what the server sends).
+fn parse_client_id(idt: &[u8]) -> Result<Id, String> {
+    let v = hex_u32(idt).ok_or_else(|| format!("id '{}' is not hex", text(idt)))?;
+    if idt.len() == 8 {
+        Id::extended(v)
+    } else {
+        Id::standard(v)
+    }
+    .map_err(|e| format!("id '{}': {e}", text(idt)))
+}
+
 /// `ID LEN B0 ... ` of `send`, `sendfd`, `add`, `update`. LEN is decimal
 /// (python-can writes it in hex, which is the same for 0-8; `sendfd` lengths
 /// above 9 are decimal as in the reference branch).
@@ -359,14 +371,7 @@ fn parse_frame_args<'a>(
     mut tok: impl Iterator<Item = &'a [u8]>,
     fd: bool,
 ) -> Result<Frame, String> {
-    let idt = tok.next().ok_or("no id")?;
-    let v = hex_u32(idt).ok_or_else(|| format!("id '{}' is not hex", text(idt)))?;
-    let id = if idt.len() == 8 {
-        Id::extended(v)
-    } else {
-        Id::standard(v)
-    }
-    .map_err(|e| format!("id '{}': {e}", text(idt)))?;
+    let id = parse_client_id(tok.next().ok_or("no id")?)?;
     let lt = tok.next().ok_or("no length")?;
     let len = dec_u64(lt).ok_or_else(|| format!("length '{}' is not a number", text(lt)))?;
     let max = if fd { CANFD_MAX_LEN } else { CAN_MAX_LEN };
@@ -447,14 +452,7 @@ pub fn parse_client(element: &[u8]) -> Result<ClientCmd, String> {
             Ok(ClientCmd::Add { period, frame })
         }
         b"delete" => {
-            let idt = tok.next().ok_or("delete without an id")?;
-            let v = hex_u32(idt).ok_or_else(|| format!("id '{}' is not hex", text(idt)))?;
-            let id = if idt.len() == 8 {
-                Id::extended(v)
-            } else {
-                Id::standard(v)
-            }
-            .map_err(|e| format!("id '{}': {e}", text(idt)))?;
+            let id = parse_client_id(tok.next().ok_or("delete without an id")?)?;
             Ok(ClientCmd::Delete(id))
         }
         other if other.iter().all(|b| b.is_ascii_graphic()) => Ok(ClientCmd::Other(text(other))),
