@@ -391,16 +391,7 @@ fn in_own_mounts(script: &str) -> Option<Command> {
     }
     let mut c = Command::new("unshare");
     c.args(["--mount", "sh", "-c", script]);
-    for v in [
-        "CAN_INTERFACE",
-        "CAN_CHANNEL",
-        "CAN_BITRATE",
-        "CAN_CONFIG",
-        "RUST_LOG",
-    ] {
-        c.env_remove(v);
-    }
-    c.env("XDG_CONFIG_HOME", "/nonexistent-cankit-test");
+    clean_env(&mut c);
     Some(c)
 }
 

@@ -18,6 +18,13 @@ pub fn channel(tag: &str) -> String {
 /// settings cannot leak in.
 pub fn tool(name: &str) -> Command {
     let mut c = Command::new(super::bin(name));
+    clean_env(&mut c);
+    c
+}
+
+/// Clears CAN_* and the config from `c`'s environment (for a command that
+/// runs a tool indirectly, through a shell or `unshare`).
+pub fn clean_env(c: &mut Command) -> &mut Command {
     for v in [
         "CAN_INTERFACE",
         "CAN_CHANNEL",
@@ -27,8 +34,7 @@ pub fn tool(name: &str) -> Command {
     ] {
         c.env_remove(v);
     }
-    c.env("XDG_CONFIG_HOME", "/nonexistent-cankit-test");
-    c
+    c.env("XDG_CONFIG_HOME", "/nonexistent-cankit-test")
 }
 
 pub fn run(cmd: &mut Command) -> Output {
